@@ -1,0 +1,80 @@
+# TaskBudgets Governance: container image.
+#
+#   docker build -t taskbudgets-governance:local .
+#   docker run --rm -p 8080:8080 -p 8081:8081 --read-only --tmpfs /tmp \
+#     -v taskbudgets-data:/data taskbudgets-governance:local
+#
+# Ports: 8080 gRPC (plaintext HTTP/2 only), 8081 HTTP/1.1 (/metrics, /healthz, /readyz).
+# One-shot schema migration: `docker run ... taskbudgets-governance:local migrate`.
+# See docs/operations.md for the configuration reference.
+
+ARG DOTNET_VERSION=10.0
+
+# ---------------------------------------------------------------------------
+# restore-inputs: the project files only. This stage reruns on every source
+# change, but its output is identical unless a *.csproj/*.props/*.targets file
+# changed, so the `COPY --from` below (and therefore the restore layer) stays
+# cached. Works with every builder, unlike `COPY --parents`.
+# ---------------------------------------------------------------------------
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS restore-inputs
+WORKDIR /src
+COPY src/ src/
+RUN find src -type f \
+      ! -name '*.csproj' ! -name '*.props' ! -name '*.targets' ! -name 'packages.lock.json' \
+      -delete \
+ && find src -type d -empty -delete
+
+# ---------------------------------------------------------------------------
+# build: restore (cached layer), then publish.
+# ---------------------------------------------------------------------------
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+WORKDIR /src
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    DOTNET_NOLOGO=1 \
+    DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# The bracket globs make the NuGet config optional: COPY accepts patterns that
+# match nothing as long as one source in the instruction exists.
+COPY global.json Directory.Build.props Directory.Packages.props NuGet.confi[g] nuget.confi[g] ./
+COPY --from=restore-inputs /src/src/ src/
+# Grpc.Tools needs the protos at restore/build time; they change rarely.
+COPY protos/ protos/
+RUN dotnet restore src/TaskBudgets.Governance/TaskBudgets.Governance.csproj
+
+COPY src/ src/
+# Keep this line identical to the publish step in CI (scripts/check-deploy.sh checks it).
+RUN dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -o /app/publish
+
+# ---------------------------------------------------------------------------
+# runtime: ASP.NET Core runtime only, non-root, read-only-root friendly.
+# ---------------------------------------------------------------------------
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
+WORKDIR /app
+
+# The only writable paths the service needs: /data (SQLite file, when the
+# Sqlite provider is used) and /tmp (TMPDIR). Create /data owned by the image's
+# non-root `app` user (UID/GID $APP_UID, 1654 in the .NET 8+ images) so that a
+# fresh named volume inherits that ownership.
+RUN mkdir -p /data \
+ && chown "$APP_UID:$APP_UID" /data \
+ && chmod 0750 /data
+
+COPY --from=build --chown=root:root /app/publish/ /app/
+
+# ASPNETCORE_HTTP_PORTS is cleared because the server binds its own two ports
+# from Server__GrpcPort / Server__HttpPort; the base image default (8080) would
+# otherwise make Kestrel log an "overriding address" warning.
+ENV ASPNETCORE_HTTP_PORTS= \
+    DOTNET_RUNNING_IN_CONTAINER=true \
+    DOTNET_NOLOGO=1 \
+    TMPDIR=/tmp \
+    Server__GrpcPort=8080 \
+    Server__HttpPort=8081 \
+    Storage__DataDirectory=/data
+
+USER $APP_UID
+EXPOSE 8080 8081
+VOLUME ["/data"]
+
+# Arguments are passed to the service, e.g. `migrate`.
+ENTRYPOINT ["dotnet", "TaskBudgets.Governance.dll"]

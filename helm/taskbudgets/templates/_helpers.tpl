@@ -1,0 +1,171 @@
+{{/* vim: set filetype=mustache: */}}
+
+{{/* Chart name, truncated to the 63 characters of a DNS label. */}}
+{{- define "taskbudgets.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name. Truncated to 52 characters so that suffixes such as
+"-headless" and "-migrate" still fit in a 63-character name.
+*/}}
+{{- define "taskbudgets.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "taskbudgets.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "taskbudgets.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "taskbudgets.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "taskbudgets.labels" -}}
+helm.sh/chart: {{ include "taskbudgets.chart" . }}
+{{ include "taskbudgets.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: taskbudgets
+{{- end }}
+
+{{- define "taskbudgets.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "taskbudgets.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "taskbudgets.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{- define "taskbudgets.isSqlite" -}}
+{{- if eq .Values.database.provider "Sqlite" }}true{{ end }}
+{{- end }}
+
+{{/* The migration Job runs only for server databases in Job mode. */}}
+{{- define "taskbudgets.migrationJob" -}}
+{{- if and (eq .Values.migrations.mode "Job") (not (include "taskbudgets.isSqlite" .)) }}true{{ end }}
+{{- end }}
+
+{{/* Storage__MigrateOnStart: OnStart mode, or Job mode with Sqlite. */}}
+{{- define "taskbudgets.migrateOnStart" -}}
+{{- if or (eq .Values.migrations.mode "OnStart") (and (eq .Values.migrations.mode "Job") (include "taskbudgets.isSqlite" .)) }}true{{ else }}false{{ end }}
+{{- end }}
+
+{{- define "taskbudgets.secretName" -}}
+{{- .Values.existingSecret | default (include "taskbudgets.fullname" .) }}
+{{- end }}
+
+{{/* The chart renders its own Secret only when it has something to put in it. */}}
+{{- define "taskbudgets.renderSecret" -}}
+{{- if and (not .Values.existingSecret) (or .Values.database.connectionString .Values.auth.adminKey) }}true{{ end }}
+{{- end }}
+
+{{- define "taskbudgets.hasConnectionString" -}}
+{{- if or .Values.existingSecret .Values.database.connectionString }}true{{ end }}
+{{- end }}
+
+{{- define "taskbudgets.hasAdminKey" -}}
+{{- if or .Values.existingSecret .Values.auth.adminKey }}true{{ end }}
+{{- end }}
+
+{{- define "taskbudgets.policyConfigMapName" -}}
+{{- .Values.existingPolicyConfigMap | default (printf "%s-policy" (include "taskbudgets.fullname" .)) }}
+{{- end }}
+
+{{/* The policy file's text: `policy` may be a YAML string or structured values. */}}
+{{- define "taskbudgets.policyText" -}}
+{{- if kindIs "string" .Values.policy }}
+{{- .Values.policy }}
+{{- else }}
+{{- toYaml .Values.policy }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fail early, with a message that says what to change, on value combinations
+that the JSON schema cannot express clearly.
+*/}}
+{{- define "taskbudgets.validate" -}}
+{{- if include "taskbudgets.isSqlite" . }}
+{{- if or (ne (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
+{{- fail (printf "database.provider=Sqlite supports exactly one replica: SQLite is a single-node file that replicas cannot share. Set replicaCount=1 and autoscaling.enabled=false (got replicaCount=%v, autoscaling.enabled=%v), or use database.provider=SqlServer or PostgreSql." .Values.replicaCount .Values.autoscaling.enabled) }}
+{{- end }}
+{{- else if not (include "taskbudgets.hasConnectionString" .) }}
+{{- fail (printf "database.provider=%s needs a connection string: set database.connectionString, or existingSecret naming a Secret with key %q." .Values.database.provider .Values.secretKeys.connectionString) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+{{- if and (kindIs "invalid" .Values.podDisruptionBudget.minAvailable) (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable) }}
+{{- fail "podDisruptionBudget: set one of minAvailable or maxUnavailable." }}
+{{- end }}
+{{- if and (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable (set the other to null)." }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment shared by the service and the migration Job: provider, data
+directory, connection string. Argument: dict "root" $ "secretName" <name>.
+*/}}
+{{- define "taskbudgets.databaseEnv" -}}
+{{- $root := .root -}}
+- name: Storage__Provider
+  value: {{ $root.Values.database.provider | quote }}
+- name: Storage__DataDirectory
+  value: /data
+{{- if include "taskbudgets.hasConnectionString" $root }}
+- name: ConnectionStrings__Governance
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ $root.Values.secretKeys.connectionString }}
+      {{- if include "taskbudgets.isSqlite" $root }}
+      # Sqlite falls back to Data Source=/data/governance.db.
+      optional: true
+      {{- end }}
+{{- end }}
+- name: TMPDIR
+  value: /tmp
+{{- end }}
+
+{{- define "taskbudgets.grpcProbe" -}}
+{{- $p := .probe -}}
+{{- if eq .root.Values.probes.mode "grpc" }}
+grpc:
+  port: {{ .root.Values.ports.grpc }}
+  {{- if $p.grpcService }}
+  service: {{ $p.grpcService | quote }}
+  {{- end }}
+{{- else }}
+httpGet:
+  path: {{ $p.httpPath }}
+  port: http
+{{- end }}
+{{- if hasKey $p "initialDelaySeconds" }}
+initialDelaySeconds: {{ $p.initialDelaySeconds }}
+{{- end }}
+periodSeconds: {{ $p.periodSeconds }}
+timeoutSeconds: {{ $p.timeoutSeconds }}
+failureThreshold: {{ $p.failureThreshold }}
+{{- end }}

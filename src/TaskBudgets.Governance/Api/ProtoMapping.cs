@@ -1,0 +1,240 @@
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Quotas;
+using TaskBudgets.V1;
+using DomainMetric = TaskBudgets.Governance.Quotas.QuotaMetric;
+using DomainScope = TaskBudgets.Governance.Quotas.QuotaScope;
+using ProtoMetric = TaskBudgets.V1.QuotaMetric;
+using ProtoScope = TaskBudgets.V1.QuotaScope;
+
+namespace TaskBudgets.Governance.Api;
+
+/// <summary>Maps between the proto contract and the domain; no decisions here.</summary>
+public static class ProtoMapping
+{
+    public static GrantRequest ToDomain(GetBudgetRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var f = request.Features ?? new TaskFeatures();
+        var features = new CallFeatures(
+            f.HasComplexity ? f.Complexity : null,
+            f.EstimatedInputTokens,
+            Math.Max(1, f.Attempt),
+            f.PreviousStopReason == StopReason.MaxTokens,
+            f.Phase switch
+            {
+                Phase.Preliminary => CallPhase.Preliminary,
+                Phase.Deep => CallPhase.Deep,
+                _ => CallPhase.Standard,
+            },
+            f.Priority switch
+            {
+                Priority.Low => CallPriority.Low,
+                Priority.High => CallPriority.High,
+                _ => CallPriority.Normal,
+            });
+        return new GrantRequest(request.OrgId, request.ProjectId, request.PrincipalId, request.TaskType, request.Model, features, request.RequestId, request.TaskId);
+    }
+
+    public static GetBudgetResponse ToProto(IssuedGrant grant, bool replayed)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        var d = grant.Decision;
+        var response = new GetBudgetResponse
+        {
+            Decision = d.Kind == DecisionKind.Reduced ? Decision.Reduced : Decision.Granted,
+            Budget = new Budget
+            {
+                MaxOutputTokens = d.MaxOutputTokens,
+                ReasoningTokens = d.ReasoningTokens,
+                Effort = (Effort)(int)d.Effort,
+                TaskBudgetTokens = d.TaskBudgetTokens,
+            },
+            GrantId = grant.Token,
+            ExpiresAt = Timestamp.FromDateTimeOffset(grant.ExpiresAt),
+            PolicyVersion = grant.PolicyVersion,
+            ProviderParameters = ToProto(grant.Provider),
+            Tier = grant.Tier,
+            RuleTaskType = grant.Rule.TaskType,
+            Replayed = replayed,
+        };
+        response.Reasons.AddRange(Reasons(grant));
+        foreach (var q in grant.Quotas)
+        {
+            response.Quotas.Add(new QuotaSnapshot
+            {
+                QuotaId = q.Quota.Id,
+                Metric = ToProto(q.Quota.Metric),
+                Window = (QuotaWindow)(int)q.Quota.Window,
+                Scope = q.Quota.Scope switch
+                {
+                    DomainScope.Project => ProtoScope.Project,
+                    DomainScope.Principal => ProtoScope.Principal,
+                    _ => ProtoScope.Org,
+                },
+                Limit = q.Quota.Limit,
+                Remaining = q.Remaining,
+                Reserved = q.Reserved,
+                WindowResetsAt = Timestamp.FromDateTimeOffset(q.WindowEnd),
+            });
+        }
+
+        return response;
+    }
+
+    public static UsageReport ToDomain(ReportUsageRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var u = request.Usage ?? new UsageTokens();
+        return new UsageReport(
+            request.GrantId,
+            new Usage(u.InputTokens, u.CachedInputTokens, u.CacheWriteInputTokens, u.OutputTokens, u.ReasoningTokens),
+            (int)request.StopReason,
+            request.StopReason == StopReason.MaxTokens,
+            (int)request.Outcome,
+            request.Latency?.ToTimeSpan() ?? TimeSpan.Zero,
+            request.OrgId,
+            request.ProjectId,
+            request.PrincipalId,
+            request.TaskType,
+            request.Model,
+            request.ReportId);
+    }
+
+    public static ReportUsageResponse ToProto(SettlementResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var response = new ReportUsageResponse
+        {
+            Duplicate = result.Duplicate,
+            Late = result.Late,
+            OverGrant = result.OverGrant,
+            Truncated = result.Truncated,
+            CostMicros = result.CostMicros,
+            SettledAt = Timestamp.FromDateTimeOffset(result.SettledAt),
+        };
+        foreach (var q in result.Quotas)
+        {
+            response.Quotas.Add(new QuotaSettlement
+            {
+                QuotaId = q.QuotaId,
+                Metric = ToProto(q.Metric),
+                Reserved = q.Reserved,
+                Used = q.Used,
+                WindowStart = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(q.WindowStartUnix)),
+            });
+        }
+
+        return response;
+    }
+
+    public static string MetricName(DomainMetric metric) => metric switch
+    {
+        DomainMetric.ReasoningTokens => "reasoning_tokens",
+        DomainMetric.OutputTokens => "output_tokens",
+        DomainMetric.TotalTokens => "total_tokens",
+        DomainMetric.Requests => "requests",
+        DomainMetric.CostMicros => "cost_micros",
+        _ => "unknown",
+    };
+
+    private static ProtoMetric ToProto(DomainMetric metric) => (ProtoMetric)(int)metric;
+
+    private static V1.ProviderParameters ToProto(Budgeting.ProviderParameters p) => p.Family switch
+    {
+        ModelFamily.Anthropic => new V1.ProviderParameters
+        {
+            Anthropic = new AnthropicParameters
+            {
+                MaxTokens = p.MaxTokens,
+                ThinkingBudgetTokens = p.ThinkingBudget,
+                Effort = p.Effort,
+                TaskBudgetTotal = p.TaskBudgetTotal,
+                TaskBudgetRemaining = p.TaskBudgetRemaining,
+            },
+        },
+        ModelFamily.OpenAi => new V1.ProviderParameters
+        {
+            Openai = new OpenAiParameters { ReasoningEffort = p.Effort, MaxCompletionTokens = p.MaxTokens },
+        },
+        _ => new V1.ProviderParameters
+        {
+            Gemini = new GeminiParameters { ThinkingBudget = p.ThinkingBudget, MaxOutputTokens = p.MaxTokens },
+        },
+    };
+
+    /// <summary>The decision's steps, in order, with the numbers behind them.</summary>
+    private static IEnumerable<Reason> Reasons(IssuedGrant grant)
+    {
+        var d = grant.Decision;
+        var rule = grant.Rule;
+        var has = (BudgetReasons flag) => (d.Reasons & flag) != 0;
+        string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+        if (has(BudgetReasons.DefaultRule))
+        {
+            yield return new Reason { Code = ReasonCode.DefaultRule, Text = F($"tier '{grant.Tier}' has no rule for this task type; its '*' rule applies ({rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens})") };
+        }
+        else
+        {
+            yield return new Reason { Code = ReasonCode.TierRule, Text = F($"tier '{grant.Tier}' rule '{rule.TaskType}': {rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens}") };
+        }
+
+        if (has(BudgetReasons.Complexity))
+        {
+            yield return new Reason { Code = ReasonCode.Complexity, Text = "the complexity hint placed the budget between the rule's min and max" };
+        }
+
+        if (has(BudgetReasons.LongInput))
+        {
+            yield return new Reason { Code = ReasonCode.LongInput, Text = F($"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget") };
+        }
+
+        if (has(BudgetReasons.PreliminaryPhase))
+        {
+            yield return new Reason { Code = ReasonCode.PreliminaryPhase, Text = F($"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort") };
+        }
+
+        if (has(BudgetReasons.DeepPhase))
+        {
+            yield return new Reason { Code = ReasonCode.DeepPhase, Text = "deep phase: the rule's maximum budget" };
+        }
+
+        if (has(BudgetReasons.Priority))
+        {
+            yield return new Reason { Code = ReasonCode.Priority, Text = "the call's priority scaled the budget" };
+        }
+
+        if (has(BudgetReasons.Escalated))
+        {
+            yield return new Reason { Code = ReasonCode.Escalated, Text = F($"retry after a truncated attempt: budget x{d.EscalationMultiplier:0.##}, up to the rule's max {rule.MaxReasoningTokens}") };
+        }
+
+        if (has(BudgetReasons.ClampedToRule))
+        {
+            yield return new Reason { Code = ReasonCode.ClampedToRule, Text = "the budget was clamped to the rule's (or the model's) bounds" };
+        }
+
+        if (has(BudgetReasons.ProviderMinimum))
+        {
+            yield return new Reason { Code = ReasonCode.ProviderMinimum, Text = "raised to the model's minimum thinking budget" };
+        }
+
+        if (has(BudgetReasons.SoftLimit))
+        {
+            yield return new Reason { Code = ReasonCode.SoftLimit, Text = F($"a quota is {d.Utilisation:P0} used, past the soft threshold {rule.SoftLimitThreshold:P0}: the budget shrinks toward the rule's min") };
+        }
+
+        if (has(BudgetReasons.QuotaCap))
+        {
+            var limiting = d.LimitingQuota >= 0 && d.LimitingQuota < grant.Quotas.Count ? grant.Quotas[d.LimitingQuota].Quota.Id : "a quota";
+            yield return new Reason { Code = ReasonCode.QuotaCap, Text = F($"capped by what quota '{limiting}' has left") };
+        }
+
+        if (has(BudgetReasons.TaskBudget))
+        {
+            yield return new Reason { Code = ReasonCode.TaskBudget, Text = F($"the task has {d.TaskBudgetTokens} tokens of its budget left") };
+        }
+    }
+}

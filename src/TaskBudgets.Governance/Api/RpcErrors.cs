@@ -1,0 +1,86 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Governance.Api;
+
+/// <summary>Builds the service's rich errors: google.rpc.Status with ErrorInfo and the detail each code calls for.</summary>
+public static class RpcErrors
+{
+    public const string Domain = "taskbudgets.v1";
+
+    public static RpcException InvalidArgument(IReadOnlyList<BadRequest.Types.FieldViolation> violations)
+    {
+        ArgumentNullException.ThrowIfNull(violations);
+        var status = new Google.Rpc.Status
+        {
+            Code = (int)Code.InvalidArgument,
+            Message = "Invalid request: " + string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}")),
+            Details =
+            {
+                Any.Pack(Info("INVALID_ARGUMENT")),
+                Any.Pack(new BadRequest { FieldViolations = { violations } }),
+            },
+        };
+        return status.ToRpcException();
+    }
+
+    public static RpcException From(GovernanceException error, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        ArgumentNullException.ThrowIfNull(time);
+        var status = new Google.Rpc.Status
+        {
+            Code = (int)(error.Kind switch
+            {
+                RefusalKind.InvalidArgument => Code.InvalidArgument,
+                RefusalKind.NotFound => Code.NotFound,
+                RefusalKind.FailedPrecondition => Code.FailedPrecondition,
+                RefusalKind.ResourceExhausted => Code.ResourceExhausted,
+                RefusalKind.Unavailable => Code.Unavailable,
+                _ => Code.Internal,
+            }),
+            Message = error.Message,
+        };
+        var info = Info(error.Reason);
+        if (error.Field is not null && error.Kind == RefusalKind.InvalidArgument)
+        {
+            status.Details.Add(Any.Pack(new BadRequest
+            {
+                FieldViolations = { new BadRequest.Types.FieldViolation { Field = error.Field, Description = error.Message } },
+            }));
+        }
+
+        if (error.Denial is { } denial)
+        {
+            info.Metadata.Add("quota_id", denial.Quota.Id);
+            info.Metadata.Add("window_resets_at", denial.WindowEnd.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            status.Details.Add(Any.Pack(new QuotaFailure
+            {
+                Violations =
+                {
+                    new QuotaFailure.Types.Violation
+                    {
+                        Subject = denial.Subject.Length == 0 ? $"org:{denial.Quota.OrgId}" : $"org:{denial.Quota.OrgId}/{denial.Quota.Scope.ToString().ToLowerInvariant()}:{denial.Subject}",
+                        Description = $"quota {denial.Quota.Id}: {ProtoMapping.MetricName(denial.Quota.Metric)} per {denial.Quota.Window.ToString().ToLowerInvariant()}, limit {denial.Quota.Limit}, {denial.Remaining} left",
+                    },
+                },
+            }));
+            var wait = denial.WindowEnd - time.GetUtcNow();
+            status.Details.Add(Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(wait > TimeSpan.Zero ? wait : TimeSpan.Zero) }));
+        }
+
+        status.Details.Insert(0, Any.Pack(info));
+        return status.ToRpcException();
+    }
+
+    public static RpcException Unavailable(string message) => new Google.Rpc.Status
+    {
+        Code = (int)Code.Unavailable,
+        Message = message,
+        Details = { Any.Pack(Info("STORAGE_UNAVAILABLE")) },
+    }.ToRpcException();
+
+    private static ErrorInfo Info(string reason) => new() { Reason = reason, Domain = Domain };
+}

@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Api;
+
+namespace TaskBudgets.Governance.Hosting;
+
+/// <summary>Composes the network surface: gRPC with its error mapping, health, reflection, ports.</summary>
+public static class ApiSetup
+{
+    public static IHostApplicationBuilder AddGovernanceApi(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+
+        // Plaintext gRPC needs an HTTP/2-only port; metrics and health stay on HTTP/1.1.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            Listen(kestrel, server.ListenAddress, server.GrpcPort, HttpProtocols.Http2);
+            Listen(kestrel, server.ListenAddress, server.HttpPort, HttpProtocols.Http1);
+        });
+
+        builder.Services.AddSingleton<GovernanceErrorInterceptor>();
+        builder.Services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<GovernanceErrorInterceptor>();
+            o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;
+            o.EnableDetailedErrors = false;
+        });
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        builder.Services.AddGrpcHealthChecks();
+        return builder;
+    }
+
+    public static WebApplication MapGovernanceApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGrpcService<BudgetGrpcService>();
+        app.MapGrpcReflectionService();
+        app.MapGrpcHealthChecksService();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string address, int port, HttpProtocols protocols)
+    {
+        if (address is "localhost")
+        {
+            kestrel.ListenLocalhost(port, o => o.Protocols = protocols);
+        }
+        else if (address is "*" or "0.0.0.0")
+        {
+            kestrel.ListenAnyIP(port, o => o.Protocols = protocols);
+        }
+        else
+        {
+            kestrel.Listen(System.Net.IPAddress.Parse(address), port, o => o.Protocols = protocols);
+        }
+    }
+}

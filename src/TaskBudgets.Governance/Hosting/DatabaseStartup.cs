@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Hosting;
+
+/// <summary>
+/// Before the server listens: migrate (when configured), share the grant signing key through the
+/// database, seed the policy from its file, and load it.
+/// </summary>
+public sealed partial class DatabaseStartup(
+    IDbContextFactory<GovernanceDbContext> contexts,
+    IOptions<StorageOptions> storage,
+    IOptions<PolicyOptions> policy,
+    IHostEnvironment environment,
+    PolicyCatalog catalog,
+    GrantTokens tokens,
+    TimeProvider time,
+    ILogger<DatabaseStartup> logger) : IHostedService
+{
+    public bool Ready { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        if (storage.Value.MigrateOnStart)
+        {
+            await db.Database.MigrateAsync(cancellationToken);
+        }
+
+        tokens.UseKey(await SigningKeyAsync(db, cancellationToken));
+        await SeedAsync(db, cancellationToken);
+        var snapshot = await PolicyRows.LoadAsync(db, cancellationToken);
+        catalog.Replace(snapshot);
+        LogLoaded(logger, snapshot.Version, snapshot.Orgs.Count, snapshot.Tiers.Count, snapshot.Models.Count);
+        Ready = true;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Applies pending migrations; the "migrate" command.</summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var factory = services.GetRequiredService<IDbContextFactory<GovernanceDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(cancellationToken);
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    private async Task SeedAsync(GovernanceDbContext db, CancellationToken cancellationToken)
+    {
+        var options = policy.Value;
+        if (options.ApplyOnStart == PolicyApply.Never
+            || (options.ApplyOnStart == PolicyApply.IfEmpty && !await PolicyRows.IsEmptyAsync(db, cancellationToken)))
+        {
+            return;
+        }
+
+        var path = Path.IsPathRooted(options.File) ? options.File : Path.Combine(environment.ContentRootPath, options.File);
+        if (!File.Exists(path))
+        {
+            path = Path.Combine(AppContext.BaseDirectory, options.File);
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Policy file '{options.File}' not found (Policy:File).", options.File);
+        }
+
+        var snapshot = PolicyDocument.Load(path).ToSnapshot(0);
+        var version = await PolicyRows.ReplaceAsync(db, snapshot, cancellationToken);
+        LogSeeded(logger, path, version);
+    }
+
+    private async Task<byte[]> SigningKeyAsync(GovernanceDbContext db, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var stored = await db.Settings.AsNoTracking()
+                .Where(s => s.Key == SettingRow.GrantSigningKey)
+                .Select(s => s.Value)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (stored is not null)
+            {
+                return Convert.FromBase64String(stored);
+            }
+
+            db.Settings.Add(new SettingRow
+            {
+                Key = SettingRow.GrantSigningKey,
+                Value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException)
+            {
+                // Another replica created it at the same moment: use theirs.
+                db.ChangeTracker.Clear();
+            }
+        }
+
+        throw new InvalidOperationException("Could not read or create the grant signing key at " + time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Policy version {Version} loaded: {Orgs} orgs, {Tiers} tiers, {Models} models.")]
+    private static partial void LogLoaded(ILogger logger, long version, int orgs, int tiers, int models);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Policy file {Path} applied as version {Version}.")]
+    private static partial void LogSeeded(ILogger logger, string path, long version);
+}

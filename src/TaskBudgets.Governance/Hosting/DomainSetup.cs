@@ -1,0 +1,44 @@
+using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Hosting;
+
+/// <summary>Composes the domain: policy, quota engine, grants and settlement.</summary>
+public static class DomainSetup
+{
+    public static IHostApplicationBuilder AddGovernanceDomain(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        services.AddOptions<PolicyOptions>().Bind(configuration.GetSection(PolicyOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => Enum.IsDefined(o.ApplyOnStart), "Policy:ApplyOnStart must be IfEmpty, Always or Never.")
+            .ValidateOnStart();
+        services.AddOptions<GrantOptions>().Bind(configuration.GetSection(GrantOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<LeaseOptions>().Bind(configuration.GetSection(LeaseOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<LeaseOptions>()
+            .Validate<Microsoft.Extensions.Options.IOptions<GrantOptions>>(
+                (lease, grants) => lease.Ttl >= grants.Value.Ttl + (2 * lease.RenewInterval),
+                "Leases:Ttl must be at least Grants:Ttl plus two Leases:RenewInterval, so no live grant outlives its lease.");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<PolicyCatalog>();
+        services.AddSingleton<ReplicaIdentity>();
+        services.AddSingleton<GrantTokens>();
+        services.AddSingleton<GrantBook>();
+        services.AddSingleton<CapacityLeases>();
+        services.AddSingleton<QuotaLedger>();
+        services.AddSingleton<GrantIssuer>();
+        services.AddSingleton<UsageSettlement>();
+
+        // Start-up work runs before the server listens; the loops after it.
+        services.AddSingleton<DatabaseStartup>();
+        services.AddHostedService(sp => sp.GetRequiredService<DatabaseStartup>());
+        services.AddSingleton<LeaseRenewal>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseRenewal>());
+        services.AddHostedService<GrantExpiry>();
+        services.AddSingleton<PolicyRefresh>();
+        services.AddHostedService(sp => sp.GetRequiredService<PolicyRefresh>());
+        return builder;
+    }
+}

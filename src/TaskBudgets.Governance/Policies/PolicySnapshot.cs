@@ -1,0 +1,38 @@
+using System.Collections.Frozen;
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Policies;
+
+/// <summary>A tier: a service level with a budget rule per task type and a "*" default rule.</summary>
+public sealed record TierPolicy(string Name, FrozenDictionary<string, TierRule> Rules)
+{
+    /// <summary>The rule for <paramref name="taskType"/>, else the tier's "*" rule, else null.</summary>
+    public TierRule? RuleFor(string taskType) =>
+        Rules.TryGetValue(taskType, out var rule) || Rules.TryGetValue(TierRule.DefaultTaskType, out rule) ? rule : null;
+}
+
+/// <summary>An org (tenant): its tier and the quotas that apply to its calls.</summary>
+public sealed record OrgPolicy(string Id, string DisplayName, string Tier, IReadOnlyList<QuotaDefinition> Quotas);
+
+/// <summary>The policy in force: immutable, swapped whole when the policy version changes.</summary>
+public sealed class PolicySnapshot
+{
+    public static readonly PolicySnapshot Empty = new(0, [], [], []);
+
+    public PolicySnapshot(long version, IEnumerable<OrgPolicy> orgs, IEnumerable<TierPolicy> tiers, IEnumerable<ModelSpec> models)
+    {
+        Version = version;
+        Orgs = orgs.ToFrozenDictionary(o => o.Id, StringComparer.Ordinal);
+        Tiers = tiers.ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
+        Models = models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+    }
+
+    public long Version { get; }
+
+    public FrozenDictionary<string, OrgPolicy> Orgs { get; }
+
+    public FrozenDictionary<string, TierPolicy> Tiers { get; }
+
+    public FrozenDictionary<string, ModelSpec> Models { get; }
+}

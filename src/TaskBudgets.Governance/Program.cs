@@ -1,0 +1,20 @@
+using TaskBudgets.Governance.Hosting;
+using TaskBudgets.Governance.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddGovernanceStorage();
+builder.AddGovernanceDomain();
+builder.AddGovernanceApi();
+
+var app = builder.Build();
+if (args.Contains("migrate"))
+{
+    await DatabaseStartup.MigrateAsync(app.Services, CancellationToken.None);
+    return;
+}
+
+app.MapGovernanceApi();
+await app.RunAsync();
+
+/// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>
+public partial class Program;

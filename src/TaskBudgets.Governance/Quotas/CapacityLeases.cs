@@ -1,0 +1,248 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>
+/// The database side of leases. Each change is one atomic conditional update of the window's
+/// counter: the database refuses a lease that would take the window past its limit.
+/// Callers hold the bucket's <see cref="QuotaBucket.LeaseGate"/>.
+/// </summary>
+public sealed partial class CapacityLeases(
+    IDbContextFactory<GovernanceDbContext> contexts,
+    IOptions<LeaseOptions> options,
+    TimeProvider time,
+    ReplicaIdentity replica,
+    ILogger<CapacityLeases> logger)
+{
+    private readonly LeaseOptions options = options.Value;
+
+    /// <summary>
+    /// Grows the bucket's lease by <paramref name="wanted"/>, or by less if the window has less left,
+    /// but never by less than <paramref name="needed"/>. Returns what was added (0: refused).
+    /// </summary>
+    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, CancellationToken cancellationToken)
+    {
+        var limit = bucket.Quota.Limit;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var expires = now + (long)options.Ttl.TotalMilliseconds;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            var counter = await ReadCounterAsync(db, bucket, cancellationToken);
+            if (counter is null)
+            {
+                if (!await TryCreateCounterAsync(db, bucket, cancellationToken))
+                {
+                    continue;
+                }
+
+                counter = (0, 0);
+            }
+
+            var pool = limit - counter.Value.Consumed - counter.Value.Leased;
+            bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased);
+            if (pool < needed)
+            {
+                return 0;
+            }
+
+            // Beyond the immediate need, take at most a share of what is left: near the limit,
+            // the rest stays available to other replicas.
+            var extra = Math.Max(0, wanted - needed);
+            var cap = (long)((pool - needed) * options.MaxPoolShare);
+            var amount = needed + Math.Min(extra, cap);
+            if (amount <= 0)
+            {
+                return 0;
+            }
+
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var key = bucket.CounterKey;
+            var window = bucket.WindowStartUnix;
+            var taken = await db.QuotaCounters
+                .Where(c => c.CounterKey == key && c.WindowStart == window && c.Consumed + c.Leased + amount <= limit)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased + amount), cancellationToken);
+            if (taken == 0)
+            {
+                // Another replica took capacity since the read: read again and retry.
+                await transaction.RollbackAsync(cancellationToken);
+                continue;
+            }
+
+            var leaseId = bucket.LeaseId;
+            var extended = await db.CapacityLeases
+                .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
+                .ExecuteUpdateAsync(s => s.SetProperty(l => l.Amount, l => l.Amount + amount).SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
+            if (extended == 0)
+            {
+                // No live lease: a first lease, or one that expired and is reclaimed (or about to be).
+                if (await db.CapacityLeases.AnyAsync(l => l.Id == leaseId, cancellationToken))
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    await ReclaimExpiredAsync(cancellationToken);
+                    bucket.LeaseLost();
+                    continue;
+                }
+
+                db.CapacityLeases.Add(new CapacityLease
+                {
+                    Id = leaseId,
+                    CounterKey = key,
+                    WindowStart = window,
+                    ReplicaId = replica.Id,
+                    Amount = amount,
+                    ExpiresAtMs = expires,
+                });
+                await db.SaveChangesAsync(cancellationToken);
+                bucket.LeaseLost();
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            bucket.AddLeased(amount);
+            bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount);
+            return amount;
+        }
+
+        LogGrowGaveUp(logger, bucket.CounterKey);
+        return 0;
+    }
+
+    /// <summary>Returns up to <paramref name="amount"/> of the lease's free capacity to the window.</summary>
+    public async Task<long> ReturnAsync(QuotaBucket bucket, long amount, CancellationToken cancellationToken)
+    {
+        var taken = bucket.TakeFree(amount);
+        if (taken == 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var leaseId = bucket.LeaseId;
+            var key = bucket.CounterKey;
+            var window = bucket.WindowStartUnix;
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var shrunk = await db.CapacityLeases
+                .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
+                .ExecuteUpdateAsync(s => s.SetProperty(l => l.Amount, l => l.Amount - taken), cancellationToken);
+            if (shrunk == 1)
+            {
+                await db.QuotaCounters
+                    .Where(c => c.CounterKey == key && c.WindowStart == window)
+                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased - taken), cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return taken;
+        }
+        catch
+        {
+            bucket.AddLeased(taken);
+            throw;
+        }
+    }
+
+    /// <summary>Extends the lease and reads what other replicas did. False when the lease is gone.</summary>
+    public async Task<bool> RenewAsync(QuotaBucket bucket, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var expires = now + (long)options.Ttl.TotalMilliseconds;
+        var leaseId = bucket.LeaseId;
+        var renewed = await db.CapacityLeases
+            .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
+            .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
+        var counter = await ReadCounterAsync(db, bucket, cancellationToken) ?? (0, 0);
+        if (renewed == 0)
+        {
+            bucket.LeaseLost();
+            bucket.Observe(0, counter.Consumed, counter.Leased);
+            return false;
+        }
+
+        bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Consumed, counter.Leased);
+        return true;
+    }
+
+    /// <summary>Gives the capacity of expired leases (of dead or stalled replicas) back to their windows.</summary>
+    public async Task<int> ReclaimExpiredAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var expired = await db.CapacityLeases.AsNoTracking()
+            .Where(l => l.ExpiresAtMs <= now)
+            .OrderBy(l => l.ExpiresAtMs)
+            .Take(100)
+            .ToListAsync(cancellationToken);
+        var reclaimed = 0;
+        foreach (var lease in expired)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var id = lease.Id;
+            var deleted = await db.CapacityLeases.Where(l => l.Id == id && l.ExpiresAtMs <= now).ExecuteDeleteAsync(cancellationToken);
+            if (deleted == 1)
+            {
+                // Expired leases take no debits, so the balance read above is still the balance.
+                var balance = lease.Amount - lease.DebitedByOwner - lease.DebitedByOthers;
+                await db.QuotaCounters
+                    .Where(c => c.CounterKey == lease.CounterKey && c.WindowStart == lease.WindowStart)
+                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased - balance), cancellationToken);
+                reclaimed++;
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        if (reclaimed > 0)
+        {
+            LogReclaimed(logger, reclaimed);
+        }
+
+        return reclaimed;
+    }
+
+    private static async Task<(long Consumed, long Leased)?> ReadCounterAsync(GovernanceDbContext db, QuotaBucket bucket, CancellationToken cancellationToken)
+    {
+        var key = bucket.CounterKey;
+        var window = bucket.WindowStartUnix;
+        var row = await db.QuotaCounters.AsNoTracking()
+            .Where(c => c.CounterKey == key && c.WindowStart == window)
+            .Select(c => new { c.Consumed, c.Leased })
+            .FirstOrDefaultAsync(cancellationToken);
+        return row is null ? null : (row.Consumed, row.Leased);
+    }
+
+    private static async Task<long> ReadDebitedElsewhereAsync(GovernanceDbContext db, QuotaBucket bucket, CancellationToken cancellationToken)
+    {
+        var leaseId = bucket.LeaseId;
+        return await db.CapacityLeases.AsNoTracking()
+            .Where(l => l.Id == leaseId)
+            .Select(l => l.DebitedByOthers)
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private static async Task<bool> TryCreateCounterAsync(GovernanceDbContext db, QuotaBucket bucket, CancellationToken cancellationToken)
+    {
+        db.QuotaCounters.Add(new QuotaCounter { CounterKey = bucket.CounterKey, WindowStart = bucket.WindowStartUnix });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            // Another replica created it first; the caller reads it again.
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not grow the lease on {CounterKey}: the counter kept changing.")]
+    private static partial void LogGrowGaveUp(ILogger logger, string counterKey);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reclaimed {Count} expired capacity leases.")]
+    private static partial void LogReclaimed(ILogger logger, int count);
+}

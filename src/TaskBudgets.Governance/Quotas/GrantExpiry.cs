@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Options;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>Frees the reservations of grants that were neither reported nor released in time.</summary>
+public sealed class GrantExpiry(GrantBook book, IOptions<GrantOptions> options, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                book.SweepExpired(time.GetUtcNow());
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}

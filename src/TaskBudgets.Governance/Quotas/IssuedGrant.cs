@@ -1,0 +1,28 @@
+using TaskBudgets.Governance.Budgeting;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>What a caller asks a budget for.</summary>
+public sealed record GrantRequest(
+    string OrgId,
+    string ProjectId,
+    string PrincipalId,
+    string TaskType,
+    string Model,
+    CallFeatures Features,
+    string RequestId,
+    string TaskId);
+
+/// <summary>One quota a grant reserved on.</summary>
+public sealed record QuotaReservation(QuotaDefinition Quota, string Subject, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, long Reserved, long Remaining);
+
+/// <summary>A grant: the decided budget, its reservations and its signed id.</summary>
+public sealed record IssuedGrant(
+    string Token,
+    DateTimeOffset ExpiresAt,
+    BudgetDecision Decision,
+    ProviderParameters Provider,
+    string Tier,
+    TierRule Rule,
+    long PolicyVersion,
+    IReadOnlyList<QuotaReservation> Quotas);

@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Options;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>
+/// In the background: renews this replica's leases, sizes them to recent demand (returning what
+/// is not needed, so capacity near a limit is not stranded here), retires ended windows, and
+/// reclaims the expired leases of dead replicas.
+/// </summary>
+public sealed partial class LeaseRenewal(
+    QuotaLedger ledger,
+    CapacityLeases leases,
+    IOptions<LeaseOptions> options,
+    TimeProvider time,
+    ILogger<LeaseRenewal> logger) : BackgroundService
+{
+    private readonly LeaseOptions options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.RenewInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RenewAllAsync(stoppingToken);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // The database may be away: grants go on from what is leased; try again next tick.
+                    LogRenewFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await ReturnAllAsync();
+    }
+
+    /// <summary>One renewal pass over every bucket; public so tests can drive it with a fake clock.</summary>
+    public async Task RenewAllAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var horizon = options.DemandHorizon.TotalSeconds / options.RenewInterval.TotalSeconds;
+        foreach (var bucket in ledger.Buckets.ToArray())
+        {
+            await bucket.LeaseGate.WaitAsync(cancellationToken);
+            try
+            {
+                if (now >= bucket.WindowEnd)
+                {
+                    await leases.ReturnAsync(bucket, long.MaxValue, cancellationToken);
+                    if (bucket.Reserved == 0)
+                    {
+                        ledger.Forget(bucket);
+                    }
+
+                    continue;
+                }
+
+                if (!await leases.RenewAsync(bucket, cancellationToken))
+                {
+                    continue;
+                }
+
+                var target = (long)(bucket.TakeDemand() * horizon);
+                var free = bucket.Free;
+                if (target > 0 && free < target / 2)
+                {
+                    await leases.GrowAsync(bucket, 0, target - free, cancellationToken);
+                }
+                else if (free > (2 * target) + 1)
+                {
+                    await leases.ReturnAsync(bucket, free - target, cancellationToken);
+                }
+            }
+            finally
+            {
+                bucket.LeaseGate.Release();
+            }
+        }
+
+        await leases.ReclaimExpiredAsync(cancellationToken);
+    }
+
+    /// <summary>On shutdown, give back every bit of free capacity, so other replicas need not wait for expiry.</summary>
+    private async Task ReturnAllAsync()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        foreach (var bucket in ledger.Buckets.ToArray())
+        {
+            try
+            {
+                await leases.ReturnAsync(bucket, long.MaxValue, deadline.Token);
+            }
+            catch (Exception e)
+            {
+                LogRenewFailed(logger, e);
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease renewal failed; serving from the leases held.")]
+    private static partial void LogRenewFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,187 @@
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>
+/// This replica's view of one quota window: the capacity it leased from the database, what
+/// its grants reserve out of it, and what it last saw of everyone else. Grants reserve here,
+/// in memory; only lease changes reach the database.
+/// </summary>
+public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeOffset windowStart, string leaseId)
+{
+    private readonly Lock gate = new();
+    private long leased;
+    private long debitedLocally;
+    private long debitedElsewhere;
+    private long reserved;
+    private long othersUse;
+    private long demand;
+    private bool synced;
+
+    public QuotaDefinition Quota { get; private set; } = quota;
+
+    public string Subject { get; } = subject;
+
+    public string CounterKey { get; } = quota.CounterKey(subject);
+
+    public DateTimeOffset WindowStart { get; } = windowStart;
+
+    public long WindowStartUnix { get; } = windowStart.ToUnixTimeSeconds();
+
+    public DateTimeOffset WindowEnd { get; } = WindowCalendar.EndOf(quota.Window, windowStart);
+
+    /// <summary>This replica's lease on the window's counter.</summary>
+    public string LeaseId { get; } = leaseId;
+
+    /// <summary>Serialises this bucket's lease changes (database round trips), never its grants.</summary>
+    public SemaphoreSlim LeaseGate { get; } = new(1, 1);
+
+    /// <summary>Whether the database has been read at least once for this window.</summary>
+    public bool Synced
+    {
+        get
+        {
+            lock (gate)
+            {
+                return synced;
+            }
+        }
+    }
+
+    /// <summary>Leased capacity not yet reserved or debited.</summary>
+    public long Free
+    {
+        get
+        {
+            lock (gate)
+            {
+                return FreeUnlocked;
+            }
+        }
+    }
+
+    public long Reserved
+    {
+        get
+        {
+            lock (gate)
+            {
+                return reserved;
+            }
+        }
+    }
+
+    /// <summary>The lease's balance as the database holds it (amount less debits).</summary>
+    public long LeaseBalance
+    {
+        get
+        {
+            lock (gate)
+            {
+                return leased - debitedLocally - debitedElsewhere;
+            }
+        }
+    }
+
+    private long FreeUnlocked => leased - debitedLocally - debitedElsewhere - reserved;
+
+    /// <summary>What this replica could still grant: its free lease plus the unleased rest of the limit.</summary>
+    public QuotaHeadroom Headroom()
+    {
+        lock (gate)
+        {
+            var pool = Math.Max(0, Quota.Limit - othersUse);
+            return new QuotaHeadroom(Quota.Metric, Quota.Limit, Math.Max(0, FreeUnlocked) + pool);
+        }
+    }
+
+    public bool TryReserve(long amount)
+    {
+        lock (gate)
+        {
+            if (FreeUnlocked < amount)
+            {
+                return false;
+            }
+
+            reserved += amount;
+            demand += amount;
+            return true;
+        }
+    }
+
+    /// <summary>A grant's reservation ends unused (released or expired).</summary>
+    public void Release(long amount)
+    {
+        lock (gate)
+        {
+            reserved -= amount;
+        }
+    }
+
+    /// <summary>A settlement on this replica debited <paramref name="debit"/> from this lease in the database.</summary>
+    public void DebitLocally(long debit)
+    {
+        lock (gate)
+        {
+            debitedLocally += debit;
+        }
+    }
+
+    /// <summary>Takes up to <paramref name="amount"/> of free capacity out of the lease, to return it.</summary>
+    public long TakeFree(long amount)
+    {
+        lock (gate)
+        {
+            var taken = Math.Clamp(amount, 0, Math.Max(0, FreeUnlocked));
+            leased -= taken;
+            return taken;
+        }
+    }
+
+    /// <summary>Capacity joined the lease (after it was committed), or went back to it (a failed return).</summary>
+    public void AddLeased(long amount)
+    {
+        lock (gate)
+        {
+            leased += amount;
+        }
+    }
+
+    /// <summary>
+    /// Takes in what the database says: the lease's debits by other replicas (they only grow)
+    /// and the window's use by everyone else (consumed plus other replicas' balances).
+    /// </summary>
+    public void Observe(long leaseDebitedElsewhere, long consumed, long leasedByAll)
+    {
+        lock (gate)
+        {
+            debitedElsewhere = Math.Max(debitedElsewhere, leaseDebitedElsewhere);
+            var mine = leased - debitedLocally - debitedElsewhere;
+            othersUse = consumed + Math.Max(0, leasedByAll - mine);
+            synced = true;
+        }
+    }
+
+    /// <summary>The database no longer holds this replica's lease (it expired): its capacity is gone.</summary>
+    public void LeaseLost()
+    {
+        lock (gate)
+        {
+            leased = 0;
+            debitedLocally = 0;
+            debitedElsewhere = 0;
+        }
+    }
+
+    /// <summary>Reserved since the last call: the demand the next lease should cover.</summary>
+    public long TakeDemand()
+    {
+        lock (gate)
+        {
+            var d = demand;
+            demand = 0;
+            return d;
+        }
+    }
+
+    public void UpdateQuota(QuotaDefinition definition) => Quota = definition;
+}

@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>
+/// This replica's quota buckets, one per quota window in use, and the all-or-nothing
+/// reservation of a grant across every quota that applies to it.
+/// </summary>
+public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, IOptions<LeaseOptions> options)
+{
+    private readonly ConcurrentDictionary<(string CounterKey, long Window), QuotaBucket> buckets = new();
+    private readonly int grantsAhead = options.Value.GrantsAhead;
+
+    public ICollection<QuotaBucket> Buckets => buckets.Values;
+
+    /// <summary>The bucket of <paramref name="quota"/>'s window that contains <paramref name="now"/>.</summary>
+    public QuotaBucket BucketFor(QuotaDefinition quota, string subject, DateTimeOffset now)
+    {
+        var start = WindowCalendar.StartOf(quota.Window, now);
+        var key = (quota.CounterKey(subject), start.ToUnixTimeSeconds());
+        if (buckets.TryGetValue(key, out var bucket))
+        {
+            if (!ReferenceEquals(bucket.Quota, quota))
+            {
+                bucket.UpdateQuota(quota);
+            }
+
+            return bucket;
+        }
+
+        return buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, $"{replica.Id}/{k.CounterKey}/{k.Window}"));
+    }
+
+    /// <summary>Finds a bucket by its counter, for settling a grant this replica issued.</summary>
+    public QuotaBucket? Find(string counterKey, long windowStartUnix) =>
+        buckets.TryGetValue((counterKey, windowStartUnix), out var bucket) ? bucket : null;
+
+    public void Forget(QuotaBucket bucket) => buckets.TryRemove(KeyValuePair.Create((bucket.CounterKey, bucket.WindowStartUnix), bucket));
+
+    /// <summary>Makes sure a bucket has seen the database once, so its headroom is real.</summary>
+    public async ValueTask EnsureSyncedAsync(QuotaBucket bucket, CancellationToken cancellationToken)
+    {
+        if (bucket.Synced)
+        {
+            return;
+        }
+
+        await bucket.LeaseGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!bucket.Synced)
+            {
+                await leases.RenewAsync(bucket, cancellationToken);
+            }
+        }
+        finally
+        {
+            bucket.LeaseGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Reserves <paramref name="amounts"/>[i] on <paramref name="targets"/>[i], all or none. In the common
+    /// case this is memory only; a bucket whose lease is short takes more capacity from the database.
+    /// Returns false when the database refuses: a window has less left than asked.
+    /// </summary>
+    public async ValueTask<bool> TryReserveAsync(QuotaBucket[] targets, long[] amounts, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            var short_ = ReserveInMemory(targets, amounts);
+            if (short_ < 0)
+            {
+                return true;
+            }
+
+            var bucket = targets[short_];
+            var needed = amounts[short_];
+            await bucket.LeaseGate.WaitAsync(cancellationToken);
+            try
+            {
+                var missing = needed - bucket.Free;
+                if (missing > 0)
+                {
+                    var grown = await leases.GrowAsync(bucket, missing, missing + (needed * grantsAhead), cancellationToken);
+                    if (grown == 0)
+                    {
+                        return false;
+                    }
+                }
+            }
+            finally
+            {
+                bucket.LeaseGate.Release();
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Returns -1 when everything is reserved, else the index of the bucket that was short.</summary>
+    private static int ReserveInMemory(QuotaBucket[] targets, long[] amounts)
+    {
+        for (var i = 0; i < targets.Length; i++)
+        {
+            if (!targets[i].TryReserve(amounts[i]))
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    targets[j].Release(amounts[j]);
+                }
+
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,219 @@
+using System.Text.Json;
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>What a call reports it used.</summary>
+/// <param name="StopReason">The API's stop reason number, kept as reported.</param>
+/// <param name="Truncated">The call stopped on its output cap (MAX_TOKENS).</param>
+/// <param name="Outcome">The API's outcome number, kept as reported.</param>
+public sealed record UsageReport(
+    string GrantId,
+    Usage Usage,
+    int StopReason,
+    bool Truncated,
+    int Outcome,
+    TimeSpan Latency,
+    string OrgId,
+    string ProjectId,
+    string PrincipalId,
+    string TaskType,
+    string Model,
+    string ReportId);
+
+/// <summary>What a report settled on one quota.</summary>
+public sealed record QuotaSettled(string QuotaId, QuotaMetric Metric, long Reserved, long Used, long WindowStartUnix);
+
+/// <summary>The answer to a report: the first one, whenever it is asked.</summary>
+public sealed record SettlementResult(
+    bool Duplicate,
+    bool Late,
+    bool OverGrant,
+    bool Truncated,
+    long CostMicros,
+    DateTimeOffset SettledAt,
+    IReadOnlyList<QuotaSettled> Quotas);
+
+/// <summary>
+/// Settles grants exactly once: a report debits what the call used (the unused rest of the
+/// reservation goes back), a release frees the reservation, and both are durable when they return.
+/// </summary>
+public sealed class UsageSettlement(
+    PolicyCatalog catalog,
+    QuotaLedger ledger,
+    GrantBook book,
+    GrantTokens tokens,
+    ReplicaIdentity replica,
+    ReportWriter writer,
+    TimeProvider time)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <exception cref="GovernanceException">Unknown or forged grant, unknown org or model, or a mismatched org.</exception>
+    public async Task<SettlementResult> ReportAsync(UsageReport report, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return report.GrantId.Length > 0
+            ? await ReportGrantAsync(report, cancellationToken)
+            : await ReportWithoutGrantAsync(report, cancellationToken);
+    }
+
+    /// <summary>Frees a grant without usage. Returns false when it was already settled or released.</summary>
+    public async Task<bool> ReleaseAsync(string grantId, CancellationToken cancellationToken)
+    {
+        var claims = tokens.Verify(grantId) ?? throw GovernanceException.GrantNotFound();
+        var row = NewRow(claims, SettlementKind.Released, time.GetUtcNow());
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, []), cancellationToken);
+        if (!outcome.Duplicate)
+        {
+            book.TryTake(new Guid(claims.GrantId.Span))?.ReleaseAll();
+        }
+
+        return !outcome.Duplicate;
+    }
+
+    private async Task<SettlementResult> ReportGrantAsync(UsageReport report, CancellationToken cancellationToken)
+    {
+        var claims = tokens.Verify(report.GrantId) ?? throw GovernanceException.GrantNotFound();
+        if (report.OrgId.Length > 0 && report.OrgId != claims.OrgId)
+        {
+            throw new GovernanceException(RefusalKind.InvalidArgument, "ORG_MISMATCH", "org_id must be empty or the grant's org.") { Field = "org_id" };
+        }
+
+        var model = catalog.Current.Models.GetValueOrDefault(claims.Model) ?? Unpriced(claims.Model);
+        var now = time.GetUtcNow();
+        var usage = report.Usage;
+        var settled = new QuotaSettled[claims.Reservations.Count];
+        var debits = new QuotaDebit[claims.Reservations.Count];
+        var ownedHere = claims.ReplicaId == replica.Id;
+        for (var i = 0; i < settled.Length; i++)
+        {
+            var r = claims.Reservations[i];
+            var metric = (QuotaMetric)r.Metric;
+            var used = MeteredAmounts.Used(metric, usage, model);
+            var counterKey = r.Subject.Length == 0 ? r.QuotaId : string.Concat(r.QuotaId, "|", r.Subject);
+            settled[i] = new QuotaSettled(r.QuotaId, metric, r.Amount, used, r.WindowStartUnixS);
+            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, $"{claims.ReplicaId}/{counterKey}/{r.WindowStartUnixS}", ownedHere, used);
+        }
+
+        var row = NewRow(claims, SettlementKind.Reported, now);
+        FillUsage(row, report, model, settled);
+        row.GrantedReasoningTokens = claims.ReasoningTokens;
+        row.GrantedOutputTokens = claims.MaxOutputTokens;
+        row.OverGrant = usage.OutputTokens > claims.MaxOutputTokens || usage.ReasoningTokens > claims.ReasoningTokens;
+        row.Late = now.ToUnixTimeMilliseconds() >= claims.ExpiresAtUnixMs;
+
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
+        if (!outcome.Duplicate)
+        {
+            // Debit first, then free the reservation: this replica never sees more room than there is.
+            for (var i = 0; i < debits.Length; i++)
+            {
+                if (outcome.LeaseDebited[i] && ownedHere)
+                {
+                    ledger.Find(debits[i].CounterKey, debits[i].WindowStart)?.DebitLocally(debits[i].Amount);
+                }
+            }
+
+            book.TryTake(new Guid(claims.GrantId.Span))?.ReleaseAll();
+        }
+
+        return ToResult(outcome);
+    }
+
+    private async Task<SettlementResult> ReportWithoutGrantAsync(UsageReport report, CancellationToken cancellationToken)
+    {
+        var policy = catalog.Current;
+        if (!policy.Orgs.TryGetValue(report.OrgId, out var org))
+        {
+            throw GovernanceException.OrgNotFound(report.OrgId);
+        }
+
+        if (!policy.Models.TryGetValue(report.Model, out var model))
+        {
+            throw GovernanceException.UnknownModel(report.Model);
+        }
+
+        var now = time.GetUtcNow();
+        var settled = new List<QuotaSettled>();
+        var debits = new List<QuotaDebit>();
+        foreach (var quota in org.Quotas)
+        {
+            if (quota.SubjectFor(report.ProjectId, report.PrincipalId) is not { } subject)
+            {
+                continue;
+            }
+
+            var window = WindowCalendar.StartOf(quota.Window, now).ToUnixTimeSeconds();
+            var used = MeteredAmounts.Used(quota.Metric, report.Usage, model);
+            settled.Add(new QuotaSettled(quota.Id, quota.Metric, 0, used, window));
+            debits.Add(new QuotaDebit(quota.CounterKey(subject), window, null, false, used));
+        }
+
+        var row = new Settlement
+        {
+            Id = string.Concat("r:", report.OrgId, ":", report.ReportId),
+            OrgId = report.OrgId,
+            Kind = (int)SettlementKind.Reported,
+            ProjectId = report.ProjectId,
+            PrincipalId = report.PrincipalId,
+            TaskType = report.TaskType,
+            Model = report.Model,
+            Tier = org.Tier,
+            SettledAtMs = now.ToUnixTimeMilliseconds(),
+        };
+        FillUsage(row, report, model, settled);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
+        return ToResult(outcome);
+    }
+
+    private static Settlement NewRow(GrantClaims claims, SettlementKind kind, DateTimeOffset now) => new()
+    {
+        Id = Convert.ToHexStringLower(claims.GrantId.Span),
+        OrgId = claims.OrgId,
+        Kind = (int)kind,
+        ProjectId = claims.ProjectId,
+        PrincipalId = claims.PrincipalId,
+        TaskType = claims.TaskType,
+        Model = claims.Model,
+        Tier = claims.Tier,
+        GrantedReasoningTokens = claims.ReasoningTokens,
+        GrantedOutputTokens = claims.MaxOutputTokens,
+        SettledAtMs = now.ToUnixTimeMilliseconds(),
+    };
+
+    private static void FillUsage(Settlement row, UsageReport report, ModelSpec model, IReadOnlyList<QuotaSettled> settled)
+    {
+        var usage = report.Usage;
+        row.InputTokens = usage.InputTokens;
+        row.CachedInputTokens = usage.CachedInputTokens;
+        row.CacheWriteInputTokens = usage.CacheWriteInputTokens;
+        row.OutputTokens = usage.OutputTokens;
+        row.ReasoningTokens = usage.ReasoningTokens;
+        row.CostMicros = usage.CostMicros(model);
+        row.StopReason = report.StopReason;
+        row.Truncated = report.Truncated;
+        row.Outcome = report.Outcome;
+        row.LatencyMs = (long)report.Latency.TotalMilliseconds;
+        row.QuotasJson = JsonSerializer.Serialize(settled, Json);
+    }
+
+    private static SettlementResult ToResult(SettlementOutcome outcome)
+    {
+        var row = outcome.Row;
+        var quotas = JsonSerializer.Deserialize<QuotaSettled[]>(row.QuotasJson, Json) ?? [];
+        return new SettlementResult(
+            outcome.Duplicate,
+            row.Late,
+            row.OverGrant,
+            row.Truncated,
+            row.CostMicros,
+            DateTimeOffset.FromUnixTimeMilliseconds(row.SettledAtMs),
+            quotas);
+    }
+
+    // A grant outlives a policy change that removed its model: its tokens still count, at no price.
+    private static ModelSpec Unpriced(string name) => new() { Name = name, Family = ModelFamily.Anthropic, Thinking = ThinkingMode.Budget };
+}

@@ -1,0 +1,109 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace TaskBudgets.Governance.Storage;
+
+/// <summary>
+/// The service's one DbContext. Each provider has a subclass only so that it has its own
+/// migrations; code uses this type.
+/// </summary>
+public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<OrgRow> Orgs => Set<OrgRow>();
+
+    public DbSet<TierRuleRow> TierRules => Set<TierRuleRow>();
+
+    public DbSet<QuotaRow> Quotas => Set<QuotaRow>();
+
+    public DbSet<ModelRow> Models => Set<ModelRow>();
+
+    public DbSet<SettingRow> Settings => Set<SettingRow>();
+
+    public DbSet<QuotaCounter> QuotaCounters => Set<QuotaCounter>();
+
+    public DbSet<CapacityLease> CapacityLeases => Set<CapacityLease>();
+
+    public DbSet<Settlement> Settlements => Set<Settlement>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        const int Name = 128;
+        const int Key = 400;
+
+        modelBuilder.Entity<OrgRow>(e =>
+        {
+            e.ToTable("orgs");
+            e.HasKey(o => o.Id);
+            e.Property(o => o.Id).HasMaxLength(Name);
+            e.Property(o => o.DisplayName).HasMaxLength(256);
+            e.Property(o => o.Tier).HasMaxLength(Name);
+        });
+        modelBuilder.Entity<TierRuleRow>(e =>
+        {
+            e.ToTable("tier_rules");
+            e.HasKey(r => new { r.Tier, r.TaskType });
+            e.Property(r => r.Tier).HasMaxLength(Name);
+            e.Property(r => r.TaskType).HasMaxLength(Name);
+        });
+        modelBuilder.Entity<QuotaRow>(e =>
+        {
+            e.ToTable("quotas");
+            e.HasKey(q => q.Id);
+            e.Property(q => q.Id).HasMaxLength(Key);
+            e.Property(q => q.OrgId).HasMaxLength(Name);
+            e.Property(q => q.Subject).HasMaxLength(Name);
+            e.HasIndex(q => q.OrgId);
+        });
+        modelBuilder.Entity<ModelRow>(e =>
+        {
+            e.ToTable("models");
+            e.HasKey(m => m.Name);
+            e.Property(m => m.Name).HasMaxLength(Name);
+        });
+        modelBuilder.Entity<SettingRow>(e =>
+        {
+            e.ToTable("settings");
+            e.HasKey(s => s.Key);
+            e.Property(s => s.Key).HasMaxLength(Name);
+            e.Property(s => s.Value).HasMaxLength(1024);
+        });
+        modelBuilder.Entity<QuotaCounter>(e =>
+        {
+            e.ToTable("quota_counters");
+            e.HasKey(c => new { c.CounterKey, c.WindowStart });
+            e.Property(c => c.CounterKey).HasMaxLength(Key);
+        });
+        modelBuilder.Entity<CapacityLease>(e =>
+        {
+            e.ToTable("capacity_leases");
+            e.HasKey(l => l.Id);
+            e.Property(l => l.Id).HasMaxLength(Key);
+            e.Property(l => l.CounterKey).HasMaxLength(Key);
+            e.Property(l => l.ReplicaId).HasMaxLength(64);
+            e.HasIndex(l => l.ExpiresAtMs);
+        });
+        modelBuilder.Entity<Settlement>(e =>
+        {
+            e.ToTable("settlements");
+            e.HasKey(s => s.Id);
+            e.Property(s => s.Id).HasMaxLength(Key);
+            e.Property(s => s.OrgId).HasMaxLength(Name);
+            e.Property(s => s.ProjectId).HasMaxLength(Name);
+            e.Property(s => s.PrincipalId).HasMaxLength(Name);
+            e.Property(s => s.TaskType).HasMaxLength(Name);
+            e.Property(s => s.Model).HasMaxLength(Name);
+            e.Property(s => s.Tier).HasMaxLength(Name);
+            e.Property(s => s.QuotasJson).HasMaxLength(8000);
+            e.HasIndex(s => new { s.OrgId, s.SettledAtMs });
+        });
+    }
+}
+
+/// <summary>The SQLite flavour (embedded default); owns the SQLite migrations.</summary>
+public sealed class SqliteGovernanceDbContext(DbContextOptions<SqliteGovernanceDbContext> options) : GovernanceDbContext(options);
+
+/// <summary>The PostgreSQL flavour; owns the PostgreSQL migrations.</summary>
+public sealed class PostgreSqlGovernanceDbContext(DbContextOptions<PostgreSqlGovernanceDbContext> options) : GovernanceDbContext(options);
+
+/// <summary>The SQL Server flavour; owns the SQL Server migrations.</summary>
+public sealed class SqlServerGovernanceDbContext(DbContextOptions<SqlServerGovernanceDbContext> options) : GovernanceDbContext(options);

@@ -1,0 +1,197 @@
+﻿IF OBJECT_ID(N'[__EFMigrationsHistory]') IS NULL
+BEGIN
+    CREATE TABLE [__EFMigrationsHistory] (
+        [MigrationId] nvarchar(150) NOT NULL,
+        [ProductVersion] nvarchar(32) NOT NULL,
+        CONSTRAINT [PK___EFMigrationsHistory] PRIMARY KEY ([MigrationId])
+    );
+END;
+GO
+
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [capacity_leases] (
+        [Id] nvarchar(400) NOT NULL,
+        [CounterKey] nvarchar(400) NOT NULL,
+        [WindowStart] bigint NOT NULL,
+        [ReplicaId] nvarchar(64) NOT NULL,
+        [Amount] bigint NOT NULL,
+        [DebitedByOwner] bigint NOT NULL,
+        [DebitedByOthers] bigint NOT NULL,
+        [ExpiresAtMs] bigint NOT NULL,
+        CONSTRAINT [PK_capacity_leases] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [models] (
+        [Name] nvarchar(128) NOT NULL,
+        [Family] int NOT NULL,
+        [Thinking] int NOT NULL,
+        [MinThinkingTokens] bigint NOT NULL,
+        [MaxThinkingTokens] bigint NOT NULL,
+        [InputMicrosPerMillion] bigint NOT NULL,
+        [CachedInputMicrosPerMillion] bigint NOT NULL,
+        [CacheWriteMicrosPerMillion] bigint NOT NULL,
+        [OutputMicrosPerMillion] bigint NOT NULL,
+        CONSTRAINT [PK_models] PRIMARY KEY ([Name])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [orgs] (
+        [Id] nvarchar(128) NOT NULL,
+        [DisplayName] nvarchar(256) NOT NULL,
+        [Tier] nvarchar(128) NOT NULL,
+        CONSTRAINT [PK_orgs] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [quota_counters] (
+        [CounterKey] nvarchar(400) NOT NULL,
+        [WindowStart] bigint NOT NULL,
+        [Consumed] bigint NOT NULL,
+        [Leased] bigint NOT NULL,
+        CONSTRAINT [PK_quota_counters] PRIMARY KEY ([CounterKey], [WindowStart])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [quotas] (
+        [Id] nvarchar(400) NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [Scope] int NOT NULL,
+        [Subject] nvarchar(128) NOT NULL,
+        [Metric] int NOT NULL,
+        [Window] int NOT NULL,
+        [Limit] bigint NOT NULL,
+        CONSTRAINT [PK_quotas] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [settings] (
+        [Key] nvarchar(128) NOT NULL,
+        [Value] nvarchar(1024) NOT NULL,
+        CONSTRAINT [PK_settings] PRIMARY KEY ([Key])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [settlements] (
+        [Id] nvarchar(400) NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [Kind] int NOT NULL,
+        [ProjectId] nvarchar(128) NOT NULL,
+        [PrincipalId] nvarchar(128) NOT NULL,
+        [TaskType] nvarchar(128) NOT NULL,
+        [Model] nvarchar(128) NOT NULL,
+        [Tier] nvarchar(128) NOT NULL,
+        [GrantedReasoningTokens] bigint NOT NULL,
+        [GrantedOutputTokens] bigint NOT NULL,
+        [InputTokens] bigint NOT NULL,
+        [CachedInputTokens] bigint NOT NULL,
+        [CacheWriteInputTokens] bigint NOT NULL,
+        [OutputTokens] bigint NOT NULL,
+        [ReasoningTokens] bigint NOT NULL,
+        [CostMicros] bigint NOT NULL,
+        [StopReason] int NOT NULL,
+        [Outcome] int NOT NULL,
+        [LatencyMs] bigint NOT NULL,
+        [Late] bit NOT NULL,
+        [OverGrant] bit NOT NULL,
+        [Truncated] bit NOT NULL,
+        [SettledAtMs] bigint NOT NULL,
+        [QuotasJson] nvarchar(max) NOT NULL,
+        CONSTRAINT [PK_settlements] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE TABLE [tier_rules] (
+        [Tier] nvarchar(128) NOT NULL,
+        [TaskType] nvarchar(128) NOT NULL,
+        [MinReasoningTokens] bigint NOT NULL,
+        [DefaultReasoningTokens] bigint NOT NULL,
+        [MaxReasoningTokens] bigint NOT NULL,
+        [AnswerTokens] bigint NOT NULL,
+        [MaxOutputTokens] bigint NOT NULL,
+        [Effort] int NOT NULL,
+        [EscalationFactor] float NOT NULL,
+        [PreliminaryFraction] float NOT NULL,
+        [SoftLimitThreshold] float NOT NULL,
+        [SoftLimitFloor] float NOT NULL,
+        [TaskBudgetTokens] bigint NOT NULL,
+        CONSTRAINT [PK_tier_rules] PRIMARY KEY ([Tier], [TaskType])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE INDEX [IX_capacity_leases_ExpiresAtMs] ON [capacity_leases] ([ExpiresAtMs]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE INDEX [IX_quotas_OrgId] ON [quotas] ([OrgId]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    CREATE INDEX [IX_settlements_OrgId_SettledAtMs] ON [settlements] ([OrgId], [SettledAtMs]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129020749_Initial'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261129020749_Initial', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

@@ -1,0 +1,18 @@
+namespace TaskBudgets.Governance.Storage;
+
+public enum SettlementKind
+{
+    Reported = 1,
+    Released = 2,
+}
+
+/// <summary>Usage to debit from one quota window, and from the lease its grant was reserved on.</summary>
+/// <param name="LeaseId">The lease the grant reserved on; null for a report without a grant.</param>
+/// <param name="ByOwner">The settling replica owns that lease.</param>
+public readonly record struct QuotaDebit(string CounterKey, long WindowStart, string? LeaseId, bool ByOwner, long Amount);
+
+/// <summary>A settlement to commit: the row to write (its id makes it once-only) and what to debit.</summary>
+public sealed record SettlementCommand(SettlementKind Kind, Settlement Row, IReadOnlyList<QuotaDebit> Debits);
+
+/// <summary>What was committed: the stored row (the first one, for a duplicate) and which lease debits applied.</summary>
+public sealed record SettlementOutcome(Settlement Row, bool Duplicate, bool[] LeaseDebited);

@@ -61,13 +61,16 @@ RUN mkdir -p /data \
 
 COPY --from=build --chown=root:root /app/publish/ /app/
 
-# ASPNETCORE_HTTP_PORTS is cleared because the server binds its own two ports
-# from Server__GrpcPort / Server__HttpPort; the base image default (8080) would
-# otherwise make Kestrel log an "overriding address" warning.
+# The service binds its own two ports (Server__GrpcPort, Server__HttpPort) on
+# Server__ListenAddress, which defaults to localhost outside containers: listen
+# on all interfaces here (0.0.0.0 means any IPv4 and IPv6 address). The base
+# image's ASPNETCORE_HTTP_PORTS (8080) is cleared so Kestrel does not warn
+# about overriding it.
 ENV ASPNETCORE_HTTP_PORTS= \
     DOTNET_RUNNING_IN_CONTAINER=true \
     DOTNET_NOLOGO=1 \
     TMPDIR=/tmp \
+    Server__ListenAddress=0.0.0.0 \
     Server__GrpcPort=8080 \
     Server__HttpPort=8081 \
     Storage__DataDirectory=/data

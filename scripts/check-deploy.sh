@@ -196,7 +196,7 @@ def check_pod_security(where, pod_spec):
         image = c.get("image", "")
         check(bool(image) and not image.endswith(":") and not image.endswith(":latest"),
               f"{n}: image {image!r} has no pinned tag/digest")
-        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        mounts = {m.get("mountPath"): m.get("name") for m in c.get("volumeMounts", [])}
         check("/tmp" in mounts, f"{n}: /tmp is not mounted (read-only root filesystem)")
         vols = {v["name"]: v for v in pod_spec.get("volumes", [])}
         if "/tmp" in mounts:
@@ -305,6 +305,7 @@ def cmd_manifests(rendered_path, values_path, chart_values_path):
                       "Deployment: readiness does not check taskbudgets.v1.BudgetService")
             e = env_map(c)
             want = {
+                "Server__ListenAddress": "0.0.0.0",
                 "Server__GrpcPort": str(values["ports"]["grpc"]),
                 "Server__HttpPort": str(values["ports"]["http"]),
                 "Storage__Provider": provider,
@@ -331,7 +332,7 @@ def cmd_manifests(rendered_path, values_path, chart_values_path):
             for name, item in e.items():
                 check("value" not in item or not re.search(r"(?i)password=", str(item["value"])),
                       f"Deployment: env {name} carries a password in clear text")
-            mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+            mounts = {m.get("mountPath"): m for m in c.get("volumeMounts", [])}
             check("/etc/taskbudgets" in mounts and mounts["/etc/taskbudgets"].get("readOnly"),
                   "Deployment: policy ConfigMap not mounted read-only at /etc/taskbudgets")
         vols = {v["name"]: v for v in pod.get("volumes", [])}
@@ -568,6 +569,9 @@ def cmd_dockerfile(dockerfile, dockerignore):
     users = [l for l in lines if l.startswith("USER ")]
     check(users and users[-1] not in ("USER root", "USER 0"), "runtime does not switch to a non-root user")
     check(re.search(r"^EXPOSE 8080 8081$", text, re.M) is not None, "EXPOSE 8080 8081 missing")
+    # The server listens on localhost unless told otherwise: unreachable in a container.
+    check(re.search(r"^\s*Server__ListenAddress=(0\.0\.0\.0|\*)\s", text, re.M) is not None,
+          "Server__ListenAddress is not set to 0.0.0.0 in the runtime image")
     check(re.search(r'^VOLUME \["/data"\]$', text, re.M) is not None, "VOLUME /data missing")
     check('ENTRYPOINT ["dotnet", "TaskBudgets.Governance.dll"]' in text, "entrypoint is not the service dll")
     for copied in ("global.json", "Directory.Build.props", "Directory.Packages.props", "protos/"):

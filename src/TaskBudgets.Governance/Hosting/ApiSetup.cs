@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Api;
+using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Hosting;
 
@@ -30,7 +31,12 @@ public static class ApiSetup
         });
         builder.Services.AddGrpcReflection();
         builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
-        builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddGrpcHealthChecks(o =>
+        {
+            // "" is liveness (the process answers); the service name is readiness (the database too).
+            o.Services.Map(string.Empty, r => !r.Tags.Contains("ready"));
+            o.Services.Map(BudgetService.Descriptor.FullName, r => r.Tags.Contains("ready"));
+        });
         return builder;
     }
 

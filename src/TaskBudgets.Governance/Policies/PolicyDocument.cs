@@ -399,7 +399,7 @@ public sealed partial class PolicyDocument
             return null;
         }
 
-        var id = q.Id ?? string.Join(':', new[] { orgId, q.Scope, q.Subject, q.Metric, q.Window }.Where(s => s.Length > 0));
+        var id = q.Id ?? string.Join(':', new[] { orgId, scope == QuotaScope.Org ? string.Empty : q.Scope, q.Subject, q.Metric, q.Window }.Where(s => s.Length > 0));
         return new QuotaDefinition
         {
             Id = id,

@@ -90,6 +90,12 @@ public sealed class GrantIssuer(
             var decision = BudgetDecision.Decide(rule, features, model, headrooms);
             if (decision.Denied)
             {
+                // Expired grants may not have been swept yet: free them and look again once.
+                if (attempt == 0 && book.SweepExpired(time.GetUtcNow()) > 0)
+                {
+                    continue;
+                }
+
                 throw Denial(buckets, headrooms, decision.LimitingQuota);
             }
 

@@ -12,7 +12,8 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long debitedLocally;
     private long debitedElsewhere;
     private long reserved;
-    private long othersUse;
+    private long consumedSeen;
+    private long othersLeasedSeen;
     private long demand;
     private bool synced;
 
@@ -88,7 +89,8 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     {
         lock (gate)
         {
-            var pool = Math.Max(0, Quota.Limit - othersUse);
+            var balance = leased - debitedLocally - debitedElsewhere;
+            var pool = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen - Math.Max(0, balance));
             return new QuotaHeadroom(Quota.Metric, Quota.Limit, Math.Max(0, FreeUnlocked) + pool);
         }
     }
@@ -123,6 +125,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         lock (gate)
         {
             debitedLocally += debit;
+            consumedSeen += debit;
         }
     }
 
@@ -156,7 +159,8 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         {
             debitedElsewhere = Math.Max(debitedElsewhere, leaseDebitedElsewhere);
             var mine = leased - debitedLocally - debitedElsewhere;
-            othersUse = consumed + Math.Max(0, leasedByAll - mine);
+            consumedSeen = consumed;
+            othersLeasedSeen = Math.Max(0, leasedByAll - mine);
             synced = true;
         }
     }

@@ -1,0 +1,105 @@
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using TaskBudgets.Governance.Storage;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Governance.Tests.Infrastructure;
+
+/// <summary>
+/// The real server in process (WebApplicationFactory) on a real database of its own, with a
+/// fake clock the test moves. Callers talk to it through a real gRPC channel.
+/// </summary>
+public sealed class GovernanceApp : WebApplicationFactory<Program>
+{
+    public static readonly DateTimeOffset Start = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly Dictionary<string, string> settings;
+    private readonly string directory;
+    private GrpcChannel? channel;
+
+    private GovernanceApp(Dictionary<string, string> settings, string directory)
+    {
+        this.settings = settings;
+        this.directory = directory;
+    }
+
+    public FakeTimeProvider Time { get; } = new(Start);
+
+    public BudgetService.BudgetServiceClient Budgets => new(Channel);
+
+    public GrpcChannel Channel => channel ??= GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions
+    {
+        HttpHandler = Server.CreateHandler(),
+        MaxReceiveMessageSize = null,
+        MaxSendMessageSize = null,
+    });
+
+    /// <summary>Starts the app on SQLite, or on PostgreSQL when a connection string is given.</summary>
+    public static GovernanceApp Create(string? postgres = null, string policy = TestPolicy.Yaml, IDictionary<string, string>? extra = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tb-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        var policyFile = Path.Combine(directory, "policy.yaml");
+        File.WriteAllText(policyFile, policy);
+        var settings = new Dictionary<string, string>
+        {
+            ["Storage:Provider"] = postgres is null ? "Sqlite" : "PostgreSql",
+            ["Storage:DataDirectory"] = directory,
+            ["Policy:File"] = policyFile,
+            ["Policy:ApplyOnStart"] = "Always",
+        };
+        if (postgres is not null)
+        {
+            settings["ConnectionStrings:Governance"] = postgres;
+        }
+
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        var app = new GovernanceApp(settings, directory);
+        _ = app.Server; // start now, so start-up failures surface here
+        return app;
+    }
+
+    public GovernanceDbContext Db() => Services.GetRequiredService<IDbContextFactory<GovernanceDbContext>>().CreateDbContext();
+
+    /// <summary>Consumed and leased of every counter, by counter key and window start.</summary>
+    public async Task<List<QuotaCounter>> CountersAsync()
+    {
+        await using var db = Db();
+        return await db.QuotaCounters.AsNoTracking().ToListAsync();
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.UseEnvironment("Testing");
+        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        channel?.Dispose();
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still closing: the temp folder is cleaned by the machine.
+        }
+    }
+}

@@ -601,7 +601,7 @@ run "Dockerfile: restore layer, exact publish command, non-root runtime, ports, 
   py dockerfile "$ROOT/Dockerfile" "$ROOT/.dockerignore"
 if [ -f "$ROOT/.ci/run" ] && grep -q 'dotnet publish src/TaskBudgets.Governance' "$ROOT/.ci/run"; then
   run "CI publishes with the Dockerfile's command" \
-    grep -qF 'dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -o /app/publish' "$ROOT/.ci/run"
+    grep -qF 'dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -o ' "$ROOT/.ci/run"
 fi
 
 # ---------------------------------------------------------------------------

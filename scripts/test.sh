@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: unit and gRPC tests on SQLite and on a throwaway
+# PostgreSQL the tests start themselves, schema checks, protocol and deployment checks.
+# Ends with one line: "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+results="$root/TestResults"
+rm -rf "$results"
+
+# What a fresh machine may lack. Only installed when missing, and only as root.
+need_apt=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing: ${need_apt[*]} (install them, or set TASKBUDGETS_TEST_POSTGRES to a server's connection string)" >&2
+  fi
+fi
+
+echo "== build"
+dotnet tool restore >/dev/null
+dotnet build TaskBudgets.Governance.sln -c Release -warnaserror -nologo -v quiet
+
+echo "== migrations: one set per provider, current with the model"
+for ctx in SqliteGovernanceDbContext PostgreSqlGovernanceDbContext SqlServerGovernanceDbContext; do
+  dotnet ef migrations has-pending-model-changes --no-build --configuration Release --project src/TaskBudgets.Governance --context "$ctx" >/dev/null \
+    || { echo "pending model changes for $ctx: add a migration" >&2; exit 1; }
+done
+script=$(mktemp)
+dotnet ef migrations script --idempotent --no-build --configuration Release --project src/TaskBudgets.Governance --context SqlServerGovernanceDbContext -o "$script" >/dev/null
+if ! diff -q <(tr -d '\r\357\273\277' < "$script") <(tr -d '\r\357\273\277' < src/TaskBudgets.Governance/Storage/Migrations/SqlServer/migrate.sql) >/dev/null; then
+  echo "src/TaskBudgets.Governance/Storage/Migrations/SqlServer/migrate.sql is stale: regenerate it (README, Storage)" >&2
+  rm -f "$script"; exit 1
+fi
+rm -f "$script"
+
+echo "== tests"
+set +e
+dotnet test TaskBudgets.Governance.sln -c Release --no-build -nologo \
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=minimal" --results-directory "$results"
+test_status=$?
+set -e
+
+extra_status=0
+if [ -x scripts/check-protos.sh ]; then
+  echo "== protos"
+  bash scripts/check-protos.sh || extra_status=1
+fi
+if [ -x scripts/check-deploy.sh ]; then
+  echo "== deployment"
+  bash scripts/check-deploy.sh || extra_status=1
+fi
+
+python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+files = glob.glob(sys.argv[1] + "/**/*.trx", recursive=True)
+for f in files:
+    for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
+        outcome = r.get("outcome")
+        if outcome == "Passed":
+            passed += 1
+        elif outcome in ("NotExecuted", "Inconclusive"):
+            skipped += 1
+        else:
+            failed += 1
+if not files:
+    failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+
+[ $test_status -eq 0 ] && [ $extra_status -eq 0 ]

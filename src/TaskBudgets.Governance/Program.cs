@@ -1,10 +1,12 @@
 using TaskBudgets.Governance.Hosting;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddGovernanceStorage();
 builder.AddGovernanceDomain();
 builder.AddGovernanceApi();
+builder.AddGovernanceTelemetry();
 
 var app = builder.Build();
 if (args.Contains("migrate"))
@@ -14,6 +16,7 @@ if (args.Contains("migrate"))
 }
 
 app.MapGovernanceApi();
+app.MapGovernanceTelemetry();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>

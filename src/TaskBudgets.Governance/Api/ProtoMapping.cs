@@ -129,16 +129,6 @@ public static class ProtoMapping
         return response;
     }
 
-    public static string MetricName(DomainMetric metric) => metric switch
-    {
-        DomainMetric.ReasoningTokens => "reasoning_tokens",
-        DomainMetric.OutputTokens => "output_tokens",
-        DomainMetric.TotalTokens => "total_tokens",
-        DomainMetric.Requests => "requests",
-        DomainMetric.CostMicros => "cost_micros",
-        _ => "unknown",
-    };
-
     private static ProtoMetric ToProto(DomainMetric metric) => (ProtoMetric)(int)metric;
 
     private static V1.ProviderParameters ToProto(Budgeting.ProviderParameters p) => p.Family switch

@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Api;
@@ -62,8 +63,8 @@ public static class RpcErrors
                 {
                     new QuotaFailure.Types.Violation
                     {
-                        Subject = denial.Subject.Length == 0 ? $"org:{denial.Quota.OrgId}" : $"org:{denial.Quota.OrgId}/{denial.Quota.Scope.ToString().ToLowerInvariant()}:{denial.Subject}",
-                        Description = $"quota {denial.Quota.Id}: {ProtoMapping.MetricName(denial.Quota.Metric)} per {denial.Quota.Window.ToString().ToLowerInvariant()}, limit {denial.Quota.Limit}, {denial.Remaining} left",
+                        Subject = denial.Subject.Length == 0 ? $"org:{denial.Quota.OrgId}" : $"org:{denial.Quota.OrgId}/{denial.Quota.Scope.Label()}:{denial.Subject}",
+                        Description = $"quota {denial.Quota.Id}: {denial.Quota.Metric.Label()} per {denial.Quota.Window.Label()}, limit {denial.Quota.Limit}, {denial.Remaining} left",
                     },
                 },
             }));

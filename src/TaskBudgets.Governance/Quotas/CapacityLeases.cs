@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;
 
@@ -14,6 +15,7 @@ public sealed partial class CapacityLeases(
     IOptions<LeaseOptions> options,
     TimeProvider time,
     ReplicaIdentity replica,
+    GovernanceMetrics metrics,
     ILogger<CapacityLeases> logger)
 {
     private readonly LeaseOptions options = options.Value;
@@ -45,6 +47,7 @@ public sealed partial class CapacityLeases(
             bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased);
             if (pool < needed)
             {
+                metrics.LeaseOperation("grow", succeeded: false);
                 return 0;
             }
 
@@ -102,6 +105,7 @@ public sealed partial class CapacityLeases(
             await transaction.CommitAsync(cancellationToken);
             bucket.AddLeased(amount);
             bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount);
+            metrics.LeaseOperation("grow", succeeded: true);
             return amount;
         }
 
@@ -137,11 +141,13 @@ public sealed partial class CapacityLeases(
             }
 
             await transaction.CommitAsync(cancellationToken);
+            metrics.LeaseOperation("return", succeeded: true);
             return taken;
         }
         catch
         {
             bucket.AddLeased(taken);
+            metrics.LeaseFailed("return");
             throw;
         }
     }
@@ -157,6 +163,7 @@ public sealed partial class CapacityLeases(
             .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
             .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
         var counter = await ReadCounterAsync(db, bucket, cancellationToken) ?? (0, 0);
+        metrics.LeaseOperation("renew", renewed == 1);
         if (renewed == 0)
         {
             bucket.LeaseLost();
@@ -199,6 +206,7 @@ public sealed partial class CapacityLeases(
 
         if (reclaimed > 0)
         {
+            metrics.LeaseOperation("reclaim", succeeded: true);
             LogReclaimed(logger, reclaimed);
         }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;
 
@@ -26,7 +27,7 @@ public sealed class ActiveGrant(Guid id, DateTimeOffset expiresAt, QuotaBucket[]
 /// The grants this replica holds reservations for, and the request ids it has answered.
 /// Every grant leaves exactly once: settled, released or expired (whoever removes it frees it).
 /// </summary>
-public sealed class GrantBook
+public sealed class GrantBook(GovernanceMetrics metrics)
 {
     private readonly ConcurrentDictionary<Guid, ActiveGrant> active = new();
     private readonly ConcurrentDictionary<(string OrgId, string RequestId), RequestEntry> requests = new();
@@ -70,6 +71,7 @@ public sealed class GrantBook
             }
         }
 
+        metrics.Expired(expired);
         return expired;
     }
 

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;
 
@@ -15,6 +16,7 @@ public sealed class GrantIssuer(
     GrantBook book,
     GrantTokens tokens,
     ReplicaIdentity replica,
+    GovernanceMetrics metrics,
     IOptions<GrantOptions> options,
     TimeProvider time)
 {
@@ -96,7 +98,7 @@ public sealed class GrantIssuer(
                     continue;
                 }
 
-                throw Denial(buckets, headrooms, decision.LimitingQuota);
+                throw Denial(buckets, headrooms, decision.LimitingQuota, org.Tier, rule, model);
             }
 
             for (var i = 0; i < buckets.Length; i++)
@@ -119,7 +121,7 @@ public sealed class GrantIssuer(
             headrooms[i] = buckets[i].Headroom();
         }
 
-        throw Denial(buckets, headrooms, -1);
+        throw Denial(buckets, headrooms, -1, org.Tier, rule, model);
     }
 
     private IssuedGrant Grant(
@@ -170,6 +172,7 @@ public sealed class GrantIssuer(
         }
 
         book.Add(new ActiveGrant(id, expiresAt, buckets, amounts.ToArray()));
+        metrics.Granted(decision, tier, rule.TaskType, model.Family);
         var provider = ProviderParameters.For(model, decision, rule.TaskBudgetTokens);
         return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, rule, policyVersion, reservations);
     }
@@ -188,7 +191,7 @@ public sealed class GrantIssuer(
         return applicable;
     }
 
-    private static GovernanceException Denial(QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting)
+    private GovernanceException Denial(QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting, string tier, TierRule rule, ModelSpec model)
     {
         if (limiting < 0 && buckets.Length > 0)
         {
@@ -209,6 +212,7 @@ public sealed class GrantIssuer(
         }
 
         var bucket = buckets[limiting];
+        metrics.Denied(bucket.Quota.Metric, tier, rule.TaskType, model.Family);
         return new GovernanceException(
             RefusalKind.ResourceExhausted,
             "QUOTA_EXHAUSTED",

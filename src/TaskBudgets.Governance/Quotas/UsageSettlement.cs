@@ -2,6 +2,7 @@ using System.Text.Json;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;
 
@@ -47,6 +48,7 @@ public sealed class UsageSettlement(
     GrantTokens tokens,
     ReplicaIdentity replica,
     ReportWriter writer,
+    GovernanceMetrics metrics,
     TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -118,6 +120,8 @@ public sealed class UsageSettlement(
             }
 
             book.TryTake(new Guid(claims.GrantId.Span))?.ReleaseAll();
+            var stored = outcome.Row;
+            metrics.Settled(claims.Tier, RuleTaskType(claims.Tier, claims.TaskType), usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
         }
 
         return ToResult(outcome);
@@ -166,8 +170,17 @@ public sealed class UsageSettlement(
         };
         FillUsage(row, report, model, settled);
         var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
+        if (!outcome.Duplicate)
+        {
+            metrics.Settled(org.Tier, RuleTaskType(org.Tier, report.TaskType), report.Usage, 0, row.Truncated, false, false);
+        }
+
         return ToResult(outcome);
     }
+
+    // Metrics label task types by the rule that governs them, so callers cannot grow the label set.
+    private string RuleTaskType(string tier, string taskType) =>
+        catalog.Current.Tiers.GetValueOrDefault(tier)?.RuleFor(taskType)?.TaskType ?? TierRule.DefaultTaskType;
 
     private static Settlement NewRow(GrantClaims claims, SettlementKind kind, DateTimeOffset now) => new()
     {

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Storage;
 
@@ -13,6 +15,7 @@ public sealed partial class ReportWriter(
     IDbContextFactory<GovernanceDbContext> contexts,
     IOptions<ReportWriterOptions> options,
     TimeProvider time,
+    GovernanceMetrics metrics,
     ILogger<ReportWriter> logger) : BackgroundService
 {
     private readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Value.QueueCapacity)
@@ -74,7 +77,9 @@ public sealed partial class ReportWriter(
     {
         try
         {
+            var started = Stopwatch.GetTimestamp();
             var outcomes = await CommitAsync(batch);
+            metrics.Flushed(batch.Count, Stopwatch.GetElapsedTime(started));
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Completion.TrySetResult(outcomes[i]);
@@ -84,11 +89,13 @@ public sealed partial class ReportWriter(
         }
         catch (Exception e) when (batch.Count > 1)
         {
+            metrics.FlushFailed();
             // One bad settlement (or a race with another replica) must not fail its neighbours.
             LogBatchFailed(logger, batch.Count, e);
         }
         catch (Exception e)
         {
+            metrics.FlushFailed();
             LogCommitFailed(logger, e);
             batch[0].Completion.TrySetException(e);
             return;

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Telemetry;
+
+/// <summary>
+/// The service's own instruments. Labels are bounded: task types are the policy's rule names
+/// (a caller's free-form task type maps to its rule), orgs only where configured.
+/// </summary>
+public sealed class GovernanceMetrics
+{
+    public const string MeterName = "TaskBudgets.Governance";
+
+    private readonly Counter<long> grants;
+    private readonly Counter<long> denials;
+    private readonly Counter<long> grantedTokens;
+    private readonly Counter<long> usedTokens;
+    private readonly Histogram<double> usageRatio;
+    private readonly Counter<long> truncations;
+    private readonly Counter<long> overGrant;
+    private readonly Counter<long> lateReports;
+    private readonly Counter<long> expired;
+    private readonly Counter<long> leaseOperations;
+    private readonly Histogram<double> flushDuration;
+    private readonly Histogram<long> batchSize;
+    private long flushFailures;
+    private readonly HashSet<string> orgLabels;
+
+    public GovernanceMetrics(IMeterFactory meters, IOptions<TelemetryOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        ArgumentNullException.ThrowIfNull(options);
+        orgLabels = new HashSet<string>(options.Value.OrgLabels, StringComparer.Ordinal);
+        var meter = meters.Create(MeterName);
+        grants = meter.CreateCounter<long>("taskbudgets.grants", "{grant}", "GetBudget answers by decision (granted, reduced, denied).");
+        denials = meter.CreateCounter<long>("taskbudgets.denials", "{grant}", "GetBudget denials by the quota metric that denied.");
+        grantedTokens = meter.CreateCounter<long>("taskbudgets.granted_tokens", "{token}", "Tokens granted, by kind (reasoning, output).");
+        usedTokens = meter.CreateCounter<long>("taskbudgets.used_tokens", "{token}", "Tokens reported used, by kind.");
+        usageRatio = meter.CreateHistogram<double>(
+            "taskbudgets.usage_ratio",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 2.0] },
+            description: "Output tokens used over output tokens granted, per settled grant.");
+        truncations = meter.CreateCounter<long>("taskbudgets.truncations", "{call}", "Calls that stopped on MAX_TOKENS.");
+        overGrant = meter.CreateCounter<long>("taskbudgets.over_grant_calls", "{call}", "Calls that used more than their grant.");
+        lateReports = meter.CreateCounter<long>("taskbudgets.late_reports", "{report}", "Reports for grants that had expired or been released.");
+        expired = meter.CreateCounter<long>("taskbudgets.expired_grants", "{grant}", "Grants that expired unreported and gave their capacity back.");
+        leaseOperations = meter.CreateCounter<long>("taskbudgets.lease.operations", "{operation}", "Capacity lease operations on the database, by operation and outcome.");
+        flushDuration = meter.CreateHistogram<double>("taskbudgets.report.flush.duration", "s", "Time to commit one group of settlements.");
+        batchSize = meter.CreateHistogram<long>(
+            "taskbudgets.report.batch.size",
+            "{settlement}",
+            "Settlements committed together.",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] });
+
+        // Observed rather than added to, so the series is there from the start for alerts to read.
+        meter.CreateObservableCounter("taskbudgets.report.flush.failures", () => Volatile.Read(ref flushFailures), "{flush}", "Group commits that failed.");
+        Meter = meter;
+    }
+
+    public Meter Meter { get; }
+
+    public void Granted(BudgetDecision decision, string tier, string ruleTaskType, ModelFamily family)
+    {
+        var kind = decision.Kind == DecisionKind.Reduced ? "reduced" : "granted";
+        var tags = new TagList { { "decision", kind }, { "tier", tier }, { "task_type", ruleTaskType }, { "model_family", Family(family) } };
+        grants.Add(1, tags);
+        grantedTokens.Add(decision.ReasoningTokens, new TagList { { "kind", "reasoning" }, { "tier", tier }, { "task_type", ruleTaskType } });
+        grantedTokens.Add(decision.MaxOutputTokens, new TagList { { "kind", "output" }, { "tier", tier }, { "task_type", ruleTaskType } });
+    }
+
+    public void Denied(QuotaMetric metric, string tier, string ruleTaskType, ModelFamily family)
+    {
+        grants.Add(1, new TagList { { "decision", "denied" }, { "tier", tier }, { "task_type", ruleTaskType }, { "model_family", Family(family) } });
+        denials.Add(1, new TagList { { "metric", metric.Label() }, { "tier", tier }, { "task_type", ruleTaskType } });
+    }
+
+    public void Settled(string tier, string ruleTaskType, in Usage usage, long grantedOutput, bool truncated, bool overGrantCall, bool late)
+    {
+        var tags = new TagList { { "tier", tier }, { "task_type", ruleTaskType } };
+        Used("input", usage.InputTokens, tier, ruleTaskType);
+        Used("cached_input", usage.CachedInputTokens, tier, ruleTaskType);
+        Used("cache_write_input", usage.CacheWriteInputTokens, tier, ruleTaskType);
+        Used("output", usage.OutputTokens, tier, ruleTaskType);
+        Used("reasoning", usage.ReasoningTokens, tier, ruleTaskType);
+        if (grantedOutput > 0)
+        {
+            usageRatio.Record((double)usage.OutputTokens / grantedOutput, tags);
+        }
+
+        if (truncated)
+        {
+            truncations.Add(1, tags);
+        }
+
+        if (overGrantCall)
+        {
+            overGrant.Add(1, tags);
+        }
+
+        if (late)
+        {
+            lateReports.Add(1, tags);
+        }
+    }
+
+    public void Expired(int count)
+    {
+        if (count > 0)
+        {
+            expired.Add(count);
+        }
+    }
+
+    public void LeaseOperation(string operation, bool succeeded) =>
+        leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", succeeded ? "ok" : "refused" } });
+
+    public void LeaseFailed(string operation) =>
+        leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", "error" } });
+
+    public void Flushed(int size, TimeSpan duration)
+    {
+        batchSize.Record(size);
+        flushDuration.Record(duration.TotalSeconds);
+    }
+
+    public void FlushFailed() => Interlocked.Increment(ref flushFailures);
+
+    /// <summary>Adds the gauges that read live state: reservations held and quota utilisation.</summary>
+    public void Observe(GrantBook book, QuotaLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        ArgumentNullException.ThrowIfNull(ledger);
+        Meter.CreateObservableGauge("taskbudgets.active_reservations", () => book.ActiveCount, "{grant}", "Grants holding reservations on this replica.");
+        Meter.CreateObservableGauge("taskbudgets.quota.utilization.ratio", () => Utilisation(ledger), "1", "Used and reserved share of each quota window, 0..1 (the highest per label set).");
+    }
+
+    private IEnumerable<Measurement<double>> Utilisation(QuotaLedger ledger)
+    {
+        var highest = new Dictionary<(string Metric, string Window, string Scope, string Org), double>();
+        foreach (var bucket in ledger.Buckets)
+        {
+            var quota = bucket.Quota;
+            var key = (quota.Metric.Label(), quota.Window.Label(), quota.Scope.Label(), orgLabels.Contains(quota.OrgId) ? quota.OrgId : string.Empty);
+            var utilisation = bucket.Headroom().Utilisation;
+            highest[key] = Math.Max(utilisation, highest.GetValueOrDefault(key));
+        }
+
+        foreach (var ((metric, window, scope, org), value) in highest)
+        {
+            var tags = new TagList { { "metric", metric }, { "window", window }, { "scope", scope } };
+            if (org.Length > 0)
+            {
+                tags.Add("org", org);
+            }
+
+            yield return new Measurement<double>(value, tags);
+        }
+    }
+
+    private void Used(string kind, long tokens, string tier, string ruleTaskType)
+    {
+        if (tokens > 0)
+        {
+            usedTokens.Add(tokens, new TagList { { "kind", kind }, { "tier", tier }, { "task_type", ruleTaskType } });
+        }
+    }
+
+    private static string Family(ModelFamily family) => family switch
+    {
+        ModelFamily.Anthropic => "anthropic",
+        ModelFamily.OpenAi => "openai",
+        _ => "gemini",
+    };
+}

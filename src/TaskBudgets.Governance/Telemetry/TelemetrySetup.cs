@@ -1,0 +1,45 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Telemetry;
+
+/// <summary>Composes telemetry: the service's meter, ASP.NET Core and runtime metrics, Prometheus, optional OTLP traces, JSON logs with trace ids.</summary>
+public static class TelemetrySetup
+{
+    public static IHostApplicationBuilder AddGovernanceTelemetry(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var section = builder.Configuration.GetSection(TelemetryOptions.Section);
+        builder.Services.AddOptions<TelemetryOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<GovernanceMetrics>();
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("taskbudgets-governance"))
+            .WithMetrics(metrics => metrics
+                .AddMeter(GovernanceMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("Microsoft.EntityFrameworkCore")
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        var otlp = section.Get<TelemetryOptions>()?.OtlpEndpoint;
+        if (otlp is not null)
+        {
+            otel.WithTracing(tracing => tracing
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(o => o.Endpoint = otlp));
+        }
+
+        return builder;
+    }
+
+    public static WebApplication MapGovernanceTelemetry(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Services.GetRequiredService<GovernanceMetrics>().Observe(app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}

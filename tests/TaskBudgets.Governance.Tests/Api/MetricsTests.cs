@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using TaskBudgets.Governance.Tests.Infrastructure;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Governance.Tests.Api;
+
+/// <summary>
+/// /metrics of a started server after real calls: the values, not only the names. A process of
+/// its own, because meters are matched by name across a process and in-process hosts share one.
+/// </summary>
+public sealed partial class MetricsTests : IAsyncLifetime
+{
+    private readonly TempDirectory directory = new();
+    private ServerProcess? server;
+
+    private ServerProcess Server => server ?? throw new InvalidOperationException("not started");
+
+    public async ValueTask InitializeAsync()
+    {
+        var settings = directory.WithTestPolicy();
+        settings["Telemetry:OrgLabels:0"] = "small";
+        server = await ServerProcess.StartAsync(directory.Path, settings);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (server is not null)
+        {
+            await server.DisposeAsync();
+        }
+
+        directory.Dispose();
+    }
+
+    private async Task<string> ScrapeAsync()
+    {
+        using var http = new HttpClient();
+        return await http.GetStringAsync(new Uri(Server.HttpAddress, "/metrics"));
+    }
+
+    /// <summary>The value of the one series of <paramref name="name"/> whose labels include all of <paramref name="labels"/>.</summary>
+    private static double Value(string scrape, string name, params string[] labels)
+    {
+        var matches = scrape.Split('\n')
+            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Where(l => labels.All(label => l.Contains(label, StringComparison.Ordinal)))
+            .ToList();
+        Assert.True(matches.Count == 1, $"expected one series {name} with {string.Join(",", labels)}, found {matches.Count}:\n{string.Join('\n', scrape.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal)))}");
+        var line = matches[0];
+        var value = line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0];
+        return double.Parse(value, CultureInfo.InvariantCulture);
+    }
+
+    private static double Delta(string before, string after, string name, params string[] labels) =>
+        Value(after, name, labels) - (Has(before, name, labels) ? Value(before, name, labels) : 0);
+
+    private static bool Has(string scrape, string name, string[] labels) =>
+        scrape.Split('\n').Any(l => (l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal)) && labels.All(label => l.Contains(label, StringComparison.Ordinal)));
+
+    [Fact]
+    public async Task Grants_denials_usage_truncations_and_quota_utilisation_are_exported_with_their_values()
+    {
+        var budgets = Server.Budgets;
+        var before = await ScrapeAsync();
+        var grants = new List<GetBudgetResponse>();
+        for (var i = 0; i < 3; i++)
+        {
+            grants.Add(await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "small", TaskType = "free-form-7", Model = "claude-test", Features = new TaskFeatures { Phase = Phase.Deep } }));
+        }
+
+        await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "small", TaskType = "x", Model = "gpt-test", Features = new TaskFeatures { Phase = Phase.Deep } }).ResponseAsync);
+        await budgets.ReportUsageAsync(new ReportUsageRequest
+        {
+            GrantId = grants[0].GrantId,
+            Usage = new UsageTokens { InputTokens = 100, OutputTokens = 9216, ReasoningTokens = 8192 },
+            StopReason = StopReason.MaxTokens,
+        });
+        await budgets.ReportUsageAsync(new ReportUsageRequest
+        {
+            GrantId = grants[1].GrantId,
+            Usage = new UsageTokens { InputTokens = 100, OutputTokens = 20000, ReasoningTokens = 100 },
+            StopReason = StopReason.EndTurn,
+        });
+
+        var scrape = await ScrapeAsync();
+
+        // Free-form task types are labelled by the rule that governs them: "*".
+        Assert.Equal(2, Delta(before, scrape, "taskbudgets_grants_total", "decision=\"granted\"", "task_type=\"*\"", "tier=\"standard\"", "model_family=\"anthropic\""));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_grants_total", "decision=\"reduced\""));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_grants_total", "decision=\"denied\"", "model_family=\"openai\""));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_denials_total", "metric=\"reasoning_tokens\""));
+        Assert.Equal(8192 + 8192 + 3616, Delta(before, scrape, "taskbudgets_granted_tokens_total", "kind=\"reasoning\""));
+        Assert.Equal(8192 + 100, Delta(before, scrape, "taskbudgets_used_tokens_total", "kind=\"reasoning\""));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_truncations_total", "task_type=\"*\""));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_over_grant_calls_total"));
+        Assert.Equal(2, Delta(before, scrape, "taskbudgets_usage_ratio_count"));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_active_reservations"));
+        Assert.Equal(2, Delta(before, scrape, "taskbudgets_report_batch_size_count"));
+        Assert.Equal(0, Delta(before, scrape, "taskbudgets_report_flush_failures_total"));
+        Assert.True(Value(scrape, "taskbudgets_report_flush_duration_seconds_count") >= 1);
+        var utilisation = Value(scrape, "taskbudgets_quota_utilization_ratio", "metric=\"reasoning_tokens\"", "org=\"small\"", "window=\"day\"");
+        Assert.InRange(utilisation, 0.5, 1.0);
+        Assert.Contains("http_server_request_duration_seconds", scrape, StringComparison.Ordinal);
+        Assert.Contains("dotnet_gc_collections_total", scrape, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_metric_the_dashboard_and_alerts_query_is_one_the_service_exports()
+    {
+        // Put every instrument on the page at least once.
+        var budgets = Server.Budgets;
+        var grant = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" });
+        await budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = grant.GrantId, Usage = new UsageTokens { OutputTokens = 10 }, StopReason = StopReason.MaxTokens });
+        for (var i = 0; i < 5; i++)
+        {
+            await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" });
+        }
+
+        await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" }).ResponseAsync);
+        var scrape = await ScrapeAsync();
+        var exported = scrape.Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => MetricName().Match(l).Value).ToHashSet(StringComparer.Ordinal);
+
+        var root = Repository.Root;
+        var queried = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in Directory.GetFiles(Path.Combine(root, "deploy", "grafana"), "*.json", SearchOption.AllDirectories)
+            .Append(Path.Combine(root, "deploy", "prometheus", "alerts.yml")))
+        {
+            foreach (Match m in QueriedName().Matches(File.ReadAllText(file)))
+            {
+                queried.Add(m.Value);
+            }
+        }
+
+        Assert.NotEmpty(queried);
+        var missing = queried.Where(q => !exported.Contains(q)
+            && !exported.Contains(q + "_total")
+            && !(q.EndsWith("_bucket", StringComparison.Ordinal) && exported.Contains(q))).ToList();
+        Assert.True(missing.Count == 0, "queried but not exported: " + string.Join(", ", missing));
+    }
+
+    [GeneratedRegex("^[a-zA-Z_:][a-zA-Z0-9_:]*")]
+    private static partial Regex MetricName();
+
+    // Our own series: taskbudgets_* (flush failures and failures-to-flush included).
+    [GeneratedRegex(@"\btaskbudgets_[a-z0-9_]+\b")]
+    private static partial Regex QueriedName();
+}

@@ -1,0 +1,20 @@
+namespace TaskBudgets.Governance.Tests.Infrastructure;
+
+/// <summary>Where the repository is, found from the test's own folder.</summary>
+public static class Repository
+{
+    public static string Root { get; } = Find();
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TaskBudgets.Governance.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("TaskBudgets.Governance.sln not found above " + AppContext.BaseDirectory);
+    }
+}

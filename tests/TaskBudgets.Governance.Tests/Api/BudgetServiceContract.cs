@@ -562,6 +562,32 @@ public sealed class PostgreSqlBudgetServiceTests(PostgresServer postgres) : Budg
     protected override async Task<GovernanceApp> StartAsync() => GovernanceApp.Create(await postgres.CreateDatabaseAsync(), extra: Settings.ShortTtl);
 }
 
+/// <summary>
+/// The same contract on SQL Server, when TASKBUDGETS_TEST_SQLSERVER names a server (each test
+/// class gets a database of its own, created by the migrations). No SQL Server can run on the
+/// build machine, so there these tests are reported skipped with that reason.
+/// </summary>
+public sealed class SqlServerBudgetServiceTests : BudgetServiceContract
+{
+    public const string Variable = "TASKBUDGETS_TEST_SQLSERVER";
+
+    protected override Task<GovernanceApp> StartAsync()
+    {
+        var server = Environment.GetEnvironmentVariable(Variable);
+        if (string.IsNullOrWhiteSpace(server))
+        {
+            Assert.Skip($"No SQL Server: set {Variable} to a connection string (a login that may create databases) to run these.");
+        }
+
+        var builder = new Microsoft.Data.SqlClient.SqlConnectionStringBuilder(server) { InitialCatalog = "tb_" + Guid.NewGuid().ToString("N") };
+        return Task.FromResult(GovernanceApp.Create(extra: new Dictionary<string, string>(Settings.ShortTtl)
+        {
+            ["Storage:Provider"] = "SqlServer",
+            ["ConnectionStrings:Governance"] = builder.ConnectionString,
+        }));
+    }
+}
+
 internal static class Settings
 {
     /// <summary>Grants live 10 s so expiry can be shown inside one minute window.</summary>

@@ -30,6 +30,8 @@ public static class DomainSetup
         services.AddSingleton<QuotaLedger>();
         services.AddSingleton<GrantIssuer>();
         services.AddSingleton<UsageSettlement>();
+        services.AddSingleton<TaskBudgetLedger>();
+        services.AddOptions<TaskBudgetOptions>().Bind(configuration.GetSection(TaskBudgetOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         // Start-up work runs before the server listens; the loops after it.
         services.AddSingleton<DatabaseStartup>();

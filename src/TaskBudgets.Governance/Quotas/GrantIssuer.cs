@@ -17,6 +17,7 @@ public sealed class GrantIssuer(
     GrantTokens tokens,
     ReplicaIdentity replica,
     GovernanceMetrics metrics,
+    TaskBudgetLedger tasks,
     IOptions<GrantOptions> options,
     TimeProvider time)
 {
@@ -79,6 +80,14 @@ public sealed class GrantIssuer(
             await ledger.EnsureSyncedAsync(buckets[i], cancellationToken);
         }
 
+        long? taskLeft = null;
+        var taskTotal = rule.TaskBudgetTokens;
+        if (request.TaskId.Length > 0 && rule.TaskBudgetTokens > 0)
+        {
+            (taskTotal, var left) = await tasks.RemainingAsync(request.OrgId, request.TaskId, rule.TaskBudgetTokens, cancellationToken);
+            taskLeft = left;
+        }
+
         var headrooms = new QuotaHeadroom[buckets.Length];
         var amounts = new long[buckets.Length];
         var features = request.Features;
@@ -89,7 +98,7 @@ public sealed class GrantIssuer(
                 headrooms[i] = buckets[i].Headroom();
             }
 
-            var decision = BudgetDecision.Decide(rule, features, model, headrooms);
+            var decision = BudgetDecision.Decide(rule, features, model, headrooms, taskLeft);
             if (decision.Denied)
             {
                 // Expired grants may not have been swept yet: free them and look again once.
@@ -108,7 +117,7 @@ public sealed class GrantIssuer(
 
             if (await ledger.TryReserveAsync(buckets, amounts, cancellationToken))
             {
-                return Grant(request, org.Tier, rule, model, policy.Version, decision, buckets, headrooms, amounts, now);
+                return Grant(request, org.Tier, rule, model, policy.Version, decision, buckets, headrooms, amounts, now, taskTotal);
             }
 
             // The database had less than this replica thought: expired grants may free some,
@@ -134,7 +143,8 @@ public sealed class GrantIssuer(
         QuotaBucket[] buckets,
         QuotaHeadroom[] headrooms,
         long[] amounts,
-        DateTimeOffset now)
+        DateTimeOffset now,
+        long taskTotal)
     {
         var id = Guid.NewGuid();
         var expiresAt = now + ttl;
@@ -173,7 +183,7 @@ public sealed class GrantIssuer(
 
         book.Add(new ActiveGrant(id, expiresAt, buckets, amounts.ToArray()));
         metrics.Granted(decision, tier, rule.TaskType, model.Family);
-        var provider = ProviderParameters.For(model, decision, rule.TaskBudgetTokens);
+        var provider = ProviderParameters.For(model, decision, taskTotal);
         return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, rule, policyVersion, reservations);
     }
 

@@ -49,6 +49,7 @@ public sealed class UsageSettlement(
     ReplicaIdentity replica,
     ReportWriter writer,
     GovernanceMetrics metrics,
+    TaskBudgetLedger tasks,
     TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -107,9 +108,14 @@ public sealed class UsageSettlement(
         row.OverGrant = usage.OutputTokens > claims.MaxOutputTokens || usage.ReasoningTokens > claims.ReasoningTokens;
         row.Late = now.ToUnixTimeMilliseconds() >= claims.ExpiresAtUnixMs;
 
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, claims.TaskId), cancellationToken);
         if (!outcome.Duplicate)
         {
+            if (claims.TaskId.Length > 0)
+            {
+                tasks.Used(claims.OrgId, claims.TaskId, usage.OutputTokens);
+            }
+
             // Debit first, then free the reservation: this replica never sees more room than there is.
             for (var i = 0; i < debits.Length; i++)
             {

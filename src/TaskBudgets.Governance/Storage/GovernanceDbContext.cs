@@ -24,6 +24,8 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<Settlement> Settlements => Set<Settlement>();
 
+    public DbSet<TaskBudgetRow> TaskBudgets => Set<TaskBudgetRow>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -81,6 +83,13 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
             e.Property(l => l.CounterKey).HasMaxLength(Key);
             e.Property(l => l.ReplicaId).HasMaxLength(64);
             e.HasIndex(l => l.ExpiresAtMs);
+        });
+        modelBuilder.Entity<TaskBudgetRow>(e =>
+        {
+            e.ToTable("task_budgets");
+            e.HasKey(t => new { t.OrgId, t.TaskId });
+            e.Property(t => t.OrgId).HasMaxLength(Name);
+            e.Property(t => t.TaskId).HasMaxLength(Name);
         });
         modelBuilder.Entity<Settlement>(e =>
         {

@@ -138,6 +138,7 @@ public sealed partial class ReportWriter(
                     CopyUsage(command.Row, row);
                     row.Late = true;
                     await DebitAsync(db, command, debited, counters, nowMs);
+                    await UseTaskBudgetAsync(db, command);
                     outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
                 }
                 else
@@ -153,6 +154,7 @@ public sealed partial class ReportWriter(
             if (command.Kind == SettlementKind.Reported)
             {
                 await DebitAsync(db, command, debited, counters, nowMs);
+                await UseTaskBudgetAsync(db, command);
             }
 
             outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
@@ -205,6 +207,21 @@ public sealed partial class ReportWriter(
             var current = counters.GetValueOrDefault(key);
             counters[key] = (current.Consumed + amount, current.Leased + (debited[d] ? amount : 0));
         }
+    }
+
+    private static async Task UseTaskBudgetAsync(GovernanceDbContext db, SettlementCommand command)
+    {
+        if (command.TaskId.Length == 0)
+        {
+            return;
+        }
+
+        var org = command.Row.OrgId;
+        var task = command.TaskId;
+        var used = command.Row.OutputTokens;
+        await db.TaskBudgets
+            .Where(t => t.OrgId == org && t.TaskId == task)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Used, t => t.Used + used));
     }
 
     private static void CopyUsage(Settlement from, Settlement to)

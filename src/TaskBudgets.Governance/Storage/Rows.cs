@@ -134,6 +134,21 @@ public sealed class CapacityLease
     public long ExpiresAtMs { get; set; }
 }
 
+/// <summary>An agentic loop's task budget: fixed by its first call, used up by its reports.</summary>
+public sealed class TaskBudgetRow
+{
+    public required string OrgId { get; set; }
+
+    public required string TaskId { get; set; }
+
+    public long Total { get; set; }
+
+    /// <summary>Output tokens (reasoning included) the loop's reports have used.</summary>
+    public long Used { get; set; }
+
+    public long CreatedAtMs { get; set; }
+}
+
 /// <summary>The once-only settlement of a grant (or of a report without one).</summary>
 public sealed class Settlement
 {

@@ -12,7 +12,8 @@ public enum SettlementKind
 public readonly record struct QuotaDebit(string CounterKey, long WindowStart, string? LeaseId, bool ByOwner, long Amount);
 
 /// <summary>A settlement to commit: the row to write (its id makes it once-only) and what to debit.</summary>
-public sealed record SettlementCommand(SettlementKind Kind, Settlement Row, IReadOnlyList<QuotaDebit> Debits);
+/// <param name="TaskId">The agentic loop the call belonged to, whose task budget it uses; empty for none.</param>
+public sealed record SettlementCommand(SettlementKind Kind, Settlement Row, IReadOnlyList<QuotaDebit> Debits, string TaskId = "");
 
 /// <summary>What was committed: the stored row (the first one, for a duplicate) and which lease debits applied.</summary>
 public sealed record SettlementOutcome(Settlement Row, bool Duplicate, bool[] LeaseDebited);

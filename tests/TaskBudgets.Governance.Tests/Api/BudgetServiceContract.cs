@@ -131,6 +131,35 @@ public abstract class BudgetServiceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_agentic_loop_gets_what_its_task_budget_has_left()
+    {
+        GetBudgetRequest Step(string task)
+        {
+            var ask = Ask(taskType: "agent");
+            ask.TaskId = task;
+            return ask;
+        }
+
+        var first = await Budgets.GetBudgetAsync(Step("loop-1"));
+        await Budgets.ReportUsageAsync(Report(first.GrantId, output: 3000, reasoning: 2000));
+        var second = await Budgets.GetBudgetAsync(Step("loop-1"));
+        await Budgets.ReportUsageAsync(Report(second.GrantId, output: 2500, reasoning: 1000));
+        await Budgets.ReportUsageAsync(Report(second.GrantId, output: 2500, reasoning: 1000));
+        var third = await Budgets.GetBudgetAsync(Step("loop-1"));
+        var other = await Budgets.GetBudgetAsync(Step("loop-2"));
+
+        Assert.Equal(10_000, first.Budget.TaskBudgetTokens);
+        Assert.Equal(7_000, second.Budget.TaskBudgetTokens);
+        Assert.Equal(4_500, third.Budget.TaskBudgetTokens);
+        Assert.Equal(10_000, third.ProviderParameters.Anthropic.TaskBudgetTotal);
+        Assert.Equal(4_500, third.ProviderParameters.Anthropic.TaskBudgetRemaining);
+        Assert.Contains(third.Reasons, r => r.Code == ReasonCode.TaskBudget);
+        Assert.Equal(10_000, other.Budget.TaskBudgetTokens);
+        await using var db = App.Db();
+        Assert.Equal(5_500, (await db.TaskBudgets.SingleAsync(t => t.TaskId == "loop-1")).Used);
+    }
+
+    [Fact]
     public async Task ReportUsage_settles_once_however_often_it_is_retried()
     {
         var grant = await Budgets.GetBudgetAsync(Ask());

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 [assembly: AssemblyFixture(typeof(TaskBudgets.Governance.Tests.Infrastructure.PostgresServer))]
@@ -61,7 +59,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
             directory = Path.Combine(Path.GetTempPath(), "tb-pg-" + Guid.NewGuid().ToString("N")[..8]);
             Directory.CreateDirectory(directory);
-            var port = FreePort();
+            var port = Ports.Free();
             var asRoot = Environment.UserName == "root";
             if (asRoot)
             {
@@ -114,10 +112,4 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

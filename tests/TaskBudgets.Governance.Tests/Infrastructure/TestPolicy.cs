@@ -41,6 +41,14 @@ public static class TestPolicy
                 max_output_tokens: 16384
                 soft_limit_threshold: 0.5
                 soft_limit_floor: 0.25
+              - task_type: agent
+                min_reasoning_tokens: 1024
+                default_reasoning_tokens: 2048
+                max_reasoning_tokens: 8192
+                answer_tokens: 1024
+                max_output_tokens: 16384
+                soft_limit_threshold: 1.0
+                task_budget_tokens: 10000
               - task_type: classification
                 min_reasoning_tokens: 0
                 default_reasoning_tokens: 512

@@ -282,6 +282,30 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                     b.ToTable("settlements", (string)null);
                 });
 
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.TaskBudgetRow", b =>
+                {
+                    b.Property<string>("OrgId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("TaskId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Total")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("OrgId", "TaskId");
+
+                    b.ToTable("task_budgets", (string)null);
+                });
+
             modelBuilder.Entity("TaskBudgets.Governance.Storage.TierRuleRow", b =>
                 {
                     b.Property<string>("Tier")

@@ -195,3 +195,31 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024127_TaskBudgets'
+)
+BEGIN
+    CREATE TABLE [task_budgets] (
+        [OrgId] nvarchar(128) NOT NULL,
+        [TaskId] nvarchar(128) NOT NULL,
+        [Total] bigint NOT NULL,
+        [Used] bigint NOT NULL,
+        [CreatedAtMs] bigint NOT NULL,
+        CONSTRAINT [PK_task_budgets] PRIMARY KEY ([OrgId], [TaskId])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024127_TaskBudgets'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261129024127_TaskBudgets', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

@@ -277,6 +277,30 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                     b.ToTable("settlements", (string)null);
                 });
 
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.TaskBudgetRow", b =>
+                {
+                    b.Property<string>("OrgId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TaskId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Total")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrgId", "TaskId");
+
+                    b.ToTable("task_budgets", (string)null);
+                });
+
             modelBuilder.Entity("TaskBudgets.Governance.Storage.TierRuleRow", b =>
                 {
                     b.Property<string>("Tier")

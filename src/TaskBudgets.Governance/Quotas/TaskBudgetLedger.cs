@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Quotas;
+
+/// <summary>How agentic loops' task budgets are tracked. Bound from the "Tasks" section.</summary>
+public sealed class TaskBudgetOptions
+{
+    public const string Section = "Tasks";
+
+    /// <summary>
+    /// A replica re-reads a loop's use from the database when its copy is older than this, so
+    /// reports settled on other replicas count. Default 1 s.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan RefreshAfter { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Agentic loops (calls sharing a task_id): the first call fixes the loop's task budget from its
+/// rule, and each later call, on whichever replica, gets what the loop's reports left of it.
+/// </summary>
+public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> contexts, IOptions<TaskBudgetOptions> options, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<(string OrgId, string TaskId), Entry> tasks = new();
+    private readonly TimeSpan refreshAfter = options.Value.RefreshAfter;
+
+    /// <summary>The loop's total and what it has left, starting it at <paramref name="total"/> if it is new.</summary>
+    public async ValueTask<(long Total, long Remaining)> RemainingAsync(string orgId, string taskId, long total, CancellationToken cancellationToken)
+    {
+        var key = (orgId, taskId);
+        var now = time.GetUtcNow();
+        if (tasks.TryGetValue(key, out var entry) && now - entry.ReadAt < refreshAfter)
+        {
+            return (entry.Total, Math.Max(0, entry.Total - entry.Used));
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var row = await db.TaskBudgets.AsNoTracking().FirstOrDefaultAsync(t => t.OrgId == orgId && t.TaskId == taskId, cancellationToken);
+            if (row is not null)
+            {
+                tasks[key] = new Entry(row.Total, row.Used, now);
+                return (row.Total, Math.Max(0, row.Total - row.Used));
+            }
+
+            db.TaskBudgets.Add(new TaskBudgetRow { OrgId = orgId, TaskId = taskId, Total = total, CreatedAtMs = now.ToUnixTimeMilliseconds() });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                tasks[key] = new Entry(total, 0, now);
+                return (total, total);
+            }
+            catch (DbUpdateException)
+            {
+                // Another replica started the loop at the same moment: read theirs.
+                db.ChangeTracker.Clear();
+            }
+        }
+
+        throw new InvalidOperationException($"Could not read or start task '{taskId}'.");
+    }
+
+    /// <summary>A report settled here: count it at once, before the next refresh.</summary>
+    public void Used(string orgId, string taskId, long tokens)
+    {
+        if (tasks.TryGetValue((orgId, taskId), out var entry))
+        {
+            tasks[(orgId, taskId)] = entry with { Used = entry.Used + tokens };
+        }
+    }
+
+    private sealed record Entry(long Total, long Used, DateTimeOffset ReadAt);
+}

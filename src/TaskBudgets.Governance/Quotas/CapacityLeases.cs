@@ -190,11 +190,18 @@ public sealed partial class CapacityLeases(
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var id = lease.Id;
-            var deleted = await db.CapacityLeases.Where(l => l.Id == id && l.ExpiresAtMs <= now).ExecuteDeleteAsync(cancellationToken);
+
+            // A no-op update locks the row: a settlement debiting it now waits, then finds it gone,
+            // so the balance read next is the balance deleted.
+            var locked = await db.CapacityLeases.Where(l => l.Id == id && l.ExpiresAtMs <= now)
+                .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, l => l.ExpiresAtMs), cancellationToken);
+            var current = locked == 1
+                ? await db.CapacityLeases.AsNoTracking().Where(l => l.Id == id).Select(l => new { l.Amount, l.DebitedByOwner, l.DebitedByOthers }).FirstOrDefaultAsync(cancellationToken)
+                : null;
+            var deleted = current is null ? 0 : await db.CapacityLeases.Where(l => l.Id == id).ExecuteDeleteAsync(cancellationToken);
             if (deleted == 1)
             {
-                // Expired leases take no debits, so the balance read above is still the balance.
-                var balance = lease.Amount - lease.DebitedByOwner - lease.DebitedByOthers;
+                var balance = current!.Amount - current.DebitedByOwner - current.DebitedByOthers;
                 await db.QuotaCounters
                     .Where(c => c.CounterKey == lease.CounterKey && c.WindowStart == lease.WindowStart)
                     .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased - balance), cancellationToken);

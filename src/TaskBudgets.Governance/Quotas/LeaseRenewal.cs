@@ -67,7 +67,11 @@ public sealed partial class LeaseRenewal(
                     continue;
                 }
 
-                var target = (long)(bucket.TakeDemand() * horizon);
+                // Near the limit a lease covers one interval of demand, not the horizon: what one
+                // replica holds beyond that is capacity other replicas may be refused.
+                var demand = bucket.TakeDemand();
+                var unleased = bucket.Headroom().Remaining - Math.Max(0, bucket.Free);
+                var target = unleased < bucket.Quota.Limit / 10 ? demand : (long)(demand * horizon);
                 var free = bucket.Free;
                 if (target > 0 && free < target / 2)
                 {

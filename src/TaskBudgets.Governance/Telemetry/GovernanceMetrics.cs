@@ -22,7 +22,7 @@ public sealed class GovernanceMetrics
     private readonly Counter<long> truncations;
     private readonly Counter<long> overGrant;
     private readonly Counter<long> lateReports;
-    private readonly Counter<long> expired;
+    private long expired;
     private readonly Counter<long> leaseOperations;
     private readonly Histogram<double> flushDuration;
     private readonly Histogram<long> batchSize;
@@ -46,7 +46,7 @@ public sealed class GovernanceMetrics
         truncations = meter.CreateCounter<long>("taskbudgets.truncations", "{call}", "Calls that stopped on MAX_TOKENS.");
         overGrant = meter.CreateCounter<long>("taskbudgets.over_grant_calls", "{call}", "Calls that used more than their grant.");
         lateReports = meter.CreateCounter<long>("taskbudgets.late_reports", "{report}", "Reports for grants that had expired or been released.");
-        expired = meter.CreateCounter<long>("taskbudgets.expired_grants", "{grant}", "Grants that expired unreported and gave their capacity back.");
+        meter.CreateObservableCounter("taskbudgets.expired_grants", () => Volatile.Read(ref expired), "{grant}", "Grants that expired unreported and gave their capacity back.");
         leaseOperations = meter.CreateCounter<long>("taskbudgets.lease.operations", "{operation}", "Capacity lease operations on the database, by operation and outcome.");
         flushDuration = meter.CreateHistogram<double>("taskbudgets.report.flush.duration", "s", "Time to commit one group of settlements.");
         batchSize = meter.CreateHistogram<long>(
@@ -110,7 +110,7 @@ public sealed class GovernanceMetrics
     {
         if (count > 0)
         {
-            expired.Add(count);
+            Interlocked.Add(ref expired, count);
         }
     }
 

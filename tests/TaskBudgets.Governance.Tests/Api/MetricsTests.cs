@@ -112,6 +112,9 @@ public sealed partial class MetricsTests : IAsyncLifetime
         var budgets = Server.Budgets;
         var grant = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" });
         await budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = grant.GrantId, Usage = new UsageTokens { OutputTokens = 10 }, StopReason = StopReason.MaxTokens });
+        var released = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" });
+        await budgets.ReleaseBudgetAsync(new ReleaseBudgetRequest { GrantId = released.GrantId });
+        await budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = released.GrantId, Usage = new UsageTokens { OutputTokens = 99_999 }, StopReason = StopReason.EndTurn });
         for (var i = 0; i < 5; i++)
         {
             await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" });

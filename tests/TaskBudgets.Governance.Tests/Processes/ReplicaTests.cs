@@ -1,0 +1,244 @@
+using Grpc.Core;
+using Npgsql;
+using TaskBudgets.Governance.Tests.Infrastructure;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Governance.Tests.Processes;
+
+/// <summary>
+/// Several real server processes on one real PostgreSQL: grants stay within every limit, any
+/// replica settles any grant once, and a killed replica loses nothing acknowledged.
+/// </summary>
+public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
+{
+    private const string Policy = """
+        models:
+          - name: claude-test
+            family: anthropic
+            thinking: budget
+            input_usd_per_mtok: 3
+            output_usd_per_mtok: 15
+        tiers:
+          - name: standard
+            rules:
+              - task_type: "*"
+                min_reasoning_tokens: 1000
+                default_reasoning_tokens: 1000
+                max_reasoning_tokens: 1000
+                answer_tokens: 1000
+                max_output_tokens: 4000
+                soft_limit_threshold: 1.0
+        orgs:
+          - id: shared
+            tier: standard
+            quotas:
+              - metric: reasoning_tokens
+                window: day
+                limit: 300000
+          - id: roomy
+            tier: standard
+            quotas:
+              - metric: reasoning_tokens
+                window: day
+                limit: 1000000000
+        """;
+
+    private readonly TempDirectory directory = new();
+    private readonly List<ServerProcess> replicas = [];
+    private string connectionString = string.Empty;
+
+    /// <summary>Starts three replicas; grants and leases live as long as the test needs.</summary>
+    private async Task StartReplicasAsync(TimeSpan grantTtl)
+    {
+        connectionString = await postgres.CreateDatabaseAsync();
+        var settings = directory.WithTestPolicy(Policy);
+        settings["Storage:Provider"] = "PostgreSql";
+        settings["ConnectionStrings:Governance"] = connectionString;
+        settings["Leases:RenewInterval"] = "00:00:00.200";
+        settings["Grants:Ttl"] = grantTtl.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        settings["Leases:Ttl"] = (grantTtl + TimeSpan.FromSeconds(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+
+        // The first replica migrates and seeds; the others find the policy there.
+        replicas.Add(await ServerProcess.StartAsync(directory.Path, settings));
+        settings["Policy:ApplyOnStart"] = "Never";
+        settings["Storage:MigrateOnStart"] = "false";
+        var rest = await Task.WhenAll(ServerProcess.StartAsync(directory.Path, settings), ServerProcess.StartAsync(directory.Path, settings));
+        replicas.AddRange(rest);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var replica in replicas)
+        {
+            await replica.DisposeAsync();
+        }
+
+        directory.Dispose();
+    }
+
+    private static GetBudgetRequest Ask(string org) => new() { OrgId = org, TaskType = "t", Model = "claude-test" };
+
+    private async Task<(long Consumed, long Leased)> CounterAsync(string key)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""SELECT COALESCE(SUM("Consumed"), 0)::bigint, COALESCE(SUM("Leased"), 0)::bigint FROM quota_counters WHERE "CounterKey" = @k""", connection);
+        command.Parameters.AddWithValue("k", key);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private static async Task<long> TryGrantAsync(ServerProcess replica, string org)
+    {
+        try
+        {
+            return (await replica.Budgets.GetBudgetAsync(Ask(org))).Budget.ReasoningTokens;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+        {
+            return 0;
+        }
+    }
+
+    [Fact]
+    public async Task Grants_across_replicas_never_pass_the_limit_and_leave_no_capacity_stranded()
+    {
+        // Grants outlive the test: none expires and gives its capacity back midway.
+        await StartReplicasAsync(TimeSpan.FromMinutes(5));
+
+        // 48 concurrent clients spread over three replicas ask for 400 grants of 1024 (the model's
+        // thinking floor) against 300,000.
+        var next = 0;
+        var granted = await Task.WhenAll(Enumerable.Range(0, 48).Select(async client =>
+        {
+            long sum = 0;
+            int i;
+            while ((i = Interlocked.Increment(ref next)) <= 400)
+            {
+                sum += await TryGrantAsync(replicas[i % replicas.Count], "shared");
+            }
+
+            return sum;
+        }));
+
+        Assert.True(granted.Sum() <= 300_000, $"granted {granted.Sum()} of 300000");
+        var (consumed, leased) = await CounterAsync("shared:reasoning_tokens:day");
+        Assert.True(consumed + leased <= 300_000);
+
+        // Idle replicas hand unneeded capacity back, so the last grants still come through somewhere.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        long more = 0;
+        var refusals = 0;
+        for (var round = 0; round < 400 && refusals < 3 * replicas.Count; round++)
+        {
+            var got = await TryGrantAsync(replicas[round % replicas.Count], "shared");
+            refusals = got == 0 ? refusals + 1 : 0;
+            more += got;
+        }
+
+        Assert.True(granted.Sum() + more <= 300_000);
+        Assert.True(granted.Sum() + more > 300_000 - 1024, $"only {granted.Sum()} + {more} of 300000 could be granted: capacity is stranded\n" + string.Join("\n", replicas.Select(r => r.Output[^Math.Min(3000, r.Output.Length)..])));
+    }
+
+    [Fact]
+    public async Task A_report_retried_on_every_replica_counts_once()
+    {
+        await StartReplicasAsync(TimeSpan.FromMinutes(1));
+        var grant = await replicas[0].Budgets.GetBudgetAsync(Ask("roomy"));
+        var report = new ReportUsageRequest
+        {
+            GrantId = grant.GrantId,
+            Usage = new UsageTokens { InputTokens = 5, OutputTokens = 900, ReasoningTokens = 777 },
+            StopReason = StopReason.EndTurn,
+        };
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => replicas[i % replicas.Count].Budgets.ReportUsageAsync(report).ResponseAsync));
+
+        Assert.Single(answers, a => !a.Duplicate);
+        Assert.Equal(777, (await CounterAsync("roomy:reasoning_tokens:day")).Consumed);
+    }
+
+    [Fact]
+    public async Task After_kill_9_acknowledged_reports_are_kept_the_dead_lease_returns_and_the_others_keep_serving()
+    {
+        // Short lives, so the dead replica's lease expires within the test: 2 s grants, 3 s leases.
+        await StartReplicasAsync(TimeSpan.FromSeconds(2));
+        var errors = new System.Collections.Concurrent.ConcurrentBag<StatusCode>();
+        var victim = replicas[2];
+        var acknowledged = 0L;
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 12).Select(async client =>
+        {
+            var replica = replicas[client % replicas.Count];
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var grant = await replica.Budgets.GetBudgetAsync(Ask("shared"));
+                    await replica.Budgets.ReportUsageAsync(new ReportUsageRequest
+                    {
+                        GrantId = grant.GrantId,
+                        Usage = new UsageTokens { OutputTokens = 10, ReasoningTokens = 1 },
+                        StopReason = StopReason.EndTurn,
+                    });
+                    Interlocked.Increment(ref acknowledged);
+                }
+                catch (RpcException) when (ReferenceEquals(replica, victim) || stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (RpcException e)
+                {
+                    errors.Add(e.StatusCode);
+                    await Task.Delay(10);
+                }
+            }
+        }).ToList();
+
+        while (Interlocked.Read(ref acknowledged) < 200)
+        {
+            await Task.Delay(20);
+        }
+
+        // The victim holds a lease; kill it without a chance to hand anything back.
+        await victim.Budgets.GetBudgetAsync(Ask("shared"));
+        await victim.KillAsync();
+        var afterKill = Interlocked.Read(ref acknowledged);
+        await Task.Delay(3000);
+        Assert.True(Interlocked.Read(ref acknowledged) > afterKill, "the surviving replicas stopped serving: " + string.Join(", ", errors.GroupBy(e => e).Select(g => $"{g.Key} x{g.Count()}")));
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using (var count = new NpgsqlCommand("SELECT COUNT(*) FROM settlements", connection))
+        {
+            Assert.True((long)(await count.ExecuteScalarAsync())! >= Interlocked.Read(ref acknowledged));
+        }
+
+        // Within the lease TTL (3 s) plus a renewal, the dead replica's lease is reclaimed.
+        var deadline = DateTime.UtcNow.AddSeconds(8);
+        long leftover;
+        do
+        {
+            await Task.Delay(250);
+            await using var leases = new NpgsqlCommand("""SELECT COUNT(*) FROM capacity_leases WHERE "ExpiresAtMs" <= (extract(epoch from now()) * 1000)::bigint""", connection);
+            leftover = (long)(await leases.ExecuteScalarAsync())!;
+        }
+        while (leftover > 0 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(0, leftover);
+        // One statement, one snapshot: the counter's Leased is the sum of the live leases' balances.
+        await using var snapshot = new NpgsqlCommand("""
+            SELECT (SELECT COALESCE(SUM("Leased"), 0)::bigint FROM quota_counters WHERE "CounterKey" = 'shared:reasoning_tokens:day'),
+                   (SELECT COALESCE(SUM("Amount" - "DebitedByOwner" - "DebitedByOthers"), 0)::bigint FROM capacity_leases WHERE "CounterKey" = 'shared:reasoning_tokens:day'),
+                   (SELECT COALESCE(SUM("Consumed"), 0)::bigint FROM quota_counters WHERE "CounterKey" = 'shared:reasoning_tokens:day')
+            """, connection);
+        await using var state = await snapshot.ExecuteReaderAsync();
+        await state.ReadAsync();
+        var (leased, live, consumed) = (state.GetInt64(0), state.GetInt64(1), state.GetInt64(2));
+        Assert.Equal(live, leased);
+        Assert.True(consumed + leased <= 300_000);
+    }
+}

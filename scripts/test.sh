@@ -50,6 +50,10 @@ if [ -x scripts/check-protos.sh ]; then
   echo "== protos"
   bash scripts/check-protos.sh || extra_status=1
 fi
+if [ -x scripts/check-examples.sh ]; then
+  echo "== examples"
+  bash scripts/check-examples.sh || extra_status=1
+fi
 if [ -x scripts/check-deploy.sh ]; then
   echo "== deployment"
   bash scripts/check-deploy.sh || extra_status=1

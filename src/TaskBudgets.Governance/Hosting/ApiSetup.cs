@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Api;
@@ -6,7 +8,7 @@ using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Hosting;
 
-/// <summary>Composes the network surface: gRPC with its error mapping, health, reflection, ports.</summary>
+/// <summary>Composes the network surface: gRPC with its error mapping, HTTP/JSON transcoding, health, reflection, ports.</summary>
 public static class ApiSetup
 {
     public static IHostApplicationBuilder AddGovernanceApi(this WebApplicationBuilder builder)
@@ -15,7 +17,7 @@ public static class ApiSetup
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
 
-        // Plaintext gRPC needs an HTTP/2-only port; metrics and health stay on HTTP/1.1.
+        // Plaintext gRPC needs an HTTP/2-only port; HTTP/JSON (transcoded), metrics and health are on HTTP/1.1.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             Listen(kestrel, server.ListenAddress, server.GrpcPort, HttpProtocols.Http2);
@@ -28,6 +30,10 @@ public static class ApiSetup
             o.Interceptors.Add<GovernanceErrorInterceptor>();
             o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false;
+        }).AddJsonTranscoding(o =>
+        {
+            // Errors go out as google.rpc.Status JSON; its details (ErrorInfo, BadRequest, ...) need their types here.
+            o.TypeRegistry = Google.Protobuf.Reflection.TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor);
         });
         builder.Services.AddGrpcReflection();
         builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
@@ -43,13 +49,23 @@ public static class ApiSetup
     public static WebApplication MapGovernanceApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGrpcService<BudgetGrpcService>();
+        // HTTP/JSON bodies get the gRPC message limit too (Kestrel's default would be 30 MB).
+        var bodyLimit = new RequestSizeLimit(app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.MaxReceiveMessageBytes);
+        app.MapGrpcService<BudgetGrpcService>().Add(e =>
+        {
+            if (e.Metadata.OfType<GrpcJsonTranscodingMetadata>().Any())
+            {
+                e.Metadata.Add(bodyLimit);
+            }
+        });
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;
     }
+
+    private sealed record RequestSizeLimit(long? MaxRequestBodySize) : IRequestSizeLimitMetadata;
 
     private static void Listen(KestrelServerOptions kestrel, string address, int port, HttpProtocols protocols)
     {

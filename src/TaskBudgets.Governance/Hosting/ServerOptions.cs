@@ -15,7 +15,7 @@ public sealed class ServerOptions
     [Range(0, 65535)]
     public int GrpcPort { get; set; } = 8080;
 
-    /// <summary>HTTP/1.1 for /metrics, /healthz and /readyz. Default 8081.</summary>
+    /// <summary>HTTP/1.1 for the HTTP/JSON API (/v1/...), /metrics, /healthz and /readyz. Default 8081.</summary>
     [Range(0, 65535)]
     public int HttpPort { get; set; } = 8081;
 

@@ -44,7 +44,7 @@ public sealed partial class CapacityLeases(
             }
 
             var pool = limit - counter.Value.Consumed - counter.Value.Leased;
-            bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased);
+            bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
             if (pool < needed)
             {
                 metrics.LeaseOperation("grow", succeeded: false);
@@ -104,7 +104,7 @@ public sealed partial class CapacityLeases(
 
             await transaction.CommitAsync(cancellationToken);
             bucket.AddLeased(amount);
-            bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount);
+            bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount, time.GetUtcNow());
             metrics.LeaseOperation("grow", succeeded: true);
             return amount;
         }
@@ -167,11 +167,11 @@ public sealed partial class CapacityLeases(
         if (renewed == 0)
         {
             bucket.LeaseLost();
-            bucket.Observe(0, counter.Consumed, counter.Leased);
+            bucket.Observe(0, counter.Consumed, counter.Leased, time.GetUtcNow());
             return false;
         }
 
-        bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Consumed, counter.Leased);
+        bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Consumed, counter.Leased, time.GetUtcNow());
         return true;
     }
 

@@ -48,8 +48,9 @@ public sealed class GrantIssuer(
             var grant = await pending.WaitAsync(cancellationToken);
             return (grant, !issuedNow);
         }
-        catch (GovernanceException)
+        catch
         {
+            // A refusal or a storage failure is not an answer to replay: a retry decides again.
             book.ForgetRequest(request.OrgId, request.RequestId);
             throw;
         }
@@ -77,7 +78,7 @@ public sealed class GrantIssuer(
         for (var i = 0; i < buckets.Length; i++)
         {
             buckets[i] = ledger.BucketFor(applicable[i].Quota, applicable[i].Subject, now);
-            await ledger.EnsureSyncedAsync(buckets[i], cancellationToken);
+            await ledger.EnsureSyncedAsync(buckets[i], now, cancellationToken);
         }
 
         long? taskLeft = null;

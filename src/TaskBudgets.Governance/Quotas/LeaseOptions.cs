@@ -29,6 +29,13 @@ public sealed class LeaseOptions
     [Range(0.01, 1.0)]
     public double MaxPoolShare { get; set; } = 0.5;
 
+    /// <summary>
+    /// How long a replica goes on granting from its leases after it last reached the database.
+    /// Past it, GetBudget fails closed with UNAVAILABLE until the database answers again. Default 30 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ServeWithoutDatabaseFor { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>When taking a lease for a grant, take this many grants' worth ahead. Default 8.</summary>
     [Range(1, 10_000)]
     public int GrantsAhead { get; set; } = 8;

@@ -15,7 +15,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long consumedSeen;
     private long othersLeasedSeen;
     private long demand;
-    private bool synced;
+    private DateTimeOffset? syncedAt;
 
     public QuotaDefinition Quota { get; private set; } = quota;
 
@@ -35,15 +35,12 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     /// <summary>Serialises this bucket's lease changes (database round trips), never its grants.</summary>
     public SemaphoreSlim LeaseGate { get; } = new(1, 1);
 
-    /// <summary>Whether the database has been read at least once for this window.</summary>
-    public bool Synced
+    /// <summary>Whether the database was read for this window within <paramref name="maxAge"/> of <paramref name="now"/>.</summary>
+    public bool SyncedWithin(DateTimeOffset now, TimeSpan maxAge)
     {
-        get
+        lock (gate)
         {
-            lock (gate)
-            {
-                return synced;
-            }
+            return syncedAt is { } at && now - at <= maxAge;
         }
     }
 
@@ -153,7 +150,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     /// Takes in what the database says: the lease's debits by other replicas (they only grow)
     /// and the window's use by everyone else (consumed plus other replicas' balances).
     /// </summary>
-    public void Observe(long leaseDebitedElsewhere, long consumed, long leasedByAll)
+    public void Observe(long leaseDebitedElsewhere, long consumed, long leasedByAll, DateTimeOffset at)
     {
         lock (gate)
         {
@@ -161,7 +158,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             var mine = leased - debitedLocally - debitedElsewhere;
             consumedSeen = consumed;
             othersLeasedSeen = Math.Max(0, leasedByAll - mine);
-            synced = true;
+            syncedAt = syncedAt is { } previous && previous > at ? previous : at;
         }
     }
 

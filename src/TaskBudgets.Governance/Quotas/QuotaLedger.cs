@@ -11,6 +11,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
 {
     private readonly ConcurrentDictionary<(string CounterKey, long Window), QuotaBucket> buckets = new();
     private readonly int grantsAhead = options.Value.GrantsAhead;
+    private readonly TimeSpan serveWithoutDatabaseFor = options.Value.ServeWithoutDatabaseFor;
 
     public ICollection<QuotaBucket> Buckets => buckets.Values;
 
@@ -38,10 +39,14 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
 
     public void Forget(QuotaBucket bucket) => buckets.TryRemove(KeyValuePair.Create((bucket.CounterKey, bucket.WindowStartUnix), bucket));
 
-    /// <summary>Makes sure a bucket has seen the database once, so its headroom is real.</summary>
-    public async ValueTask EnsureSyncedAsync(QuotaBucket bucket, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes sure a bucket has seen the database lately (Leases:ServeWithoutDatabaseFor), so its
+    /// headroom is real. Normally renewal keeps it so; when the database is away, this fails and
+    /// the grant fails closed instead of granting from a view that has grown stale.
+    /// </summary>
+    public async ValueTask EnsureSyncedAsync(QuotaBucket bucket, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (bucket.Synced)
+        if (bucket.SyncedWithin(now, serveWithoutDatabaseFor))
         {
             return;
         }
@@ -49,7 +54,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
         await bucket.LeaseGate.WaitAsync(cancellationToken);
         try
         {
-            if (!bucket.Synced)
+            if (!bucket.SyncedWithin(now, serveWithoutDatabaseFor))
             {
                 await leases.RenewAsync(bucket, cancellationToken);
             }

@@ -17,6 +17,7 @@ public sealed class PostgresServer : IAsyncDisposable
     private string? adminConnectionString;
     private string? directory;
     private string? binaries;
+    private int port;
 
     /// <summary>A connection string to a new, empty database of its own.</summary>
     public async Task<string> CreateDatabaseAsync()
@@ -59,7 +60,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
             directory = Path.Combine(Path.GetTempPath(), "tb-pg-" + Guid.NewGuid().ToString("N")[..8]);
             Directory.CreateDirectory(directory);
-            var port = Ports.Free();
+            port = Ports.Free();
             var asRoot = Environment.UserName == "root";
             if (asRoot)
             {
@@ -67,7 +68,7 @@ public sealed class PostgresServer : IAsyncDisposable
             }
 
             await RunPgAsync(asRoot, "initdb", $"-D {directory}/data -U postgres --auth=trust -E UTF8 --no-sync");
-            await RunPgAsync(asRoot, "pg_ctl", $"-D {directory}/data -l {directory}/log -w -t 60 -o \"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
+            await StartClusterAsync();
             return adminConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=30";
         }
         finally
@@ -75,6 +76,19 @@ public sealed class PostgresServer : IAsyncDisposable
             gate.Release();
         }
     }
+
+    /// <summary>Stops the server (an outage); only for a server of the test's own, never the shared one.</summary>
+    public async Task StopAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -m fast -w stop");
+    }
+
+    /// <summary>Starts a stopped server again on the same port.</summary>
+    public Task StartAgainAsync() => StartClusterAsync();
+
+    private Task StartClusterAsync() =>
+        RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -l {directory}/log -w -t 60 -o \"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
 
     public async ValueTask DisposeAsync()
     {
@@ -86,7 +100,14 @@ public sealed class PostgresServer : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
         try
         {
-            await RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -m immediate -w stop");
+            try
+            {
+                await RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -m immediate -w stop");
+            }
+            catch (InvalidOperationException)
+            {
+                // Already stopped by a test.
+            }
         }
         finally
         {

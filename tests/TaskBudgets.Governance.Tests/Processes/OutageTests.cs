@@ -1,0 +1,65 @@
+using Grpc.Core;
+using TaskBudgets.Governance.Tests.Infrastructure;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Governance.Tests.Processes;
+
+/// <summary>
+/// A database outage: grants go on from leases for the configured time, then fail closed;
+/// reports are refused (UNAVAILABLE) rather than acknowledged and lost; all recovers after.
+/// </summary>
+public sealed class OutageTests
+{
+    [Fact]
+    public async Task During_a_database_outage_grants_serve_from_leases_for_a_bounded_time_and_reports_are_refused_not_lost()
+    {
+        // A PostgreSQL of this test's own: it is stopped midway.
+        await using var postgres = new PostgresServer();
+        using var directory = new TempDirectory();
+        var settings = directory.WithTestPolicy();
+        settings["Storage:Provider"] = "PostgreSql";
+        settings["ConnectionStrings:Governance"] = await postgres.CreateDatabaseAsync();
+        settings["Leases:RenewInterval"] = "00:00:00.200";
+        settings["Leases:ServeWithoutDatabaseFor"] = "00:00:03";
+        await using var server = await ServerProcess.StartAsync(directory.Path, settings);
+        var budgets = server.Budgets;
+        var ask = new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" };
+        var before = await budgets.GetBudgetAsync(ask);
+
+        await postgres.StopAsync();
+
+        // From the lease, without the database.
+        var during = await budgets.GetBudgetAsync(ask);
+        var report = new ReportUsageRequest { GrantId = during.GrantId, Usage = new UsageTokens { OutputTokens = 500, ReasoningTokens = 400 }, StopReason = StopReason.EndTurn };
+        var refused = await Assert.ThrowsAsync<RpcException>(() => budgets.ReportUsageAsync(report).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+
+        // Past Leases:ServeWithoutDatabaseFor: fail closed.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var closed = await Assert.ThrowsAsync<RpcException>(() => budgets.GetBudgetAsync(ask).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, closed.StatusCode);
+
+        await postgres.StartAgainAsync();
+
+        // Recovery: grants again, and the refused report, retried, is counted once.
+        GetBudgetResponse? after = null;
+        for (var attempt = 0; attempt < 50 && after is null; attempt++)
+        {
+            try
+            {
+                after = await budgets.GetBudgetAsync(ask);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.NotNull(after);
+        var first = await budgets.ReportUsageAsync(report);
+        var again = await budgets.ReportUsageAsync(report);
+        Assert.False(first.Duplicate);
+        Assert.True(again.Duplicate);
+        Assert.NotEqual(before.GrantId, during.GrantId);
+    }
+}

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Api;
+using TaskBudgets.Governance.Telemetry;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Hosting;
@@ -25,8 +26,11 @@ public static class ApiSetup
         });
 
         builder.Services.AddSingleton<GovernanceErrorInterceptor>();
+        builder.Services.AddSingleton<RpcMetricsInterceptor>();
         builder.Services.AddGrpc(o =>
         {
+            // Outermost first: metrics see the status the error mapping produced.
+            o.Interceptors.Add<RpcMetricsInterceptor>();
             o.Interceptors.Add<GovernanceErrorInterceptor>();
             o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false;

@@ -1,11 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Hosting;
 
-/// <summary>Ready: started (migrated, policy loaded) and the database answers.</summary>
-public sealed class ReadinessCheck(DatabaseStartup startup, IDbContextFactory<GovernanceDbContext> contexts) : IHealthCheck
+/// <summary>Ready: started (policy loaded), the database answers with every migration applied, and leases are being renewed.</summary>
+public sealed class ReadinessCheck(DatabaseStartup startup, IDbContextFactory<GovernanceDbContext> contexts, LeaseRenewal renewal) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -15,8 +16,19 @@ public sealed class ReadinessCheck(DatabaseStartup startup, IDbContextFactory<Go
         }
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await db.Database.CanConnectAsync(cancellationToken)
+        if (!await db.Database.CanConnectAsync(cancellationToken))
+        {
+            return HealthCheckResult.Unhealthy("the database does not answer");
+        }
+
+        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+        if (pending.Count > 0)
+        {
+            return HealthCheckResult.Unhealthy("migrations not applied: " + string.Join(", ", pending));
+        }
+
+        return renewal.Healthy
             ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("the database does not answer");
+            : HealthCheckResult.Unhealthy($"lease renewal has not completed since {renewal.LastPass:O}");
     }
 }

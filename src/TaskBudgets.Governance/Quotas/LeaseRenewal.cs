@@ -15,6 +15,13 @@ public sealed partial class LeaseRenewal(
     ILogger<LeaseRenewal> logger) : BackgroundService
 {
     private readonly LeaseOptions options = options.Value;
+    private long lastPassTicks = time.GetUtcNow().UtcTicks;
+
+    /// <summary>When the last renewal pass completed (or the service started).</summary>
+    public DateTimeOffset LastPass => new(Interlocked.Read(ref lastPassTicks), TimeSpan.Zero);
+
+    /// <summary>Renewal keeps up: a pass completed within three intervals.</summary>
+    public bool Healthy => time.GetUtcNow() - LastPass <= 3 * options.RenewInterval + TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -46,6 +53,9 @@ public sealed partial class LeaseRenewal(
     {
         var now = time.GetUtcNow();
         var horizon = options.DemandHorizon.TotalSeconds / options.RenewInterval.TotalSeconds;
+
+        // Remembered demand halves every demand horizon.
+        var decay = Math.Pow(0.5, 1.0 / horizon);
         foreach (var bucket in ledger.Buckets.ToArray())
         {
             await bucket.LeaseGate.WaitAsync(cancellationToken);
@@ -69,9 +79,9 @@ public sealed partial class LeaseRenewal(
 
                 // Near the limit a lease covers one interval of demand, not the horizon: what one
                 // replica holds beyond that is capacity other replicas may be refused.
-                var demand = bucket.TakeDemand();
+                var (recent, smoothed) = bucket.TakeDemand(decay);
                 var unleased = bucket.Headroom().Remaining - Math.Max(0, bucket.Free);
-                var target = unleased < bucket.Quota.Limit / 10 ? demand : (long)(demand * horizon);
+                var target = unleased < bucket.Quota.Limit / 10 ? recent : (long)(smoothed * horizon);
                 var free = bucket.Free;
                 if (target > 0 && free < target / 2)
                 {
@@ -89,6 +99,7 @@ public sealed partial class LeaseRenewal(
         }
 
         await leases.ReclaimExpiredAsync(cancellationToken);
+        Interlocked.Exchange(ref lastPassTicks, time.GetUtcNow().UtcTicks);
     }
 
     /// <summary>On shutdown, give back every bit of free capacity, so other replicas need not wait for expiry.</summary>

@@ -15,6 +15,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long consumedSeen;
     private long othersLeasedSeen;
     private long demand;
+    private double smoothedDemand;
     private DateTimeOffset? syncedAt;
 
     public QuotaDefinition Quota { get; private set; } = quota;
@@ -173,14 +174,19 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         }
     }
 
-    /// <summary>Reserved since the last call: the demand the next lease should cover.</summary>
-    public long TakeDemand()
+    /// <summary>
+    /// Reserved since the last call, and a slowly decaying memory of it: a lease sized to the
+    /// latter survives a lull, so a replica still has capacity to grant from when the database
+    /// is briefly away.
+    /// </summary>
+    public (long Recent, long Smoothed) TakeDemand(double decay)
     {
         lock (gate)
         {
-            var d = demand;
+            var recent = demand;
             demand = 0;
-            return d;
+            smoothedDemand = Math.Max(recent, smoothedDemand * decay);
+            return (recent, (long)smoothedDemand);
         }
     }
 

@@ -506,6 +506,19 @@ public abstract class BudgetServiceContract : IAsyncLifetime
         Assert.Equal(0, await SettlementCountAsync());
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("huge")]
+    public async Task Bad_ReleaseBudget_input_is_invalid_argument_naming_the_field(string grantId)
+    {
+        var request = new ReleaseBudgetRequest { GrantId = grantId == "huge" ? new string('g', 5000) : grantId };
+
+        var status = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_ARGUMENT", () => Budgets.ReleaseBudgetAsync(request).ResponseAsync);
+
+        RpcAssert.NamesField(status, "grant_id");
+        Assert.Equal(0, await SettlementCountAsync());
+    }
+
     [Fact]
     public async Task An_unknown_org_is_not_found()
     {

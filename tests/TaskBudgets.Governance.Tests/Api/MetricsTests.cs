@@ -98,6 +98,8 @@ public sealed partial class MetricsTests : IAsyncLifetime
         Assert.Equal(1, Delta(before, scrape, "taskbudgets_active_reservations"));
         Assert.Equal(2, Delta(before, scrape, "taskbudgets_report_batch_size_count"));
         Assert.Equal(0, Delta(before, scrape, "taskbudgets_report_flush_failures_total"));
+        Assert.Equal(1, Delta(before, scrape, "taskbudgets_rpc_duration_seconds_count", "rpc_grpc_status_code=\"ResourceExhausted\"", "GetBudget"));
+        Assert.Equal(3, Delta(before, scrape, "taskbudgets_rpc_duration_seconds_count", "rpc_grpc_status_code=\"OK\"", "GetBudget"));
         Assert.True(Value(scrape, "taskbudgets_report_flush_duration_seconds_count") >= 1);
         var utilisation = Value(scrape, "taskbudgets_quota_utilization_ratio", "metric=\"reasoning_tokens\"", "org=\"small\"", "window=\"day\"");
         Assert.InRange(utilisation, 0.5, 1.0);

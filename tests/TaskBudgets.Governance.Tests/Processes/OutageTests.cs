@@ -25,6 +25,10 @@ public sealed class OutageTests
         var budgets = server.Budgets;
         var ask = new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" };
         var before = await budgets.GetBudgetAsync(ask);
+        for (var i = 0; i < 5; i++)
+        {
+            await budgets.GetBudgetAsync(ask);
+        }
 
         await postgres.StopAsync();
 

@@ -35,4 +35,10 @@ public sealed class PolicySnapshot
     public FrozenDictionary<string, TierPolicy> Tiers { get; }
 
     public FrozenDictionary<string, ModelSpec> Models { get; }
+
+    /// <summary>The org and model a call names.</summary>
+    /// <exception cref="GovernanceException">Unknown org (NOT_FOUND) or model (INVALID_ARGUMENT).</exception>
+    public (OrgPolicy Org, ModelSpec Model) Resolve(string orgId, string model) =>
+        (Orgs.GetValueOrDefault(orgId) ?? throw GovernanceException.OrgNotFound(orgId),
+         Models.GetValueOrDefault(model) ?? throw GovernanceException.UnknownModel(model));
 }

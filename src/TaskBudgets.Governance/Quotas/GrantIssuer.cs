@@ -59,15 +59,7 @@ public sealed class GrantIssuer(
     private async Task<IssuedGrant> IssueNewAsync(GrantRequest request, CancellationToken cancellationToken)
     {
         var policy = catalog.Current;
-        if (!policy.Orgs.TryGetValue(request.OrgId, out var org))
-        {
-            throw GovernanceException.OrgNotFound(request.OrgId);
-        }
-
-        if (!policy.Models.TryGetValue(request.Model, out var model))
-        {
-            throw GovernanceException.UnknownModel(request.Model);
-        }
+        var (org, model) = policy.Resolve(request.OrgId, request.Model);
 
         var rule = policy.Tiers.GetValueOrDefault(org.Tier)?.RuleFor(request.TaskType)
             ?? throw new GovernanceException(RefusalKind.FailedPrecondition, "NO_RULE", $"Tier '{org.Tier}' has no rule for task type '{request.TaskType}' and no '*' rule.");

@@ -44,5 +44,12 @@ public sealed record QuotaDefinition
     }
 
     /// <summary>The durable name of one counter: the quota and, for per-project or per-principal quotas, whose.</summary>
-    public string CounterKey(string subject) => subject.Length == 0 ? Id : string.Concat(Id, "|", subject);
+    public string CounterKey(string subject) => CounterKeyOf(Id, subject);
+
+    public static string CounterKeyOf(string quotaId, string subject) =>
+        subject.Length == 0 ? quotaId : string.Concat(quotaId, "|", subject);
+
+    /// <summary>The id of one replica's lease on one counter's window.</summary>
+    public static string LeaseIdOf(string replicaId, string counterKey, long windowStartUnix) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{replicaId}/{counterKey}/{windowStartUnix}");
 }

@@ -30,7 +30,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
             return bucket;
         }
 
-        return buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, $"{replica.Id}/{k.CounterKey}/{k.Window}"));
+        return buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, QuotaDefinition.LeaseIdOf(replica.Id, k.CounterKey, k.Window)));
     }
 
     /// <summary>Finds a bucket by its counter, for settling a grant this replica issued.</summary>

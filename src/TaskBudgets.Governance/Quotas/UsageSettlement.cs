@@ -96,9 +96,9 @@ public sealed class UsageSettlement(
             var r = claims.Reservations[i];
             var metric = (QuotaMetric)r.Metric;
             var used = MeteredAmounts.Used(metric, usage, model);
-            var counterKey = r.Subject.Length == 0 ? r.QuotaId : string.Concat(r.QuotaId, "|", r.Subject);
+            var counterKey = QuotaDefinition.CounterKeyOf(r.QuotaId, r.Subject);
             settled[i] = new QuotaSettled(r.QuotaId, metric, r.Amount, used, r.WindowStartUnixS);
-            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, $"{claims.ReplicaId}/{counterKey}/{r.WindowStartUnixS}", ownedHere, used);
+            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS), ownedHere, used);
         }
 
         var row = NewRow(claims, SettlementKind.Reported, now);
@@ -135,16 +135,7 @@ public sealed class UsageSettlement(
 
     private async Task<SettlementResult> ReportWithoutGrantAsync(UsageReport report, CancellationToken cancellationToken)
     {
-        var policy = catalog.Current;
-        if (!policy.Orgs.TryGetValue(report.OrgId, out var org))
-        {
-            throw GovernanceException.OrgNotFound(report.OrgId);
-        }
-
-        if (!policy.Models.TryGetValue(report.Model, out var model))
-        {
-            throw GovernanceException.UnknownModel(report.Model);
-        }
+        var (org, model) = catalog.Current.Resolve(report.OrgId, report.Model);
 
         var now = time.GetUtcNow();
         var settled = new List<QuotaSettled>();

@@ -40,7 +40,9 @@ public static class ApiSetup
             o.TypeRegistry = Google.Protobuf.Reflection.TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor);
         });
         builder.Services.AddGrpcReflection();
-        builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        builder.Services.AddHealthChecks()
+            .AddCheck("live", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy(), tags: ["live"])
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         builder.Services.AddGrpcHealthChecks(o =>
         {
             // "" is liveness (the process answers); the service name is readiness (the database too).

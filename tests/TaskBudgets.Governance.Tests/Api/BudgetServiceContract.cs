@@ -589,6 +589,8 @@ public abstract class BudgetServiceContract : IAsyncLifetime
         Assert.Equal("Healthy", await http.GetStringAsync(new Uri("/readyz", UriKind.Relative)));
         var serving = await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = "taskbudgets.v1.BudgetService" });
         Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, serving.Status);
+        var alive = await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = string.Empty });
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, alive.Status);
     }
 }
 

@@ -45,6 +45,14 @@ public class PolicyDocumentTests
     }
 
     [Fact]
+    public void The_policy_the_compose_stack_seeds_with_is_valid()
+    {
+        var path = Path.Combine(TaskBudgets.Governance.Tests.Infrastructure.Repository.Root, "deploy", "policies", "policies.yaml");
+
+        Assert.NotEmpty(PolicyDocument.Load(path).ToSnapshot(1).Orgs);
+    }
+
+    [Fact]
     public void A_valid_document_becomes_the_domain_policy()
     {
         var snapshot = PolicyDocument.Parse(Valid).ToSnapshot(7);

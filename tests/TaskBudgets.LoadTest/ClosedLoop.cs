@@ -15,6 +15,9 @@ internal sealed class PhaseResult(string name)
 
     public double Seconds { get; set; }
 
+    /// <summary>How much the server's own counters (<see cref="MetricsScraper.Counters"/>) grew in the measured window.</summary>
+    public Dictionary<string, double> ServerCounters { get; } = new(StringComparer.Ordinal);
+
     public long Ok => Latency.Count;
 
     public long ErrorCount => Errors.Values.Sum();
@@ -64,6 +67,11 @@ internal sealed class PhaseResult(string name)
             Errors[key] = Errors.GetValueOrDefault(key) + count;
         }
 
+        foreach (var (key, value) in other.ServerCounters)
+        {
+            ServerCounters[key] = ServerCounters.GetValueOrDefault(key) + value;
+        }
+
         Seconds += other.Seconds;
         ClientCpuSeconds += other.ClientCpuSeconds;
         ServerCpuSeconds = ServerCpuSeconds is { } a && other.ServerCpuSeconds is { } b ? a + b : null;
@@ -91,16 +99,16 @@ internal static class ClosedLoop
         var recordUntil = recordFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         await log.WriteLineAsync($"{name}: {concurrency} in flight, {warmup.TotalSeconds:0.#} s warm-up, {duration.TotalSeconds:0.#} s measured");
 
-        // CPU use of both processes over the measured window only.
-        var cpu = Task.Run(async () =>
+        // CPU use of both processes, and the server's own counters, over the measured window only.
+        var window = Task.Run(async () =>
         {
             await Task.Delay(TimeSpan.FromTicks(Math.Max(0, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), recordFrom).Ticks)));
             var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
-            var serverBefore = server is null ? null : await server.CpuSecondsAsync();
+            var serverBefore = server is null ? null : await server.TryScrapeAsync();
             await Task.Delay(TimeSpan.FromTicks(Math.Max(0, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), recordUntil).Ticks)));
             var clientAfter = Process.GetCurrentProcess().TotalProcessorTime;
-            var serverAfter = server is null ? null : await server.CpuSecondsAsync();
-            return ((clientAfter - clientBefore).TotalSeconds, serverAfter - serverBefore);
+            var serverAfter = server is null ? null : await server.TryScrapeAsync();
+            return ((clientAfter - clientBefore).TotalSeconds, serverBefore, serverAfter);
         });
 
         await Task.WhenAll(workers.Select(w => Task.Run(() => WorkAsync(w.Stats, w.Operation, recordFrom, recordUntil))));
@@ -110,7 +118,20 @@ internal static class ClosedLoop
             result.Add(stats);
         }
 
-        (result.ClientCpuSeconds, result.ServerCpuSeconds) = await cpu;
+        var (clientCpu, before, after) = await window;
+        result.ClientCpuSeconds = clientCpu;
+        if (before is not null && after is not null)
+        {
+            foreach (var (metric, value) in after)
+            {
+                if (MetricsScraper.Counters.Any(metric.StartsWith))
+                {
+                    result.ServerCounters[metric] = value - before.GetValueOrDefault(metric);
+                }
+            }
+
+            result.ServerCpuSeconds = result.ServerCounters.GetValueOrDefault("dotnet_process_cpu_time_seconds_total");
+        }
         return result;
     }
 

@@ -92,6 +92,21 @@ internal static class Report
 
         foreach (var phase in new[] { baseline, target })
         {
+            if (phase is null || phase.ServerCounters.Count == 0)
+            {
+                continue;
+            }
+
+            output.WriteLine();
+            output.WriteLine(Invariant($"{phase.Name}: server counters over the measured window (per second):"));
+            foreach (var (key, value) in phase.ServerCounters.OrderBy(c => c.Key, StringComparer.Ordinal))
+            {
+                output.WriteLine(Invariant($"  {key,-90} {value,14:N1} {value / phase.Seconds,12:N1}/s"));
+            }
+        }
+
+        foreach (var phase in new[] { baseline, target })
+        {
             if (phase is null || phase.Errors.Count == 0)
             {
                 continue;
@@ -162,6 +177,7 @@ internal static class Report
         clientCores = p.ClientCpuSeconds / p.Seconds,
         serverCores = p.ServerCpuSeconds / p.Seconds,
         serverMicrosPerOp = p.ServerCpuSeconds is { } cpu && p.Ok > 0 ? cpu * 1e6 / p.Ok : (double?)null,
+        serverCounters = p.ServerCounters,
     };
 
     private static object Latency(LatencyHistogram h) => new

@@ -5,6 +5,12 @@ using Grpc.Net.Client;
 using TaskBudgets.LoadTest;
 
 // dotnet run -c Release --project tests/TaskBudgets.LoadTest -- --start-server sqlite --mode budget --baseline
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(LoadOptions.Usage);
+    return 0;
+}
+
 LoadOptions options;
 try
 {
@@ -15,7 +21,7 @@ catch (Exception e) when (e is ArgumentException or FormatException or UriFormat
     Console.Error.WriteLine(e.Message);
     Console.Error.WriteLine();
     Console.Error.WriteLine(LoadOptions.Usage);
-    return args.Contains("--help") || args.Contains("-h") ? 0 : 2;
+    return 2;
 }
 
 if (options.WritePolicy is { } policyFile)

@@ -52,6 +52,10 @@ internal sealed class ServerHost : IAsyncDisposable
         PostgresCluster? postgres = null;
         var settings = new List<KeyValuePair<string, string>>
         {
+            // The server's own appsettings.json (log levels: EF Core and ASP.NET Core at Warning) is
+            // found through the content root; without it every request and every SQL command is
+            // logged at Information, which is not how the server runs in production.
+            new("contentRoot", Path.GetDirectoryName(Path.GetFullPath(dll))!),
             new("Server:ListenAddress", "127.0.0.1"),
             new("Storage:DataDirectory", directory),
             new("Policy:File", policy),

@@ -1,0 +1,109 @@
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Tests.Budgeting;
+
+/// <summary>
+/// The decision runs on every GetBudget: it must allocate nothing per call. Counted with the
+/// runtime's per-thread allocation counter, so the test needs no timing and no benchmark run
+/// (tests/TaskBudgets.Benchmarks measures the same with BenchmarkDotNet's memory diagnoser).
+/// </summary>
+public class BudgetDecisionAllocationTests
+{
+    private const int Calls = 50_000;
+
+    private static readonly TierRule Rule = new()
+    {
+        TaskType = "support",
+        MinReasoningTokens = 1024,
+        DefaultReasoningTokens = 2048,
+        MaxReasoningTokens = 8192,
+        AnswerTokens = 2048,
+        MaxOutputTokens = 16384,
+        EscalationFactor = 2.0,
+        SoftLimitThreshold = 0.8,
+        TaskBudgetTokens = 400_000,
+    };
+
+    private static readonly ModelSpec Claude = new()
+    {
+        Name = "claude",
+        Family = ModelFamily.Anthropic,
+        Thinking = ThinkingMode.Budget,
+        MinThinkingTokens = 1024,
+        InputMicrosPerMillion = 3_000_000,
+        OutputMicrosPerMillion = 15_000_000,
+    };
+
+    private static readonly ModelSpec Gemini = new()
+    {
+        Name = "gemini",
+        Family = ModelFamily.Gemini,
+        Thinking = ThinkingMode.Budget,
+        MinThinkingTokens = 128,
+        MaxThinkingTokens = 4096,
+        InputMicrosPerMillion = 1_250_000,
+        OutputMicrosPerMillion = 10_000_000,
+    };
+
+    private static readonly QuotaHeadroom[] Roomy =
+    [
+        new(QuotaMetric.ReasoningTokens, 5_000_000, 4_000_000),
+        new(QuotaMetric.CostMicros, 500_000_000, 450_000_000),
+        new(QuotaMetric.Requests, 600, 500),
+        new(QuotaMetric.TotalTokens, 2_000_000, 1_900_000),
+    ];
+
+    private static readonly QuotaHeadroom[] Tight =
+    [
+        new(QuotaMetric.ReasoningTokens, 5_000_000, 3_000),
+        new(QuotaMetric.OutputTokens, 2_000_000, 6_000),
+        new(QuotaMetric.Requests, 600, 500),
+    ];
+
+    private static readonly QuotaHeadroom[] Exhausted =
+    [
+        new(QuotaMetric.ReasoningTokens, 5_000_000, 3_000),
+        new(QuotaMetric.Requests, 600, 0),
+    ];
+
+    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas"];
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void Deciding_a_budget_allocates_nothing_per_call(string path)
+    {
+        // Warm up: JIT tiers, type loads and static constructors may allocate once, never per call.
+        var checksum = Run(path, 2_000);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        checksum += Run(path, Calls);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(checksum != 0, "the decisions were computed");
+        Assert.True(allocated == 0, $"{path}: {allocated} bytes allocated over {Calls} decisions ({(double)allocated / Calls:F1} per call)");
+    }
+
+    private static long Run(string path, int calls)
+    {
+        long sum = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            sum += Decide(path, i).MaxOutputTokens + 1;
+        }
+
+        return sum;
+    }
+
+    private static BudgetDecision Decide(string path, int i) => path switch
+    {
+        "default" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_000 + i, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Roomy),
+        "shaped" => BudgetDecision.Decide(Rule, new CallFeatures((i % 100) / 100.0, 40_000, 3, true, CallPhase.Standard, CallPriority.High), Claude, Roomy, 250_000 - i),
+        "preliminary" => BudgetDecision.Decide(Rule, new CallFeatures(0.5, 2_000, 1, false, CallPhase.Preliminary, CallPriority.Low), Claude, Roomy),
+        "deep" => BudgetDecision.Decide(Rule, new CallFeatures(null, 200_000, 1, false, CallPhase.Deep, CallPriority.Normal), Claude, Roomy),
+        "capped" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Tight),
+        "denied" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Exhausted),
+        "provider limits" => BudgetDecision.Decide(Rule, new CallFeatures(1.0, 1_200, 2, true, CallPhase.Standard, CallPriority.High), Gemini, Roomy),
+        _ => BudgetDecision.Decide(Rule, new CallFeatures(null, 0, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, []),
+    };
+}

@@ -46,6 +46,21 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts the server on <paramref name="dataDirectory"/> and waits until it is ready.</summary>
     public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? settings = null)
     {
+        // A free port can be taken by a parallel test before the server binds it: try new ones.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(dataDirectory, settings);
+            }
+            catch (InvalidOperationException e) when (attempt < 4 && e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+            }
+        }
+    }
+
+    private static async Task<ServerProcess> StartOnceAsync(string dataDirectory, IDictionary<string, string>? settings)
+    {
         var dll = ServerAssembly();
         var grpcPort = Ports.Free();
         var httpPort = Ports.Free();
@@ -80,8 +95,16 @@ public sealed class ServerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitReadyAsync();
-        return server;
+        try
+        {
+            await server.WaitReadyAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>kill -9: no shutdown, no flush, no goodbye.</summary>

@@ -5,6 +5,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddGovernanceStorage();
 builder.AddGovernanceDomain();
 builder.AddGovernanceApi();
+builder.AddGovernanceAdmin();
 
 var app = builder.Build();
 if (args.Contains("migrate"))
@@ -14,6 +15,7 @@ if (args.Contains("migrate"))
 }
 
 app.MapGovernanceApi();
+app.MapGovernanceAdmin();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>

@@ -35,6 +35,9 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
 
     public FakeTimeProvider Time { get; } = new(Start);
 
+    /// <summary>Storage:DataDirectory of this app (SQLite file, generated admin key).</summary>
+    public string DataDirectory => directory;
+
     /// <summary>BudgetService with the admin key.</summary>
     public BudgetService.BudgetServiceClient Budgets => new(Invoker(AdminKey));
 
@@ -94,6 +97,13 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
         var app = new GovernanceApp(settings, directory);
         _ = app.Server; // start now, so start-up failures surface here
         return app;
+    }
+
+    /// <summary>Creates a key through the admin API and returns its secret and id.</summary>
+    public async Task<(string Secret, string KeyId)> CreateKeyAsync(ApiKeyRole role, string orgId = "")
+    {
+        var created = await Admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = role, OrgId = orgId, Description = "test" });
+        return (created.Secret, created.ApiKey.KeyId);
     }
 
     public GovernanceDbContext Db() => Services.GetRequiredService<IDbContextFactory<GovernanceDbContext>>().CreateDbContext();

@@ -5,7 +5,7 @@ using TaskBudgets.Governance.Tests.Infrastructure;
 namespace TaskBudgets.Governance.Tests.Cli;
 
 /// <summary>The `taskbudgets` CLI (its entry method, in process) against a real server process.</summary>
-public sealed class CliTests(ServerProcess server) : IClassFixture<ServerProcess>
+public sealed class CliTests(CliServer server) : IClassFixture<CliServer>
 {
     private const string Policy = """
         models:
@@ -39,7 +39,7 @@ public sealed class CliTests(ServerProcess server) : IClassFixture<ServerProcess
         public JsonElement Json => JsonDocument.Parse(Out).RootElement;
     }
 
-    private Task<Run> CliAsync(params string[] args) => CliWithAsync(new Dictionary<string, string?>(), ["--address", server.Address, "--key", ServerProcess.AdminKey, .. args]);
+    private Task<Run> CliAsync(params string[] args) => CliWithAsync(new Dictionary<string, string?>(), ["--address", server.Address, "--key", CliServer.AdminKey, .. args]);
 
     private static async Task<Run> CliWithAsync(Dictionary<string, string?> env, string[] args)
     {
@@ -182,14 +182,14 @@ public sealed class CliTests(ServerProcess server) : IClassFixture<ServerProcess
     {
         var home = Path.Combine(Path.GetTempPath(), "tb-home-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Path.Combine(home, ".config", "taskbudgets"));
-        await File.WriteAllTextAsync(Path.Combine(home, ".config", "taskbudgets", "config.json"), JsonSerializer.Serialize(new Dictionary<string, string> { ["address"] = server.Address, ["api_key"] = ServerProcess.AdminKey }));
+        await File.WriteAllTextAsync(Path.Combine(home, ".config", "taskbudgets", "config.json"), JsonSerializer.Serialize(new Dictionary<string, string> { ["address"] = server.Address, ["api_key"] = CliServer.AdminKey }));
         try
         {
-            var fromEnv = await CliWithAsync(new() { ["TASKBUDGETS_ADDRESS"] = server.Address, ["TASKBUDGETS_API_KEY"] = ServerProcess.AdminKey }, ["orgs", "get", "demo"]);
+            var fromEnv = await CliWithAsync(new() { ["TASKBUDGETS_ADDRESS"] = server.Address, ["TASKBUDGETS_API_KEY"] = CliServer.AdminKey }, ["orgs", "get", "demo"]);
             var fromConfig = await CliWithAsync(new() { ["HOME"] = home }, ["orgs", "get", "demo"]);
             var flagWins = await CliWithAsync(new() { ["HOME"] = home }, ["--key", "tb_wrong", "orgs", "get", "demo"]);
             var noKey = await CliWithAsync(new() { ["TASKBUDGETS_ADDRESS"] = server.Address, ["HOME"] = Path.Combine(home, "empty") }, ["orgs", "get", "demo"]);
-            var unreachable = await CliWithAsync(new() { ["TASKBUDGETS_API_KEY"] = ServerProcess.AdminKey, ["HOME"] = Path.Combine(home, "empty") }, ["--address", "http://127.0.0.1:1", "orgs", "list"]);
+            var unreachable = await CliWithAsync(new() { ["TASKBUDGETS_API_KEY"] = CliServer.AdminKey, ["HOME"] = Path.Combine(home, "empty") }, ["--address", "http://127.0.0.1:1", "orgs", "list"]);
 
             Assert.Equal(0, fromEnv.Exit);
             Assert.Contains("Demo org", fromEnv.Out, StringComparison.Ordinal);

@@ -9,7 +9,7 @@ namespace TaskBudgets.Governance.Tests.Infrastructure;
 /// The built server as a real process (dotnet TaskBudgets.Governance.dll) on loopback ports, with a
 /// data directory of its own and a known admin key; stopped (by its process id) when disposed.
 /// </summary>
-public sealed class ServerProcess : IAsyncLifetime
+public sealed class CliServer : IAsyncLifetime
 {
     public const string AdminKey = "tb_cli-test-admin-key-0123456789abcdefghijklmn";
     private readonly StringBuilder log = new();

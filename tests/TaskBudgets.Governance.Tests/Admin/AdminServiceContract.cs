@@ -93,6 +93,31 @@ public abstract class AdminServiceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Of_concurrent_updates_from_the_same_etag_exactly_one_wins()
+    {
+        var read = await Admin.GetOrgAsync(new GetOrgRequest { OrgId = "acme" });
+        var version = await VersionAsync();
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            try
+            {
+                await Admin.UpdateOrgAsync(new UpdateOrgRequest { Org = new Org { OrgId = "acme", DisplayName = $"writer {i}" }, UpdateMask = Mask("display_name"), Etag = read.Org.Etag });
+                return StatusCode.OK;
+            }
+            catch (RpcException e)
+            {
+                return e.StatusCode;
+            }
+        }));
+
+        Assert.Equal(1, outcomes.Count(o => o == StatusCode.OK));
+        Assert.Equal(7, outcomes.Count(o => o == StatusCode.Aborted));
+        Assert.Equal(version + 1, await VersionAsync());
+        Assert.Single((await Admin.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "UpdateOrg" })).Events);
+    }
+
+    [Fact]
     public async Task An_unknown_field_mask_path_is_invalid_argument()
     {
         var status = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_ARGUMENT", () => Admin.UpdateOrgAsync(new UpdateOrgRequest

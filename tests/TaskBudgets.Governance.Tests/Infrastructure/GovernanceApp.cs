@@ -115,6 +115,14 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
         return await db.QuotaCounters.AsNoTracking().ToListAsync();
     }
 
+    /// <summary>HTTP clients of the app (CreateClient) send the admin key, as gRPC clients of <see cref="Budgets"/> do.</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in settings)

@@ -44,11 +44,12 @@ public sealed class AccessRules
         var admin = AdminService.Descriptor.FullName;
         rules = new Dictionary<string, AccessRule>(StringComparer.Ordinal)
         {
-            [$"/{budget}/GetBudget"] = Org<GetBudgetRequest>(Access.Caller, r => r.OrgId),
+            // An empty org_id is the handler's INVALID_ARGUMENT, so it is checked as the key's own org.
+            [$"/{budget}/GetBudget"] = new(Access.Caller, (m, who) => OrDefault(((GetBudgetRequest)m).OrgId, who)),
             [$"/{budget}/ReportUsage"] = new(Access.Caller, (m, who) =>
             {
                 var r = (ReportUsageRequest)m;
-                return r.GrantId.Length > 0 ? GrantOrg(r.GrantId, r.OrgId, who) : r.OrgId;
+                return r.GrantId.Length > 0 ? GrantOrg(r.GrantId, r.OrgId, who) : OrDefault(r.OrgId, who);
             }),
             [$"/{budget}/ReleaseBudget"] = new(Access.Caller, (m, who) => GrantOrg(((ReleaseBudgetRequest)m).GrantId, string.Empty, who)),
 
@@ -83,7 +84,8 @@ public sealed class AccessRules
     public static bool Protects(string method) => method.StartsWith("/taskbudgets.", StringComparison.Ordinal);
 
     /// <summary>Null when <paramref name="who"/> may make this call, else why not.</summary>
-    public string? Refusal(string method, IMessage request, CallerIdentity who)
+    /// <param name="request">The request; null for streaming calls, which only admin keys may make.</param>
+    public string? Refusal(string method, IMessage? request, CallerIdentity who)
     {
         ArgumentNullException.ThrowIfNull(who);
         if (!rules.TryGetValue(method, out var rule))
@@ -106,7 +108,7 @@ public sealed class AccessRules
                 return "This call needs an org admin or admin key.";
         }
 
-        var org = rule.OrgOf?.Invoke(request, who) ?? string.Empty;
+        var org = request is null ? string.Empty : rule.OrgOf?.Invoke(request, who) ?? string.Empty;
         if (org.Length == 0)
         {
             return $"Keys bound to an org must name it: this key is bound to org '{who.OrgId}'.";
@@ -116,6 +118,8 @@ public sealed class AccessRules
             ? null
             : $"This key is bound to org '{who.OrgId}' and may not act on org '{org}'.";
     }
+
+    private static string OrDefault(string orgId, CallerIdentity who) => orgId.Length > 0 ? orgId : who.OrgId;
 
     private static AccessRule Org<TRequest>(Access access, Func<TRequest, string> orgOf)
         where TRequest : IMessage => new(access, (m, _) => orgOf((TRequest)m));

@@ -20,11 +20,51 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
         ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(continuation);
+        await AuthorizeAsync(context, request as IMessage);
+        return await continuation(request, context);
+    }
+
+    // Streaming calls (none in the services today) get the same checks, so a new one cannot
+    // slip past them; with no single request to name an org, only admin keys pass.
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        await AuthorizeAsync(context, request as IMessage);
+        await continuation(request, responseStream, context);
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context,
+        ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        await AuthorizeAsync(context, null);
+        return await continuation(requestStream, context);
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        await AuthorizeAsync(context, null);
+        await continuation(requestStream, responseStream, context);
+    }
+
+    private async Task AuthorizeAsync(ServerCallContext context, IMessage? request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
         if (!AccessRules.Protects(context.Method))
         {
-            return await continuation(request, context);
+            return;
         }
 
         var header = context.RequestHeaders.GetValue("authorization");
@@ -45,14 +85,13 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
             throw RpcErrors.RateLimited(wait);
         }
 
-        if (rules.Refusal(context.Method, (IMessage)request, who) is { } refusal)
+        if (rules.Refusal(context.Method, request, who) is { } refusal)
         {
             LogDenied(logger, who.KeyId, context.Method);
             throw RpcErrors.PermissionDenied(refusal);
         }
 
         who.AttachTo(context);
-        return await continuation(request, context);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method}: unknown or revoked API key.")]

@@ -194,6 +194,14 @@ public sealed class TenantIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_caller_that_names_no_org_is_told_what_is_missing_not_refused()
+    {
+        var status = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_ARGUMENT", () => App.BudgetsFor(callerOfAcme).GetBudgetAsync(Ask(string.Empty)).ResponseAsync);
+
+        RpcAssert.NamesField(status, "org_id");
+    }
+
+    [Fact]
     public async Task A_caller_cannot_read_usage_or_call_any_admin_rpc()
     {
         var admin = App.AdminFor(callerOfAcme);

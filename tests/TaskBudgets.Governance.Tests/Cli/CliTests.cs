@@ -5,8 +5,10 @@ using TaskBudgets.Governance.Tests.Infrastructure;
 namespace TaskBudgets.Governance.Tests.Cli;
 
 /// <summary>The `taskbudgets` CLI (its entry method, in process) against a real server process.</summary>
-public sealed class CliTests(CliServer server) : IClassFixture<CliServer>
+public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisposable
 {
+    private readonly List<string> files = [];
+
     private const string Policy = """
         models:
           - name: claude-cli
@@ -49,10 +51,19 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>
         return new Run(exit, stdout.ToString(), stderr.ToString());
     }
 
-    private static string WriteFile(string text)
+    public void Dispose()
+    {
+        foreach (var file in files)
+        {
+            File.Delete(file);
+        }
+    }
+
+    private string WriteFile(string text)
     {
         var path = Path.Combine(Path.GetTempPath(), "tb-cli-" + Guid.NewGuid().ToString("N")[..8] + ".yaml");
         File.WriteAllText(path, text);
+        files.Add(path);
         return path;
     }
 

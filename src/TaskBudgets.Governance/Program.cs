@@ -7,6 +7,7 @@ builder.AddGovernanceStorage();
 builder.AddGovernanceDomain();
 builder.AddGovernanceApi();
 builder.AddGovernanceTelemetry();
+builder.AddGovernanceAdmin();
 
 var app = builder.Build();
 if (args.Contains("migrate"))
@@ -17,6 +18,7 @@ if (args.Contains("migrate"))
 
 app.MapGovernanceApi();
 app.MapGovernanceTelemetry();
+app.MapGovernanceAdmin();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>

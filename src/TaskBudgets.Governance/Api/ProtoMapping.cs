@@ -4,6 +4,7 @@ using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
 using DomainMetric = TaskBudgets.Governance.Quotas.QuotaMetric;
+using ModelFamily = TaskBudgets.Governance.Budgeting.ModelFamily;
 using DomainScope = TaskBudgets.Governance.Quotas.QuotaScope;
 using ProtoMetric = TaskBudgets.V1.QuotaMetric;
 using ProtoScope = TaskBudgets.V1.QuotaScope;

@@ -40,12 +40,22 @@ public static class RpcErrors
                 RefusalKind.FailedPrecondition => Code.FailedPrecondition,
                 RefusalKind.ResourceExhausted => Code.ResourceExhausted,
                 RefusalKind.Unavailable => Code.Unavailable,
+                RefusalKind.PermissionDenied => Code.PermissionDenied,
+                RefusalKind.Aborted => Code.Aborted,
+                RefusalKind.AlreadyExists => Code.AlreadyExists,
                 _ => Code.Internal,
             }),
             Message = error.Message,
         };
         var info = Info(error.Reason);
-        if (error.Field is not null && error.Kind == RefusalKind.InvalidArgument)
+        if (error.Problems is { Count: > 0 } problems)
+        {
+            status.Details.Add(Any.Pack(new BadRequest
+            {
+                FieldViolations = { problems.Select(p => new BadRequest.Types.FieldViolation { Field = p.Field, Description = p.Description }) },
+            }));
+        }
+        else if (error.Field is not null && error.Kind == RefusalKind.InvalidArgument)
         {
             status.Details.Add(Any.Pack(new BadRequest
             {
@@ -81,6 +91,34 @@ public static class RpcErrors
         Code = (int)Code.Unavailable,
         Message = message,
         Details = { Any.Pack(Info("STORAGE_UNAVAILABLE")) },
+    }.ToRpcException();
+
+    /// <summary>No key, or a key that is unknown or revoked.</summary>
+    public static RpcException Unauthenticated(string reason, string message) => new Google.Rpc.Status
+    {
+        Code = (int)Code.Unauthenticated,
+        Message = message,
+        Details = { Any.Pack(Info(reason)) },
+    }.ToRpcException();
+
+    /// <summary>A key that may not do this.</summary>
+    public static RpcException PermissionDenied(string message) => new Google.Rpc.Status
+    {
+        Code = (int)Code.PermissionDenied,
+        Message = message,
+        Details = { Any.Pack(Info("PERMISSION_DENIED")) },
+    }.ToRpcException();
+
+    /// <summary>A key past its request rate: retry after <paramref name="wait"/>.</summary>
+    public static RpcException RateLimited(TimeSpan wait) => new Google.Rpc.Status
+    {
+        Code = (int)Code.ResourceExhausted,
+        Message = "Too many requests for this key; retry after the delay in RetryInfo.",
+        Details =
+        {
+            Any.Pack(Info("RATE_LIMITED")),
+            Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(wait > TimeSpan.Zero ? wait : TimeSpan.Zero) }),
+        },
     }.ToRpcException();
 
     private static ErrorInfo Info(string reason) => new() { Reason = reason, Domain = Domain };

@@ -15,6 +15,9 @@ namespace TaskBudgets.Governance.Policies;
 /// </summary>
 public sealed partial class PolicyDocument
 {
+    /// <summary>The longest display name of an org.</summary>
+    public const int MaxDisplayName = 256;
+
     public List<ModelEntry> Models { get; set; } = [];
 
     public List<TierEntry> Tiers { get; set; } = [];
@@ -85,6 +88,9 @@ public sealed partial class PolicyDocument
 
         public string Tier { get; set; } = string.Empty;
 
+        /// <summary>The org's projects (names as in GetBudget's project_id), for reference and reports.</summary>
+        public List<string> Projects { get; set; } = [];
+
         public List<QuotaEntry> Quotas { get; set; } = [];
     }
 
@@ -136,131 +142,40 @@ public sealed partial class PolicyDocument
         var modelNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < Models.Count; i++)
         {
-            var m = Models[i];
             var at = $"models[{i}]";
-            CheckName(errors, $"{at}.name", m.Name);
-            if (!modelNames.Add(m.Name))
+            if (!modelNames.Add(Models[i].Name))
             {
-                errors.Add($"{at}.name: duplicate model '{m.Name}'");
+                errors.Add($"{at}.name: duplicate model '{Models[i].Name}'");
             }
 
-            ModelFamily? family = m.Family switch
+            if (CheckModel(errors, at, Models[i]) is { } model)
             {
-                "anthropic" => ModelFamily.Anthropic,
-                "openai" => ModelFamily.OpenAi,
-                "gemini" => ModelFamily.Gemini,
-                _ => null,
-            };
-            if (family is null)
-            {
-                errors.Add($"{at}.family: must be anthropic, openai or gemini, not '{m.Family}'");
-            }
-
-            ThinkingMode? thinking = m.Thinking switch
-            {
-                "budget" => ThinkingMode.Budget,
-                "effort" => ThinkingMode.Effort,
-                "" => family == ModelFamily.OpenAi ? ThinkingMode.Effort : ThinkingMode.Budget,
-                _ => null,
-            };
-            if (thinking is null)
-            {
-                errors.Add($"{at}.thinking: must be budget or effort, not '{m.Thinking}'");
-            }
-
-            var minThinking = m.MinThinkingTokens ?? (family == ModelFamily.Anthropic ? 1024 : 0);
-            CheckRange(errors, $"{at}.min_thinking_tokens", minThinking, 0, 10_000_000);
-            CheckRange(errors, $"{at}.max_thinking_tokens", m.MaxThinkingTokens, 0, 10_000_000);
-            if (m.MaxThinkingTokens > 0 && m.MaxThinkingTokens < minThinking)
-            {
-                errors.Add($"{at}.max_thinking_tokens: must be >= min_thinking_tokens ({minThinking})");
-            }
-
-            var input = Price(errors, $"{at}.input_usd_per_mtok", m.InputUsdPerMtok);
-            var output = Price(errors, $"{at}.output_usd_per_mtok", m.OutputUsdPerMtok);
-            var cached = Price(errors, $"{at}.cached_input_usd_per_mtok", m.CachedInputUsdPerMtok ?? m.InputUsdPerMtok);
-            var cacheWrite = Price(errors, $"{at}.cache_write_usd_per_mtok", m.CacheWriteUsdPerMtok ?? m.InputUsdPerMtok);
-            if (family is { } f && thinking is { } t)
-            {
-                models.Add(new ModelSpec
-                {
-                    Name = m.Name,
-                    Family = f,
-                    Thinking = t,
-                    MinThinkingTokens = minThinking,
-                    MaxThinkingTokens = m.MaxThinkingTokens,
-                    InputMicrosPerMillion = input,
-                    CachedInputMicrosPerMillion = cached,
-                    CacheWriteMicrosPerMillion = cacheWrite,
-                    OutputMicrosPerMillion = output,
-                });
+                models.Add(model);
             }
         }
 
         var tierNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < Tiers.Count; i++)
         {
-            var tier = Tiers[i];
             var at = $"tiers[{i}]";
-            CheckName(errors, $"{at}.name", tier.Name);
-            if (!tierNames.Add(tier.Name))
+            if (!tierNames.Add(Tiers[i].Name))
             {
-                errors.Add($"{at}.name: duplicate tier '{tier.Name}'");
+                errors.Add($"{at}.name: duplicate tier '{Tiers[i].Name}'");
             }
 
-            var rules = new Dictionary<string, TierRule>(StringComparer.Ordinal);
-            for (var j = 0; j < tier.Rules.Count; j++)
-            {
-                var rule = ToRule(errors, $"{at}.rules[{j}]", tier.Rules[j]);
-                if (rule is not null && !rules.TryAdd(rule.TaskType, rule))
-                {
-                    errors.Add($"{at}.rules[{j}].task_type: duplicate rule for '{rule.TaskType}'");
-                }
-            }
-
-            if (!rules.ContainsKey(TierRule.DefaultTaskType))
-            {
-                errors.Add($"{at}.rules: needs a default rule (task_type \"*\")");
-            }
-
-            tiers.Add(new TierPolicy(tier.Name, rules.ToFrozenDictionary(StringComparer.Ordinal)));
+            tiers.Add(CheckTier(errors, at, Tiers[i]));
         }
 
         var orgIds = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < Orgs.Count; i++)
         {
-            var org = Orgs[i];
             var at = $"orgs[{i}]";
-            CheckName(errors, $"{at}.id", org.Id);
-            if (!orgIds.Add(org.Id))
+            if (!orgIds.Add(Orgs[i].Id))
             {
-                errors.Add($"{at}.id: duplicate org '{org.Id}'");
+                errors.Add($"{at}.id: duplicate org '{Orgs[i].Id}'");
             }
 
-            if (!tierNames.Contains(org.Tier))
-            {
-                errors.Add($"{at}.tier: unknown tier '{org.Tier}'");
-            }
-
-            var quotas = new List<QuotaDefinition>();
-            var quotaIds = new HashSet<string>(StringComparer.Ordinal);
-            for (var j = 0; j < org.Quotas.Count; j++)
-            {
-                var quota = ToQuota(errors, $"{at}.quotas[{j}]", org.Id, org.Quotas[j]);
-                if (quota is null)
-                {
-                    continue;
-                }
-
-                if (!quotaIds.Add(quota.Id))
-                {
-                    errors.Add($"{at}.quotas[{j}]: duplicate quota '{quota.Id}' (give it an id)");
-                }
-
-                quotas.Add(quota);
-            }
-
-            orgs.Add(new OrgPolicy(org.Id, org.DisplayName.Length == 0 ? org.Id : org.DisplayName, org.Tier, quotas));
+            orgs.Add(CheckOrg(errors, at, Orgs[i], tierNames));
         }
 
         if (errors.Count > 0)
@@ -271,7 +186,143 @@ public sealed partial class PolicyDocument
         return new PolicySnapshot(version, orgs, tiers, models);
     }
 
-    private static TierRule? ToRule(List<string> errors, string at, RuleEntry r)
+    /// <summary>Checks one model; null when it has a problem (added to <paramref name="errors"/> as "field: problem").</summary>
+    public static ModelSpec? CheckModel(ICollection<string> errors, string at, ModelEntry m)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        ArgumentNullException.ThrowIfNull(m);
+        var before = errors.Count;
+        CheckName(errors, $"{at}.name", m.Name);
+        ModelFamily? family = m.Family switch
+        {
+            "anthropic" => ModelFamily.Anthropic,
+            "openai" => ModelFamily.OpenAi,
+            "gemini" => ModelFamily.Gemini,
+            _ => null,
+        };
+        if (family is null)
+        {
+            errors.Add($"{at}.family: must be anthropic, openai or gemini, not '{m.Family}'");
+        }
+
+        ThinkingMode? thinking = m.Thinking switch
+        {
+            "budget" => ThinkingMode.Budget,
+            "effort" => ThinkingMode.Effort,
+            "" => family == ModelFamily.OpenAi ? ThinkingMode.Effort : ThinkingMode.Budget,
+            _ => null,
+        };
+        if (thinking is null)
+        {
+            errors.Add($"{at}.thinking: must be budget or effort, not '{m.Thinking}'");
+        }
+
+        var minThinking = m.MinThinkingTokens ?? (family == ModelFamily.Anthropic ? 1024 : 0);
+        CheckRange(errors, $"{at}.min_thinking_tokens", minThinking, 0, 10_000_000);
+        CheckRange(errors, $"{at}.max_thinking_tokens", m.MaxThinkingTokens, 0, 10_000_000);
+        if (m.MaxThinkingTokens > 0 && m.MaxThinkingTokens < minThinking)
+        {
+            errors.Add($"{at}.max_thinking_tokens: must be >= min_thinking_tokens ({minThinking})");
+        }
+
+        var input = Price(errors, $"{at}.input_usd_per_mtok", m.InputUsdPerMtok);
+        var output = Price(errors, $"{at}.output_usd_per_mtok", m.OutputUsdPerMtok);
+        var cached = Price(errors, $"{at}.cached_input_usd_per_mtok", m.CachedInputUsdPerMtok ?? m.InputUsdPerMtok);
+        var cacheWrite = Price(errors, $"{at}.cache_write_usd_per_mtok", m.CacheWriteUsdPerMtok ?? m.InputUsdPerMtok);
+        if (errors.Count > before || family is not { } f || thinking is not { } t)
+        {
+            return null;
+        }
+
+        return new ModelSpec
+        {
+            Name = m.Name,
+            Family = f,
+            Thinking = t,
+            MinThinkingTokens = minThinking,
+            MaxThinkingTokens = m.MaxThinkingTokens,
+            InputMicrosPerMillion = input,
+            CachedInputMicrosPerMillion = cached,
+            CacheWriteMicrosPerMillion = cacheWrite,
+            OutputMicrosPerMillion = output,
+        };
+    }
+
+    /// <summary>Checks one tier: its name, each rule, no duplicate task types, and a "*" rule.</summary>
+    public static TierPolicy CheckTier(ICollection<string> errors, string at, TierEntry tier)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        ArgumentNullException.ThrowIfNull(tier);
+        CheckName(errors, $"{at}.name", tier.Name);
+        var rules = new Dictionary<string, TierRule>(StringComparer.Ordinal);
+        for (var j = 0; j < tier.Rules.Count; j++)
+        {
+            var rule = ToRule(errors, $"{at}.rules[{j}]", tier.Rules[j]);
+            if (rule is not null && !rules.TryAdd(rule.TaskType, rule))
+            {
+                errors.Add($"{at}.rules[{j}].task_type: duplicate rule for '{rule.TaskType}'");
+            }
+        }
+
+        if (!rules.ContainsKey(TierRule.DefaultTaskType))
+        {
+            errors.Add($"{at}.rules: needs a default rule (task_type \"*\")");
+        }
+
+        return new TierPolicy(tier.Name, rules.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Checks one org: id, display name, projects, tier (against <paramref name="knownTiers"/> when
+    /// given) and its quotas, with no duplicate quota ids.
+    /// </summary>
+    public static OrgPolicy CheckOrg(ICollection<string> errors, string at, OrgEntry org, IReadOnlySet<string>? knownTiers)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        ArgumentNullException.ThrowIfNull(org);
+        CheckName(errors, $"{at}.id", org.Id);
+        if (org.DisplayName.Length > MaxDisplayName)
+        {
+            errors.Add($"{at}.display_name: must be at most {MaxDisplayName} characters");
+        }
+
+        var projects = new HashSet<string>(StringComparer.Ordinal);
+        for (var j = 0; j < org.Projects.Count; j++)
+        {
+            CheckName(errors, $"{at}.projects[{j}]", org.Projects[j]);
+            if (!projects.Add(org.Projects[j]))
+            {
+                errors.Add($"{at}.projects[{j}]: duplicate project '{org.Projects[j]}'");
+            }
+        }
+
+        if (knownTiers is not null && !knownTiers.Contains(org.Tier))
+        {
+            errors.Add($"{at}.tier: unknown tier '{org.Tier}'");
+        }
+
+        var quotas = new List<QuotaDefinition>();
+        var quotaIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var j = 0; j < org.Quotas.Count; j++)
+        {
+            var quota = CheckQuota(errors, $"{at}.quotas[{j}]", org.Id, org.Quotas[j]);
+            if (quota is null)
+            {
+                continue;
+            }
+
+            if (!quotaIds.Add(quota.Id))
+            {
+                errors.Add($"{at}.quotas[{j}]: duplicate quota '{quota.Id}' (give it an id)");
+            }
+
+            quotas.Add(quota);
+        }
+
+        return new OrgPolicy(org.Id, org.DisplayName.Length == 0 ? org.Id : org.DisplayName, org.Tier, quotas) { Projects = [.. org.Projects] };
+    }
+
+    private static TierRule? ToRule(ICollection<string> errors, string at, RuleEntry r)
     {
         var before = errors.Count;
         if (r.TaskType != TierRule.DefaultTaskType)
@@ -337,8 +388,11 @@ public sealed partial class PolicyDocument
         };
     }
 
-    private static QuotaDefinition? ToQuota(List<string> errors, string at, string orgId, QuotaEntry q)
+    /// <summary>Checks one quota of <paramref name="orgId"/>; null when it has a problem.</summary>
+    public static QuotaDefinition? CheckQuota(ICollection<string> errors, string at, string orgId, QuotaEntry q)
     {
+        ArgumentNullException.ThrowIfNull(errors);
+        ArgumentNullException.ThrowIfNull(q);
         var before = errors.Count;
         QuotaScope? scope = q.Scope switch
         {
@@ -412,7 +466,7 @@ public sealed partial class PolicyDocument
         };
     }
 
-    private static long Price(List<string> errors, string field, decimal usdPerMillion)
+    private static long Price(ICollection<string> errors, string field, decimal usdPerMillion)
     {
         if (usdPerMillion is < 0 or > 1_000_000)
         {
@@ -423,7 +477,7 @@ public sealed partial class PolicyDocument
         return (long)decimal.Round(usdPerMillion * 1_000_000m, MidpointRounding.AwayFromZero);
     }
 
-    private static void CheckRange(List<string> errors, string field, long value, long min, long max)
+    private static void CheckRange(ICollection<string> errors, string field, long value, long min, long max)
     {
         if (value < min || value > max)
         {
@@ -431,7 +485,7 @@ public sealed partial class PolicyDocument
         }
     }
 
-    private static void CheckFraction(List<string> errors, string field, double value)
+    private static void CheckFraction(ICollection<string> errors, string field, double value)
     {
         if (!(value >= 0.0 && value <= 1.0))
         {
@@ -439,7 +493,7 @@ public sealed partial class PolicyDocument
         }
     }
 
-    private static void CheckName(List<string> errors, string field, string value)
+    private static void CheckName(ICollection<string> errors, string field, string value)
     {
         if (!NamePattern().IsMatch(value))
         {

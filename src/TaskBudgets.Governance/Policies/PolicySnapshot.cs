@@ -13,7 +13,11 @@ public sealed record TierPolicy(string Name, FrozenDictionary<string, TierRule> 
 }
 
 /// <summary>An org (tenant): its tier and the quotas that apply to its calls.</summary>
-public sealed record OrgPolicy(string Id, string DisplayName, string Tier, IReadOnlyList<QuotaDefinition> Quotas);
+public sealed record OrgPolicy(string Id, string DisplayName, string Tier, IReadOnlyList<QuotaDefinition> Quotas)
+{
+    /// <summary>The org's declared projects, for reference and reports.</summary>
+    public IReadOnlyList<string> Projects { get; init; } = [];
+}
 
 /// <summary>The policy in force: immutable, swapped whole when the policy version changes.</summary>
 public sealed class PolicySnapshot

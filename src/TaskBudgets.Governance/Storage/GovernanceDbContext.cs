@@ -25,6 +25,11 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<Settlement> Settlements => Set<Settlement>();
 
     public DbSet<TaskBudgetRow> TaskBudgets => Set<TaskBudgetRow>();
+    public DbSet<ApiKeyRow> ApiKeys => Set<ApiKeyRow>();
+
+    public DbSet<AuditEventRow> AuditEvents => Set<AuditEventRow>();
+
+    public DbSet<UsageCounterRow> UsageCounters => Set<UsageCounterRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -39,6 +44,7 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
             e.Property(o => o.Id).HasMaxLength(Name);
             e.Property(o => o.DisplayName).HasMaxLength(256);
             e.Property(o => o.Tier).HasMaxLength(Name);
+            e.Property(o => o.Projects).HasMaxLength(8000);
         });
         modelBuilder.Entity<TierRuleRow>(e =>
         {
@@ -104,6 +110,43 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
             e.Property(s => s.Tier).HasMaxLength(Name);
             e.Property(s => s.QuotasJson).HasMaxLength(8000);
             e.HasIndex(s => new { s.OrgId, s.SettledAtMs });
+        });
+        modelBuilder.Entity<ApiKeyRow>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasMaxLength(64);
+            e.Property(k => k.Hash).HasMaxLength(64);
+            e.Property(k => k.OrgId).HasMaxLength(Name);
+            e.Property(k => k.Description).HasMaxLength(256);
+            e.Property(k => k.CreatedBy).HasMaxLength(64);
+            e.HasIndex(k => k.Hash).IsUnique();
+            e.HasIndex(k => k.OrgId);
+        });
+        modelBuilder.Entity<AuditEventRow>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.Id).ValueGeneratedOnAdd();
+            e.Property(a => a.Actor).HasMaxLength(64);
+            e.Property(a => a.Action).HasMaxLength(64);
+            e.Property(a => a.ResourceType).HasMaxLength(32);
+            e.Property(a => a.ResourceId).HasMaxLength(Key);
+            e.Property(a => a.OrgId).HasMaxLength(Name);
+            e.HasIndex(a => new { a.OrgId, a.Id });
+            e.HasIndex(a => a.AtMs);
+        });
+        modelBuilder.Entity<UsageCounterRow>(e =>
+        {
+            e.ToTable("usage_counters");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Id).HasMaxLength(64);
+            e.Property(c => c.OrgId).HasMaxLength(Name);
+            e.Property(c => c.ProjectId).HasMaxLength(Name);
+            e.Property(c => c.PrincipalId).HasMaxLength(Name);
+            e.Property(c => c.Tier).HasMaxLength(Name);
+            e.Property(c => c.TaskType).HasMaxLength(Name);
+            e.HasIndex(c => new { c.OrgId, c.HourStart });
         });
     }
 }

@@ -38,7 +38,10 @@ public static class PolicyRows
             o.Id,
             o.DisplayName,
             o.Tier,
-            quotasByOrg[o.Id].OrderBy(q => q.Id, StringComparer.Ordinal).Select(ToQuota).ToArray()));
+            quotasByOrg[o.Id].OrderBy(q => q.Id, StringComparer.Ordinal).Select(ToQuota).ToArray())
+        {
+            Projects = ProjectList(o.Projects),
+        });
         return new PolicySnapshot(version, orgPolicies, tiers, models.Select(ToModel));
     }
 
@@ -51,49 +54,50 @@ public static class PolicyRows
         await db.TierRules.ExecuteDeleteAsync(cancellationToken);
         await db.Models.ExecuteDeleteAsync(cancellationToken);
 
-        db.Models.AddRange(snapshot.Models.Values.Select(m => new ModelRow
-        {
-            Name = m.Name,
-            Family = (int)m.Family,
-            Thinking = (int)m.Thinking,
-            MinThinkingTokens = m.MinThinkingTokens,
-            MaxThinkingTokens = m.MaxThinkingTokens,
-            InputMicrosPerMillion = m.InputMicrosPerMillion,
-            CachedInputMicrosPerMillion = m.CachedInputMicrosPerMillion,
-            CacheWriteMicrosPerMillion = m.CacheWriteMicrosPerMillion,
-            OutputMicrosPerMillion = m.OutputMicrosPerMillion,
-        }));
-        db.TierRules.AddRange(snapshot.Tiers.Values.SelectMany(t => t.Rules.Values.Select(r => new TierRuleRow
-        {
-            Tier = t.Name,
-            TaskType = r.TaskType,
-            MinReasoningTokens = r.MinReasoningTokens,
-            DefaultReasoningTokens = r.DefaultReasoningTokens,
-            MaxReasoningTokens = r.MaxReasoningTokens,
-            AnswerTokens = r.AnswerTokens,
-            MaxOutputTokens = r.MaxOutputTokens,
-            Effort = (int)r.Effort,
-            EscalationFactor = r.EscalationFactor,
-            PreliminaryFraction = r.PreliminaryFraction,
-            SoftLimitThreshold = r.SoftLimitThreshold,
-            SoftLimitFloor = r.SoftLimitFloor,
-            TaskBudgetTokens = r.TaskBudgetTokens,
-        })));
-        db.Orgs.AddRange(snapshot.Orgs.Values.Select(o => new OrgRow { Id = o.Id, DisplayName = o.DisplayName, Tier = o.Tier }));
-        db.Quotas.AddRange(snapshot.Orgs.Values.SelectMany(o => o.Quotas).Select(q => new QuotaRow
-        {
-            Id = q.Id,
-            OrgId = q.OrgId,
-            Scope = (int)q.Scope,
-            Subject = q.Subject,
-            Metric = (int)q.Metric,
-            Window = (int)q.Window,
-            Limit = q.Limit,
-        }));
+        db.Models.AddRange(snapshot.Models.Values.Select(ToRow));
+        db.TierRules.AddRange(snapshot.Tiers.Values.SelectMany(t => t.Rules.Values.Select(r => ToRow(t.Name, r))));
+        db.Orgs.AddRange(snapshot.Orgs.Values.Select(o => new OrgRow { Id = o.Id, DisplayName = o.DisplayName, Tier = o.Tier, Projects = ProjectJson(o.Projects) }));
+        db.Quotas.AddRange(snapshot.Orgs.Values.SelectMany(o => o.Quotas).Select(ToRow));
         await db.SaveChangesAsync(cancellationToken);
         var version = await BumpVersionAsync(db, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return version;
+    }
+
+    /// <summary>
+    /// Moves the policy version from <paramref name="expected"/> to the next one in one conditional
+    /// update; false when another change moved it first. Run first in a change's transaction, it also
+    /// serialises changes: the row stays locked until the transaction ends.
+    /// </summary>
+    public static async Task<bool> TryBumpVersionAsync(GovernanceDbContext db, long expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var current = expected.ToString(CultureInfo.InvariantCulture);
+        var next = (expected + 1).ToString(CultureInfo.InvariantCulture);
+        var updated = await db.Settings
+            .Where(s => s.Key == SettingRow.PolicyVersion && s.Value == current)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Value, next), cancellationToken);
+        if (updated == 1)
+        {
+            return true;
+        }
+
+        if (expected != 0 || await db.Settings.AnyAsync(s => s.Key == SettingRow.PolicyVersion, cancellationToken))
+        {
+            return false;
+        }
+
+        db.Settings.Add(new SettingRow { Key = SettingRow.PolicyVersion, Value = next });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return true;
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+            return false;
+        }
     }
 
     /// <summary>Every change to the policy bumps its version, which grants report and replicas poll.</summary>
@@ -113,7 +117,66 @@ public static class PolicyRows
         return next;
     }
 
-    private static TierRule ToRule(TierRuleRow r) => new()
+    /// <summary>The projects column: a JSON array of names.</summary>
+    public static string ProjectJson(IEnumerable<string> projects) => System.Text.Json.JsonSerializer.Serialize(projects);
+
+    public static IReadOnlyList<string> ProjectList(string json) =>
+        string.IsNullOrEmpty(json) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(json) ?? [];
+
+    public static ModelRow ToRow(ModelSpec m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        return new ModelRow
+        {
+            Name = m.Name,
+            Family = (int)m.Family,
+            Thinking = (int)m.Thinking,
+            MinThinkingTokens = m.MinThinkingTokens,
+            MaxThinkingTokens = m.MaxThinkingTokens,
+            InputMicrosPerMillion = m.InputMicrosPerMillion,
+            CachedInputMicrosPerMillion = m.CachedInputMicrosPerMillion,
+            CacheWriteMicrosPerMillion = m.CacheWriteMicrosPerMillion,
+            OutputMicrosPerMillion = m.OutputMicrosPerMillion,
+        };
+    }
+
+    public static TierRuleRow ToRow(string tier, TierRule r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new TierRuleRow
+        {
+            Tier = tier,
+            TaskType = r.TaskType,
+            MinReasoningTokens = r.MinReasoningTokens,
+            DefaultReasoningTokens = r.DefaultReasoningTokens,
+            MaxReasoningTokens = r.MaxReasoningTokens,
+            AnswerTokens = r.AnswerTokens,
+            MaxOutputTokens = r.MaxOutputTokens,
+            Effort = (int)r.Effort,
+            EscalationFactor = r.EscalationFactor,
+            PreliminaryFraction = r.PreliminaryFraction,
+            SoftLimitThreshold = r.SoftLimitThreshold,
+            SoftLimitFloor = r.SoftLimitFloor,
+            TaskBudgetTokens = r.TaskBudgetTokens,
+        };
+    }
+
+    public static QuotaRow ToRow(QuotaDefinition q)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        return new QuotaRow
+        {
+            Id = q.Id,
+            OrgId = q.OrgId,
+            Scope = (int)q.Scope,
+            Subject = q.Subject,
+            Metric = (int)q.Metric,
+            Window = (int)q.Window,
+            Limit = q.Limit,
+        };
+    }
+
+    public static TierRule ToRule(TierRuleRow r) => new()
     {
         TaskType = r.TaskType,
         MinReasoningTokens = r.MinReasoningTokens,
@@ -129,7 +192,7 @@ public static class PolicyRows
         TaskBudgetTokens = r.TaskBudgetTokens,
     };
 
-    private static QuotaDefinition ToQuota(QuotaRow q) => new()
+    public static QuotaDefinition ToQuota(QuotaRow q) => new()
     {
         Id = q.Id,
         OrgId = q.OrgId,
@@ -140,7 +203,7 @@ public static class PolicyRows
         Limit = q.Limit,
     };
 
-    private static ModelSpec ToModel(ModelRow m) => new()
+    public static ModelSpec ToModel(ModelRow m) => new()
     {
         Name = m.Name,
         Family = (ModelFamily)m.Family,

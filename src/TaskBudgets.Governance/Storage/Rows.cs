@@ -11,6 +11,9 @@ public sealed class OrgRow
     public required string DisplayName { get; set; }
 
     public required string Tier { get; set; }
+
+    /// <summary>The org's projects as a JSON array of names.</summary>
+    public string Projects { get; set; } = "[]";
 }
 
 /// <summary>A tier's budget rule for one task type ("*" for its default).</summary>

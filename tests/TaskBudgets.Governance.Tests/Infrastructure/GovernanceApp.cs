@@ -1,3 +1,5 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -18,6 +20,9 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
 {
     public static readonly DateTimeOffset Start = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
 
+    /// <summary>The first admin key of every test app (Auth:AdminKey).</summary>
+    public const string AdminKey = "tb_test-admin-key-not-secret-0123456789abcdef";
+
     private readonly Dictionary<string, string> settings;
     private readonly string directory;
     private GrpcChannel? channel;
@@ -30,14 +35,34 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
 
     public FakeTimeProvider Time { get; } = new(Start);
 
-    public BudgetService.BudgetServiceClient Budgets => new(Channel);
+    /// <summary>Storage:DataDirectory of this app (SQLite file, generated admin key).</summary>
+    public string DataDirectory => directory;
 
+    /// <summary>BudgetService with the admin key.</summary>
+    public BudgetService.BudgetServiceClient Budgets => new(Invoker(AdminKey));
+
+    /// <summary>AdminService with the admin key.</summary>
+    public AdminService.AdminServiceClient Admin => new(Invoker(AdminKey));
+
+    /// <summary>The channel itself: calls on it carry no key (health and reflection need none).</summary>
     public GrpcChannel Channel => channel ??= GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions
     {
         HttpHandler = Server.CreateHandler(),
         MaxReceiveMessageSize = null,
         MaxSendMessageSize = null,
     });
+
+    /// <summary>Calls that carry `authorization: Bearer <paramref name="key"/>`, or no key when it is null.</summary>
+    public CallInvoker Invoker(string? key) =>
+        key is null ? Channel.CreateCallInvoker() : Channel.Intercept(headers =>
+        {
+            headers.Add("authorization", "Bearer " + key);
+            return headers;
+        });
+
+    public BudgetService.BudgetServiceClient BudgetsFor(string? key) => new(Invoker(key));
+
+    public AdminService.AdminServiceClient AdminFor(string? key) => new(Invoker(key));
 
     /// <summary>Starts the app on SQLite, or on PostgreSQL when a connection string is given.</summary>
     public static GovernanceApp Create(string? postgres = null, string policy = TestPolicy.Yaml, IDictionary<string, string>? extra = null)
@@ -52,6 +77,12 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
             ["Storage:DataDirectory"] = directory,
             ["Policy:File"] = policyFile,
             ["Policy:ApplyOnStart"] = "Always",
+            ["Auth:AdminKey"] = AdminKey,
+
+            // Tests share one key across many calls on a clock that does not move: no rate limit
+            // unless a test sets one.
+            ["Auth:RequestsPerSecond"] = "1000000",
+            ["Auth:RequestBurst"] = "100000000",
         };
         if (postgres is not null)
         {
@@ -68,6 +99,13 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
         return app;
     }
 
+    /// <summary>Creates a key through the admin API and returns its secret and id.</summary>
+    public async Task<(string Secret, string KeyId)> CreateKeyAsync(ApiKeyRole role, string orgId = "")
+    {
+        var created = await Admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = role, OrgId = orgId, Description = "test" });
+        return (created.Secret, created.ApiKey.KeyId);
+    }
+
     public GovernanceDbContext Db() => Services.GetRequiredService<IDbContextFactory<GovernanceDbContext>>().CreateDbContext();
 
     /// <summary>Consumed and leased of every counter, by counter key and window start.</summary>
@@ -75,6 +113,14 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
     {
         await using var db = Db();
         return await db.QuotaCounters.AsNoTracking().ToListAsync();
+    }
+
+    /// <summary>HTTP clients of the app (CreateClient) send the admin key, as gRPC clients of <see cref="Budgets"/> do.</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

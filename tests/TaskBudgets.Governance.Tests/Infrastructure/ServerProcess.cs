@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using TaskBudgets.V1;
 
@@ -30,7 +31,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public GrpcChannel Channel => channel ??= GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
 
-    public BudgetService.BudgetServiceClient Budgets => new(Channel);
+    /// <summary>The data plane, called with the first admin key.</summary>
+    public BudgetService.BudgetServiceClient Budgets => new(Channel.Intercept(metadata =>
+    {
+        metadata.Add("authorization", "Bearer " + GovernanceApp.AdminKey);
+        return metadata;
+    }));
 
     public string Output
     {
@@ -78,6 +84,7 @@ public sealed class ServerProcess : IAsyncDisposable
             ["Server:HttpPort"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Storage:DataDirectory"] = dataDirectory,
             ["Logging:Console:FormatterName"] = "simple",
+            ["Auth:AdminKey"] = GovernanceApp.AdminKey,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {

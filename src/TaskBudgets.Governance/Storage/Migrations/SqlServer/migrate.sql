@@ -223,3 +223,126 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    ALTER TABLE [orgs] ADD [Projects] nvarchar(max) NOT NULL DEFAULT N'';
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE TABLE [api_keys] (
+        [Id] nvarchar(64) NOT NULL,
+        [Hash] nvarchar(64) NOT NULL,
+        [Role] int NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [Description] nvarchar(256) NOT NULL,
+        [CreatedBy] nvarchar(64) NOT NULL,
+        [CreatedAtMs] bigint NOT NULL,
+        [RevokedAtMs] bigint NULL,
+        CONSTRAINT [PK_api_keys] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE TABLE [audit_events] (
+        [Id] bigint NOT NULL IDENTITY,
+        [AtMs] bigint NOT NULL,
+        [Actor] nvarchar(64) NOT NULL,
+        [Action] nvarchar(64) NOT NULL,
+        [ResourceType] nvarchar(32) NOT NULL,
+        [ResourceId] nvarchar(400) NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [Before] nvarchar(max) NOT NULL,
+        [After] nvarchar(max) NOT NULL,
+        [PolicyVersion] bigint NOT NULL,
+        CONSTRAINT [PK_audit_events] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE TABLE [usage_counters] (
+        [Id] nvarchar(64) NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [ProjectId] nvarchar(128) NOT NULL,
+        [PrincipalId] nvarchar(128) NOT NULL,
+        [Tier] nvarchar(128) NOT NULL,
+        [TaskType] nvarchar(128) NOT NULL,
+        [HourStart] bigint NOT NULL,
+        [Grants] bigint NOT NULL,
+        [Reduced] bigint NOT NULL,
+        [Denials] bigint NOT NULL,
+        [GrantedReasoningTokens] bigint NOT NULL,
+        [GrantedOutputTokens] bigint NOT NULL,
+        [GrantedInputTokens] bigint NOT NULL,
+        [GrantedCostMicros] bigint NOT NULL,
+        CONSTRAINT [PK_usage_counters] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE UNIQUE INDEX [IX_api_keys_Hash] ON [api_keys] ([Hash]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE INDEX [IX_api_keys_OrgId] ON [api_keys] ([OrgId]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE INDEX [IX_audit_events_AtMs] ON [audit_events] ([AtMs]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE INDEX [IX_audit_events_OrgId_Id] ON [audit_events] ([OrgId], [Id]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    CREATE INDEX [IX_usage_counters_OrgId_HourStart] ON [usage_counters] ([OrgId], [HourStart]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129024130_ControlPlane'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261129024130_ControlPlane', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using Google.Rpc;
+using Grpc.Core;
+using TaskBudgets.Governance.Policies;
+
+namespace TaskBudgets.Cli;
+
+/// <summary>The `taskbudgets` command line: every admin operation, usage, simulation, a quick budget call, and apply.</summary>
+public static class CliApp
+{
+    /// <summary>Runs one command line; returns its exit code (see <see cref="ExitCodes"/>).</summary>
+    /// <param name="env">Reads an environment variable (TASKBUDGETS_ADDRESS, TASKBUDGETS_API_KEY, HOME, XDG_CONFIG_HOME).</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> env, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var globals = new Globals();
+        var root = new RootCommand("taskbudgets: the TaskBudgets Governance admin CLI.\nAddress and key: --address/--key, TASKBUDGETS_ADDRESS/TASKBUDGETS_API_KEY, or ~/.config/taskbudgets/config.json.\nExit codes: 0 ok, 1 usage, 2 not found, 3 permission/auth, 4 conflict/aborted, 5 unavailable, 10 other.");
+        root.Options.Add(globals.Address);
+        root.Options.Add(globals.Key);
+        root.Options.Add(globals.Config);
+        root.Options.Add(globals.Format);
+        var commands = new Commands(globals, stdout, stderr, env);
+        foreach (var command in commands.All())
+        {
+            root.Subcommands.Add(command);
+        }
+
+        var parse = root.Parse(args);
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
+    }
+
+    /// <summary>Options every command takes.</summary>
+    internal sealed class Globals
+    {
+        public Option<string?> Address { get; } = new("--address") { Description = "Server gRPC address, e.g. http://localhost:8080 (env TASKBUDGETS_ADDRESS).", Recursive = true };
+
+        public Option<string?> Key { get; } = new("--key") { Description = "API key (env TASKBUDGETS_API_KEY).", Recursive = true };
+
+        public Option<string?> Config { get; } = new("--config") { Description = "Config file (default ~/.config/taskbudgets/config.json).", Recursive = true };
+
+        public Option<string> Format { get; } = CreateFormat();
+
+        private static Option<string> CreateFormat()
+        {
+            var option = new Option<string>("--output", "-o") { Description = "table (default) or json.", Recursive = true, DefaultValueFactory = _ => "table" };
+            option.AcceptOnlyFromAmong("table", "json");
+            return option;
+        }
+    }
+
+    /// <summary>One run of a command: its output and a lazily opened connection.</summary>
+    internal sealed class Session(Output output, Func<Connection> connect) : IDisposable
+    {
+        private Connection? connection;
+
+        public Output Output { get; } = output;
+
+        public Connection Server => connection ??= connect();
+
+        public void Dispose() => connection?.Dispose();
+    }
+
+    /// <summary>Runs a command's body, turning every failure into its message and exit code.</summary>
+    internal static async Task<int> ExecuteAsync(Session session, Func<Session, Task<int>> body)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(body);
+        var error = session.Output.Error;
+        try
+        {
+            return await body(session);
+        }
+        catch (RpcException e)
+        {
+            var status = e.GetRpcStatus();
+            var reason = status?.GetDetail<ErrorInfo>()?.Reason;
+            await error.WriteLineAsync($"error: {e.StatusCode}{(reason is null ? string.Empty : $" ({reason})")}: {status?.Message ?? e.Status.Detail}");
+            foreach (var v in status?.GetDetail<BadRequest>()?.FieldViolations ?? [])
+            {
+                await error.WriteLineAsync($"  {v.Field}: {v.Description}");
+            }
+
+            if (status?.GetDetail<RetryInfo>() is { } retry)
+            {
+                await error.WriteLineAsync($"  retry after {retry.RetryDelay.ToTimeSpan()}");
+            }
+
+            return ExitCodes.For(e.StatusCode);
+        }
+        catch (UsageException e)
+        {
+            await error.WriteLineAsync("error: " + e.Message);
+            return ExitCodes.Usage;
+        }
+        catch (PolicyException e)
+        {
+            await error.WriteLineAsync("error: the policy file is invalid:");
+            foreach (var problem in e.Errors)
+            {
+                await error.WriteLineAsync("  " + problem);
+            }
+
+            return ExitCodes.Usage;
+        }
+        catch (IOException e)
+        {
+            await error.WriteLineAsync("error: " + e.Message);
+            return ExitCodes.Usage;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Admin;
+
+/// <summary>Who a grant or denial counts for, and in which hour.</summary>
+public readonly record struct UsageKey(string OrgId, string ProjectId, string PrincipalId, string Tier, string TaskType, long HourStart);
+
+/// <summary>
+/// Counts grants and denials per hour and caller dimensions, off the hot path: in memory first,
+/// then added to the usage_counters table in the background (atomic increments, so every replica
+/// adds to the same rows) every Usage:FlushInterval and at shutdown.
+/// </summary>
+public sealed partial class UsageCounters(
+    IDbContextFactory<GovernanceDbContext> contexts,
+    PolicyCatalog catalog,
+    IOptions<UsageOptions> options,
+    TimeProvider time,
+    ILogger<UsageCounters> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim flushing = new(1, 1);
+    private readonly ConcurrentDictionary<UsageKey, Totals> pending = new();
+
+    /// <summary>Counts a new grant (not a replay) with what it allows.</summary>
+    public void Granted(GrantRequest request, IssuedGrant grant)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(grant);
+        var d = grant.Decision;
+        var input = request.Features.EstimatedInputTokens;
+        var cost = catalog.Current.Models.GetValueOrDefault(request.Model)?.CostMicros(input, 0, 0, d.MaxOutputTokens) ?? 0;
+        Granted(request.OrgId, request.ProjectId, request.PrincipalId, grant.Tier, request.TaskType, d.Kind == DecisionKind.Reduced, d.ReasoningTokens, d.MaxOutputTokens, input, cost);
+    }
+
+    /// <summary>Counts a quota denial.</summary>
+    public void Denied(GrantRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var tier = catalog.Current.Orgs.GetValueOrDefault(request.OrgId)?.Tier ?? string.Empty;
+        Denied(request.OrgId, request.ProjectId, request.PrincipalId, tier, request.TaskType);
+    }
+
+    public void Granted(string orgId, string projectId, string principalId, string tier, string taskType, bool reduced, long reasoningTokens, long outputTokens, long inputTokens, long costMicros)
+    {
+        var totals = pending.GetOrAdd(Key(orgId, projectId, principalId, tier, taskType), _ => new Totals());
+        Interlocked.Increment(ref totals.Grants);
+        if (reduced)
+        {
+            Interlocked.Increment(ref totals.Reduced);
+        }
+
+        Interlocked.Add(ref totals.ReasoningTokens, reasoningTokens);
+        Interlocked.Add(ref totals.OutputTokens, outputTokens);
+        Interlocked.Add(ref totals.InputTokens, inputTokens);
+        Interlocked.Add(ref totals.CostMicros, costMicros);
+    }
+
+    public void Denied(string orgId, string projectId, string principalId, string tier, string taskType)
+    {
+        var totals = pending.GetOrAdd(Key(orgId, projectId, principalId, tier, taskType), _ => new Totals());
+        Interlocked.Increment(ref totals.Denials);
+    }
+
+    /// <summary>Writes the counts taken so far; a failed write keeps them for the next flush.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await flushing.WaitAsync(cancellationToken);
+        try
+        {
+            // Take each count out atomically: what is added meanwhile waits for the next flush.
+            var batch = new Dictionary<UsageKey, Totals>();
+            foreach (var (key, totals) in pending)
+            {
+                var taken = totals.Take();
+                if (!taken.IsZero)
+                {
+                    batch[key] = taken;
+                }
+            }
+
+            // Hours long past take no more counts.
+            var stale = time.GetUtcNow().ToUnixTimeSeconds() - (3 * 3600);
+            foreach (var key in pending.Keys.Where(k => k.HourStart < stale))
+            {
+                pending.TryRemove(key, out _);
+            }
+
+            if (batch.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                await WriteAsync(batch, cancellationToken);
+            }
+            catch
+            {
+                foreach (var (key, totals) in batch)
+                {
+                    pending.GetOrAdd(key, _ => new Totals()).Add(totals);
+                }
+
+                throw;
+            }
+        }
+        finally
+        {
+            flushing.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.FlushInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await FlushAsync(stoppingToken);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogFlushFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        try
+        {
+            await FlushAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            LogFlushFailed(logger, e);
+        }
+    }
+
+    private UsageKey Key(string orgId, string projectId, string principalId, string tier, string taskType)
+    {
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        return new UsageKey(orgId, projectId, principalId, tier, taskType, now - (now % 3600));
+    }
+
+    private async Task WriteAsync(Dictionary<UsageKey, Totals> batch, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        foreach (var (key, t) in batch)
+        {
+            var id = RowId(key);
+            for (var attempt = 0; ; attempt++)
+            {
+                var updated = await db.UsageCounters.Where(c => c.Id == id).ExecuteUpdateAsync(
+                    s => s
+                        .SetProperty(c => c.Grants, c => c.Grants + t.Grants)
+                        .SetProperty(c => c.Reduced, c => c.Reduced + t.Reduced)
+                        .SetProperty(c => c.Denials, c => c.Denials + t.Denials)
+                        .SetProperty(c => c.GrantedReasoningTokens, c => c.GrantedReasoningTokens + t.ReasoningTokens)
+                        .SetProperty(c => c.GrantedOutputTokens, c => c.GrantedOutputTokens + t.OutputTokens)
+                        .SetProperty(c => c.GrantedInputTokens, c => c.GrantedInputTokens + t.InputTokens)
+                        .SetProperty(c => c.GrantedCostMicros, c => c.GrantedCostMicros + t.CostMicros),
+                    cancellationToken);
+                if (updated == 1)
+                {
+                    break;
+                }
+
+                db.UsageCounters.Add(new UsageCounterRow
+                {
+                    Id = id,
+                    OrgId = key.OrgId,
+                    ProjectId = key.ProjectId,
+                    PrincipalId = key.PrincipalId,
+                    Tier = key.Tier,
+                    TaskType = key.TaskType,
+                    HourStart = key.HourStart,
+                    Grants = t.Grants,
+                    Reduced = t.Reduced,
+                    Denials = t.Denials,
+                    GrantedReasoningTokens = t.ReasoningTokens,
+                    GrantedOutputTokens = t.OutputTokens,
+                    GrantedInputTokens = t.InputTokens,
+                    GrantedCostMicros = t.CostMicros,
+                });
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                    break;
+                }
+                catch (DbUpdateException) when (attempt == 0)
+                {
+                    // Another replica created the row at the same moment: add to theirs.
+                    db.ChangeTracker.Clear();
+                }
+            }
+        }
+    }
+
+    private static string RowId(UsageKey key) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\0', key.OrgId, key.ProjectId, key.PrincipalId, key.Tier, key.TaskType, key.HourStart))));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing grant and denial counts failed; they are kept for the next flush.")]
+    private static partial void LogFlushFailed(ILogger logger, Exception exception);
+
+    private sealed class Totals
+    {
+#pragma warning disable SA1401, CA1051 // Interlocked needs fields.
+        public long Grants;
+        public long Reduced;
+        public long Denials;
+        public long ReasoningTokens;
+        public long OutputTokens;
+        public long InputTokens;
+        public long CostMicros;
+#pragma warning restore SA1401, CA1051
+
+        public bool IsZero => Grants == 0 && Reduced == 0 && Denials == 0 && ReasoningTokens == 0 && OutputTokens == 0 && InputTokens == 0 && CostMicros == 0;
+
+        public Totals Take() => new()
+        {
+            Grants = Interlocked.Exchange(ref Grants, 0),
+            Reduced = Interlocked.Exchange(ref Reduced, 0),
+            Denials = Interlocked.Exchange(ref Denials, 0),
+            ReasoningTokens = Interlocked.Exchange(ref ReasoningTokens, 0),
+            OutputTokens = Interlocked.Exchange(ref OutputTokens, 0),
+            InputTokens = Interlocked.Exchange(ref InputTokens, 0),
+            CostMicros = Interlocked.Exchange(ref CostMicros, 0),
+        };
+
+        public void Add(Totals other)
+        {
+            Interlocked.Add(ref Grants, other.Grants);
+            Interlocked.Add(ref Reduced, other.Reduced);
+            Interlocked.Add(ref Denials, other.Denials);
+            Interlocked.Add(ref ReasoningTokens, other.ReasoningTokens);
+            Interlocked.Add(ref OutputTokens, other.OutputTokens);
+            Interlocked.Add(ref InputTokens, other.InputTokens);
+            Interlocked.Add(ref CostMicros, other.CostMicros);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TaskBudgets.Governance.Auth;
+
+/// <summary>
+/// API key secrets: "tb_" (so secret scanners find leaked ones) and 32 random bytes in base64url.
+/// Only their SHA-256 hash is stored.
+/// </summary>
+public static class ApiKeySecrets
+{
+    public const string Prefix = "tb_";
+
+    /// <summary>The longest bearer value looked at; anything longer is not a key.</summary>
+    public const int MaxLength = 512;
+
+    public static string NewSecret() => Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>A short public id for a new key, e.g. "key_3kq9x2mf7d4a".</summary>
+    public static string NewKeyId()
+    {
+        const string Alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+        Span<char> id = stackalloc char[12];
+        for (var i = 0; i < id.Length; i++)
+        {
+            id[i] = Alphabet[RandomNumberGenerator.GetInt32(Alphabet.Length)];
+        }
+
+        return "key_" + new string(id);
+    }
+
+    /// <summary>Lower-case hex SHA-256 of the secret: what the database holds.</summary>
+    public static string Hash(string secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+    }
+}

@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Auth;
+
+/// <summary>
+/// Finds the key behind a bearer secret: the first admin key (from configuration, in memory) or a
+/// key of the api_keys table, looked up by hash. Lookups, found or not, are cached for
+/// Auth:KeyCacheTtl, which bounds how long a revoked key still works on another replica.
+/// </summary>
+public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts, IOptions<AuthOptions> options, TimeProvider time)
+{
+    /// <summary>The public id of the first admin key (the one from configuration or the key file).</summary>
+    public const string BootstrapKeyId = "bootstrap-admin";
+
+    private const int MaxCached = 10_000;
+    private readonly ConcurrentDictionary<string, Entry> cache = new(StringComparer.Ordinal);
+    private readonly TimeSpan ttl = options.Value.KeyCacheTtl;
+    private byte[] bootstrapHash = [];
+
+    /// <summary>Sets the first admin key; done once at start-up.</summary>
+    public void UseBootstrapKey(string secret)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(secret);
+        bootstrapHash = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+    }
+
+    /// <summary>The key's identity, or null for an unknown or revoked key.</summary>
+    public async ValueTask<CallerIdentity?> FindAsync(string secret, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        if (secret.Length == 0 || secret.Length > ApiKeySecrets.MaxLength)
+        {
+            return null;
+        }
+
+        if (bootstrapHash.Length > 0 && CryptographicOperations.FixedTimeEquals(bootstrapHash, SHA256.HashData(Encoding.UTF8.GetBytes(secret))))
+        {
+            return new CallerIdentity(BootstrapKeyId, KeyRole.Admin, string.Empty);
+        }
+
+        if (!secret.StartsWith(ApiKeySecrets.Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var hash = ApiKeySecrets.Hash(secret);
+        var now = time.GetUtcNow();
+        if (cache.TryGetValue(hash, out var cached) && cached.Until > now)
+        {
+            return cached.Identity;
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var row = await db.ApiKeys.AsNoTracking()
+            .Where(k => k.Hash == hash && k.RevokedAtMs == null)
+            .Select(k => new { k.Id, k.Role, k.OrgId })
+            .FirstOrDefaultAsync(cancellationToken);
+        var identity = row is null ? null : new CallerIdentity(row.Id, (KeyRole)row.Role, row.OrgId);
+        if (cache.Count >= MaxCached)
+        {
+            cache.Clear();
+        }
+
+        cache[hash] = new Entry(identity, now + ttl);
+        return identity;
+    }
+
+    /// <summary>Forgets every cached lookup: a key was revoked here, so it is refused here at once.</summary>
+    public void Invalidate() => cache.Clear();
+
+    private sealed record Entry(CallerIdentity? Identity, DateTimeOffset Until);
+}

@@ -1,0 +1,44 @@
+using Grpc.AspNetCore.Server;
+using TaskBudgets.Governance.Admin;
+using TaskBudgets.Governance.Auth;
+
+namespace TaskBudgets.Governance.Hosting;
+
+/// <summary>Composes the control plane: API keys and their checks on every RPC, and the admin service.</summary>
+public static class AdminSetup
+{
+    /// <summary>Call after AddGovernanceApi: the auth interceptor runs inside the error interceptor.</summary>
+    public static IHostApplicationBuilder AddGovernanceAdmin(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<UsageOptions>().Bind(builder.Configuration.GetSection(UsageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<KeyDirectory>();
+        services.AddSingleton<AccessRules>();
+        services.AddSingleton<RequestRateLimiter>();
+        services.AddSingleton<AuthInterceptor>();
+        services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<AuthInterceptor>());
+
+        // The first admin key is in place before the server listens.
+        services.AddHostedService<AdminKeyBootstrap>();
+
+        services.AddSingleton<AdminChanges>();
+        services.AddSingleton<PolicyAdmin>();
+        services.AddSingleton<KeyAdmin>();
+        services.AddSingleton<UsageSummaries>();
+        services.AddSingleton<BudgetSimulator>();
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<UsageCounters>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());
+        return builder;
+    }
+
+    public static WebApplication MapGovernanceAdmin(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGrpcService<AdminGrpcService>();
+        return app;
+    }
+}

@@ -41,7 +41,7 @@ rm -f "$script"
 echo "== tests"
 set +e
 dotnet test TaskBudgets.Governance.sln -c Release --no-build -nologo \
-  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=minimal" --results-directory "$results"
+  --logger trx --logger "console;verbosity=minimal" --results-directory "$results"
 test_status=$?
 set -e
 

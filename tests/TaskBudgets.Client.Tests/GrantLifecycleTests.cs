@@ -226,17 +226,19 @@ public sealed class GrantLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task The_api_key_goes_out_as_a_bearer_token_on_every_call()
     {
-        await using var keyed = SdkHost.For(app, o => { o.OrgId = "acme"; o.ApiKey = "tbk_test_123"; });
+        await using var keyed = SdkHost.For(app, o => o.OrgId = "acme");
+        await using var keyless = SdkHost.For(app, o => { o.OrgId = "acme"; o.ApiKey = null; });
 
         await using (var grant = await keyed.Budgets.AcquireAsync(Ask()))
         {
         }
 
-        await using var plain = await sdk.Budgets.AcquireAsync(Ask());
+        var refused = await Assert.ThrowsAsync<BudgetServiceException>(() => keyless.Budgets.AcquireAsync(Ask()));
 
         Assert.Equal(["GetBudget", "ReleaseBudget"], keyed.Wire.Calls.Select(c => c.Method));
-        Assert.All(keyed.Wire.Calls, c => Assert.Equal("Bearer tbk_test_123", c.Authorization));
-        Assert.Null(sdk.Wire.Of("GetBudget").Single().Authorization);
+        Assert.All(keyed.Wire.Calls, c => Assert.Equal("Bearer " + TaskBudgets.Governance.Tests.Infrastructure.GovernanceApp.AdminKey, c.Authorization));
+        Assert.Null(keyless.Wire.Of("GetBudget")[0].Authorization);
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
     }
 
     [Fact]

@@ -49,6 +49,7 @@ public sealed class SdkHost : IAsyncDisposable
         var builder = services.AddTaskBudgetsClient(o =>
         {
             o.Address = address;
+            o.ApiKey = TaskBudgets.Governance.Tests.Infrastructure.GovernanceApp.AdminKey; // the test server's first admin key
             o.Deadline = TimeSpan.FromSeconds(10); // a busy 2-core machine; tests of deadlines set their own
             o.InitialBackoff = TimeSpan.FromMilliseconds(10);
             o.MaxBackoff = TimeSpan.FromMilliseconds(50);

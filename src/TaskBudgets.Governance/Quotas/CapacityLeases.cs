@@ -61,24 +61,17 @@ public sealed partial class CapacityLeases(
                 return 0;
             }
 
+            // Rows are taken lease first, counter second, as every other writer of both does
+            // (settlement, return, reclaim): one order, so concurrent writers cannot deadlock.
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var key = bucket.CounterKey;
             var window = bucket.WindowStartUnix;
-            var taken = await db.QuotaCounters
-                .Where(c => c.CounterKey == key && c.WindowStart == window && c.Consumed + c.Leased + amount <= limit)
-                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased + amount), cancellationToken);
-            if (taken == 0)
-            {
-                // Another replica took capacity since the read: read again and retry.
-                await transaction.RollbackAsync(cancellationToken);
-                continue;
-            }
-
             var leaseId = bucket.LeaseId;
             var extended = await db.CapacityLeases
                 .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
                 .ExecuteUpdateAsync(s => s.SetProperty(l => l.Amount, l => l.Amount + amount).SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
-            if (extended == 0)
+            var newLease = extended == 0;
+            if (newLease)
             {
                 // No live lease: a first lease, or one that expired and is reclaimed (or about to be).
                 if (await db.CapacityLeases.AnyAsync(l => l.Id == leaseId, cancellationToken))
@@ -99,6 +92,20 @@ public sealed partial class CapacityLeases(
                     ExpiresAtMs = expires,
                 });
                 await db.SaveChangesAsync(cancellationToken);
+            }
+
+            var taken = await db.QuotaCounters
+                .Where(c => c.CounterKey == key && c.WindowStart == window && c.Consumed + c.Leased + amount <= limit)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased + amount), cancellationToken);
+            if (taken == 0)
+            {
+                // Another replica took capacity since the read: read again and retry.
+                await transaction.RollbackAsync(cancellationToken);
+                continue;
+            }
+
+            if (newLease)
+            {
                 bucket.LeaseLost();
             }
 

@@ -123,7 +123,8 @@ public sealed partial class ReportWriter(
         var ids = batch.Select(p => p.Command.Row.Id).Distinct().ToList();
         var rows = await db.Settlements.Where(s => ids.Contains(s.Id)).ToDictionaryAsync(s => s.Id, StringComparer.Ordinal);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var counters = new Dictionary<(string, long), (long Consumed, long Leased)>();
+        var debits = new List<(QuotaDebit Debit, bool[] Debited, int Index)>();
+        var taskUses = new List<SettlementCommand>();
         var outcomes = new SettlementOutcome[batch.Count];
 
         for (var i = 0; i < batch.Count; i++)
@@ -137,8 +138,7 @@ public sealed partial class ReportWriter(
                     // The tokens were spent all the same: count a report that follows a release, flagged late.
                     CopyUsage(command.Row, row);
                     row.Late = true;
-                    await DebitAsync(db, command, debited, counters, nowMs);
-                    await UseTaskBudgetAsync(db, command);
+                    Collect(command, debited, debits, taskUses);
                     outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
                 }
                 else
@@ -153,11 +153,22 @@ public sealed partial class ReportWriter(
             rows[command.Row.Id] = command.Row;
             if (command.Kind == SettlementKind.Reported)
             {
-                await DebitAsync(db, command, debited, counters, nowMs);
-                await UseTaskBudgetAsync(db, command);
+                Collect(command, debited, debits, taskUses);
             }
 
             outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
+        }
+
+        // Rows are taken in one order by every writer (leases, then counters, each sorted), so
+        // batches on different replicas and lease changes cannot deadlock one another.
+        var counters = new SortedDictionary<(string, long), (long Consumed, long Leased)>(Comparer<(string, long)>.Create(
+            (a, b) => string.CompareOrdinal(a.Item1, b.Item1) is var c and not 0 ? c : a.Item2.CompareTo(b.Item2)));
+        foreach (var (debit, debited, index) in debits.OrderBy(d => d.Debit.LeaseId, StringComparer.Ordinal))
+        {
+            debited[index] = await DebitLeaseAsync(db, debit, nowMs);
+            var key = (debit.CounterKey, debit.WindowStart);
+            var current = counters.GetValueOrDefault(key);
+            counters[key] = (current.Consumed + debit.Amount, current.Leased + (debited[index] ? debit.Amount : 0));
         }
 
         foreach (var ((key, window), delta) in counters)
@@ -173,49 +184,51 @@ public sealed partial class ReportWriter(
             }
         }
 
+        foreach (var command in taskUses.OrderBy(c => c.Row.OrgId, StringComparer.Ordinal).ThenBy(c => c.TaskId, StringComparer.Ordinal))
+        {
+            await UseTaskBudgetAsync(db, command);
+        }
+
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         return outcomes;
     }
 
-    /// <summary>
-    /// Debits each quota window; where the grant's lease is alive and holds enough, the lease too, so
-    /// the usage takes the place of leased capacity instead of adding to it.
-    /// </summary>
-    private static async Task DebitAsync(
-        GovernanceDbContext db,
-        SettlementCommand command,
-        bool[] debited,
-        Dictionary<(string, long), (long Consumed, long Leased)> counters,
-        long nowMs)
+    private static void Collect(SettlementCommand command, bool[] debited, List<(QuotaDebit, bool[], int)> debits, List<SettlementCommand> taskUses)
     {
         for (var d = 0; d < command.Debits.Count; d++)
         {
-            var debit = command.Debits[d];
-            var amount = debit.Amount;
-            if (debit.LeaseId is { } leaseId && amount > 0)
-            {
-                var leases = db.CapacityLeases.Where(l =>
-                    l.Id == leaseId && l.ExpiresAtMs > nowMs && l.Amount - l.DebitedByOwner - l.DebitedByOthers >= amount);
-                var applied = debit.ByOwner
-                    ? await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOwner, l => l.DebitedByOwner + amount))
-                    : await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOthers, l => l.DebitedByOthers + amount));
-                debited[d] = applied == 1;
-            }
-
-            var key = (debit.CounterKey, debit.WindowStart);
-            var current = counters.GetValueOrDefault(key);
-            counters[key] = (current.Consumed + amount, current.Leased + (debited[d] ? amount : 0));
+            debits.Add((command.Debits[d], debited, d));
         }
+
+        if (command.TaskId.Length > 0)
+        {
+            taskUses.Add(command);
+        }
+    }
+
+    /// <summary>
+    /// Where the grant's lease is alive and holds enough, the usage is debited from it too, so it
+    /// takes the place of leased capacity instead of adding to it.
+    /// </summary>
+    private static async Task<bool> DebitLeaseAsync(GovernanceDbContext db, QuotaDebit debit, long nowMs)
+    {
+        var amount = debit.Amount;
+        if (debit.LeaseId is not { } leaseId || amount <= 0)
+        {
+            return false;
+        }
+
+        var leases = db.CapacityLeases.Where(l =>
+            l.Id == leaseId && l.ExpiresAtMs > nowMs && l.Amount - l.DebitedByOwner - l.DebitedByOthers >= amount);
+        var applied = debit.ByOwner
+            ? await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOwner, l => l.DebitedByOwner + amount))
+            : await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOthers, l => l.DebitedByOthers + amount));
+        return applied == 1;
     }
 
     private static async Task UseTaskBudgetAsync(GovernanceDbContext db, SettlementCommand command)
     {
-        if (command.TaskId.Length == 0)
-        {
-            return;
-        }
-
         var org = command.Row.OrgId;
         var task = command.TaskId;
         var used = command.Row.OutputTokens;

@@ -49,6 +49,9 @@ public sealed class GovernanceException(RefusalKind kind, string reason, string 
     public static GovernanceException OrgNotFound(string orgId) =>
         new(RefusalKind.NotFound, "ORG_NOT_FOUND", $"Org '{orgId}' does not exist.") { Field = "org_id" };
 
+    public static GovernanceException UnknownProject(string orgId, string projectId, IReadOnlyList<string> projects) =>
+        new(RefusalKind.InvalidArgument, "UNKNOWN_PROJECT", $"Org '{orgId}' has no project '{projectId}'; its projects are: {string.Join(", ", projects)}.") { Field = "project_id" };
+
     public static GovernanceException UnknownModel(string model) =>
         new(RefusalKind.InvalidArgument, "UNKNOWN_MODEL", $"Model '{model}' is not in the policy's model table.") { Field = "model" };
 

@@ -12,7 +12,7 @@ namespace TaskBudgets.Governance.Admin;
 /// What GetBudget would answer now: the same decision (<see cref="BudgetDecision.Decide"/>) on the
 /// same quota headroom, with no reservation, no lease taken and no grant issued.
 /// </summary>
-public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, TimeProvider time)
+public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, TaskBudgetLedger tasks, TimeProvider time)
 {
     public async Task<SimulateBudgetResponse> SimulateAsync(GetBudgetRequest? ask, CancellationToken cancellationToken)
     {
@@ -24,15 +24,7 @@ public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, T
         CheckShape(ask);
         var request = ProtoMapping.ToDomain(ask);
         var policy = catalog.Current;
-        if (!policy.Orgs.TryGetValue(request.OrgId, out var org))
-        {
-            throw GovernanceException.OrgNotFound(request.OrgId);
-        }
-
-        if (!policy.Models.TryGetValue(request.Model, out var model))
-        {
-            throw GovernanceException.UnknownModel(request.Model);
-        }
+        var (org, model) = policy.Resolve(request.OrgId, request.ProjectId, request.Model);
 
         var rule = policy.Tiers.GetValueOrDefault(org.Tier)?.RuleFor(request.TaskType)
             ?? throw new GovernanceException(RefusalKind.FailedPrecondition, "NO_RULE", $"Tier '{org.Tier}' has no rule for task type '{request.TaskType}' and no '*' rule.");
@@ -49,8 +41,16 @@ public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, T
             }
         }
 
+        long? taskLeft = null;
+        var taskTotal = rule.TaskBudgetTokens;
+        if (request.TaskId.Length > 0 && rule.TaskBudgetTokens > 0)
+        {
+            (taskTotal, var left) = await tasks.PeekAsync(request.OrgId, request.TaskId, rule.TaskBudgetTokens, cancellationToken);
+            taskLeft = left;
+        }
+
         var headrooms = buckets.Select(b => b.Headroom()).ToArray();
-        var decision = BudgetDecision.Decide(rule, request.Features, model, headrooms);
+        var decision = BudgetDecision.Decide(rule, request.Features, model, headrooms, taskLeft);
         if (decision.Denied)
         {
             var limiting = decision.LimitingQuota;
@@ -78,7 +78,7 @@ public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, T
             reservations.Add(new QuotaReservation(b.Quota, b.Subject, b.WindowStart, b.WindowEnd, amount, Math.Max(0, headrooms[i].Remaining - amount)));
         }
 
-        var provider = Budgeting.ProviderParameters.For(model, decision, rule.TaskBudgetTokens);
+        var provider = Budgeting.ProviderParameters.For(model, decision, taskTotal);
         var grant = new IssuedGrant(string.Empty, now, decision, provider, org.Tier, rule, policy.Version, reservations);
         var answer = ProtoMapping.ToProto(grant, replayed: false);
         answer.ExpiresAt = null;

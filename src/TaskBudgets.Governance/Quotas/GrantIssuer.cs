@@ -59,7 +59,7 @@ public sealed class GrantIssuer(
     private async Task<IssuedGrant> IssueNewAsync(GrantRequest request, CancellationToken cancellationToken)
     {
         var policy = catalog.Current;
-        var (org, model) = policy.Resolve(request.OrgId, request.Model);
+        var (org, model) = policy.Resolve(request.OrgId, request.ProjectId, request.Model);
 
         var rule = policy.Tiers.GetValueOrDefault(org.Tier)?.RuleFor(request.TaskType)
             ?? throw new GovernanceException(RefusalKind.FailedPrecondition, "NO_RULE", $"Tier '{org.Tier}' has no rule for task type '{request.TaskType}' and no '*' rule.");

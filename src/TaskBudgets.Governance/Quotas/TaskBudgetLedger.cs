@@ -26,6 +26,7 @@ public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> cont
 {
     private readonly ConcurrentDictionary<(string OrgId, string TaskId), Entry> tasks = new();
     private readonly TimeSpan refreshAfter = options.Value.RefreshAfter;
+    private long lastSweepMs;
 
     /// <summary>The loop's total and what it has left, starting it at <paramref name="total"/> if it is new.</summary>
     public async ValueTask<(long Total, long Remaining)> RemainingAsync(string orgId, string taskId, long total, CancellationToken cancellationToken)
@@ -37,6 +38,7 @@ public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> cont
             return (entry.Total, Math.Max(0, entry.Total - entry.Used));
         }
 
+        SweepStale(now);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         for (var attempt = 0; attempt < 2; attempt++)
         {
@@ -64,12 +66,50 @@ public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> cont
         throw new InvalidOperationException($"Could not read or start task '{taskId}'.");
     }
 
+    /// <summary>What GetBudget would find for the loop, without starting it when it is new.</summary>
+    public async ValueTask<(long Total, long Remaining)> PeekAsync(string orgId, string taskId, long total, CancellationToken cancellationToken)
+    {
+        if (tasks.TryGetValue((orgId, taskId), out var entry) && time.GetUtcNow() - entry.ReadAt < refreshAfter)
+        {
+            return (entry.Total, Math.Max(0, entry.Total - entry.Used));
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var row = await db.TaskBudgets.AsNoTracking().FirstOrDefaultAsync(t => t.OrgId == orgId && t.TaskId == taskId, cancellationToken);
+        return row is null ? (total, total) : (row.Total, Math.Max(0, row.Total - row.Used));
+    }
+
     /// <summary>A report settled here: count it at once, before the next refresh.</summary>
     public void Used(string orgId, string taskId, long tokens)
     {
         if (tasks.TryGetValue((orgId, taskId), out var entry))
         {
             tasks[(orgId, taskId)] = entry with { Used = entry.Used + tokens };
+        }
+    }
+
+    /// <summary>How many loops this replica holds a copy of.</summary>
+    public int CachedCount => tasks.Count;
+
+    /// <summary>
+    /// Drops copies too old to answer from (they would be re-read anyway), at most once per
+    /// refresh interval, so finished loops do not pile up in memory.
+    /// </summary>
+    private void SweepStale(DateTimeOffset now)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var last = Interlocked.Read(ref lastSweepMs);
+        if (nowMs - last < refreshAfter.TotalMilliseconds || Interlocked.CompareExchange(ref lastSweepMs, nowMs, last) != last)
+        {
+            return;
+        }
+
+        foreach (var (key, entry) in tasks)
+        {
+            if (now - entry.ReadAt >= refreshAfter)
+            {
+                tasks.TryRemove(new KeyValuePair<(string, string), Entry>(key, entry));
+            }
         }
     }
 

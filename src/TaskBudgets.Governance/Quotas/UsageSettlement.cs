@@ -135,7 +135,7 @@ public sealed class UsageSettlement(
 
     private async Task<SettlementResult> ReportWithoutGrantAsync(UsageReport report, CancellationToken cancellationToken)
     {
-        var (org, model) = catalog.Current.Resolve(report.OrgId, report.Model);
+        var (org, model) = catalog.Current.Resolve(report.OrgId, report.ProjectId, report.Model);
 
         var now = time.GetUtcNow();
         var settled = new List<QuotaSettled>();

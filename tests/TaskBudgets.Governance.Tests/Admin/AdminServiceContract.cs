@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
 using TaskBudgets.Governance.Tests.Api;
 using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.V1;
@@ -337,6 +338,50 @@ public abstract class AdminServiceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_org_with_declared_projects_takes_calls_for_those_projects_only()
+    {
+        var created = await Admin.CreateOrgAsync(new CreateOrgRequest { Org = new Org { OrgId = "initech", Tier = "standard", Projects = { "web" } } });
+        var web = Ask("initech");
+        web.ProjectId = "web";
+        var typo = Ask("initech");
+        typo.ProjectId = "wbe";
+        var unreported = new ReportUsageRequest
+        {
+            OrgId = "initech",
+            ProjectId = "wbe",
+            TaskType = "support",
+            Model = "claude-test",
+            ReportId = "typo-report",
+            Usage = new UsageTokens { InputTokens = 10, OutputTokens = 20 },
+            StopReason = StopReason.EndTurn,
+        };
+
+        var forProject = await App.Budgets.GetBudgetAsync(web);
+        var forOrg = await App.Budgets.GetBudgetAsync(Ask("initech"));
+        var refused = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "UNKNOWN_PROJECT", () => App.Budgets.GetBudgetAsync(typo).ResponseAsync);
+        var refusedReport = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "UNKNOWN_PROJECT", () => App.Budgets.ReportUsageAsync(unreported).ResponseAsync);
+        var settledBefore = await SettlementCountAsync();
+        await Admin.UpdateOrgAsync(new UpdateOrgRequest { Org = new Org { OrgId = "initech", Projects = { "web", "wbe" } }, UpdateMask = Mask("projects"), Etag = created.Org.Etag });
+        var afterUpdate = await App.Budgets.GetBudgetAsync(typo);
+        await App.Budgets.ReportUsageAsync(unreported);
+
+        Assert.Equal(Decision.Granted, forProject.Decision);
+        Assert.Equal(Decision.Granted, forOrg.Decision);
+        RpcAssert.NamesField(refused, "project_id");
+        RpcAssert.NamesField(refusedReport, "project_id");
+        Assert.Contains("'wbe'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, settledBefore);
+        Assert.Equal(Decision.Granted, afterUpdate.Decision);
+        Assert.Equal(1, await SettlementCountAsync());
+    }
+
+    private async Task<int> SettlementCountAsync()
+    {
+        await using var db = App.Db();
+        return await db.Settlements.CountAsync(s => s.OrgId == "initech");
+    }
+
+    [Fact]
     public async Task Models_are_set_and_listed_with_their_prices()
     {
         var model = AdminFixtures.Model("o-test");
@@ -383,6 +428,36 @@ public abstract class AdminServiceContract : IAsyncLifetime
         Assert.Equal("capped:requests:minute", whenFull.LimitingQuotaId);
         var bad = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_ARGUMENT", () => Admin.SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = new GetBudgetRequest { OrgId = "capped" } }).ResponseAsync);
         RpcAssert.NamesField(bad, "budget_request.task_type");
+    }
+
+    [Fact]
+    public async Task SimulateBudget_gives_an_agentic_loop_what_it_has_left_and_starts_no_loop()
+    {
+        GetBudgetRequest Step(string task)
+        {
+            var ask = Ask(taskType: "agent");
+            ask.TaskId = task;
+            return ask;
+        }
+
+        var first = await App.Budgets.GetBudgetAsync(Step("sim-loop"));
+        await App.Budgets.ReportUsageAsync(new ReportUsageRequest
+        {
+            GrantId = first.GrantId,
+            Usage = new UsageTokens { InputTokens = 100, OutputTokens = 3000, ReasoningTokens = 2000 },
+            StopReason = StopReason.EndTurn,
+        });
+
+        var running = await Admin.SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = Step("sim-loop") });
+        var unstarted = await Admin.SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = Step("sim-never") });
+        var next = await App.Budgets.GetBudgetAsync(Step("sim-loop"));
+
+        Assert.Equal(7_000, running.Grant.Budget.TaskBudgetTokens);
+        Assert.Equal(next.Budget, running.Grant.Budget);
+        Assert.Equal(10_000, running.Grant.ProviderParameters.Anthropic.TaskBudgetTotal);
+        Assert.Equal(10_000, unstarted.Grant.Budget.TaskBudgetTokens);
+        await using var db = App.Db();
+        Assert.False(await db.TaskBudgets.AnyAsync(t => t.TaskId == "sim-never"));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.V1;
@@ -157,6 +158,35 @@ public abstract class BudgetServiceContract : IAsyncLifetime
         Assert.Equal(10_000, other.Budget.TaskBudgetTokens);
         await using var db = App.Db();
         Assert.Equal(5_500, (await db.TaskBudgets.SingleAsync(t => t.TaskId == "loop-1")).Used);
+    }
+
+    [Fact]
+    public async Task Finished_loops_do_not_stay_in_memory_and_their_use_survives_the_sweep()
+    {
+        GetBudgetRequest Step(string task)
+        {
+            var ask = Ask(taskType: "agent");
+            ask.TaskId = task;
+            return ask;
+        }
+
+        var ledger = App.Services.GetRequiredService<Governance.Quotas.TaskBudgetLedger>();
+        var first = await Budgets.GetBudgetAsync(Step("sweep-0"));
+        await Budgets.ReportUsageAsync(Report(first.GrantId, output: 3000, reasoning: 2000));
+        for (var i = 1; i < 20; i++)
+        {
+            await Budgets.GetBudgetAsync(Step($"sweep-{i}"));
+        }
+
+        var cachedWhileRunning = ledger.CachedCount;
+        App.Time.Advance(TimeSpan.FromMinutes(5));
+        await Budgets.GetBudgetAsync(Step("sweep-new"));
+        var cachedAfterSweep = ledger.CachedCount;
+        var resumed = await Budgets.GetBudgetAsync(Step("sweep-0"));
+
+        Assert.True(cachedWhileRunning >= 20, $"{cachedWhileRunning} loops cached");
+        Assert.Equal(1, cachedAfterSweep);
+        Assert.Equal(7_000, resumed.Budget.TaskBudgetTokens);
     }
 
     [Fact]

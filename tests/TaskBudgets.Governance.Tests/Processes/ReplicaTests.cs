@@ -35,6 +35,15 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
               - metric: reasoning_tokens
                 window: day
                 limit: 300000
+          - id: minutely
+            tier: standard
+            quotas:
+              - metric: reasoning_tokens
+                window: minute
+                limit: 1000000000
+              - metric: requests
+                window: minute
+                limit: 400
           - id: roomy
             tier: standard
             quotas:
@@ -240,5 +249,75 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
         var (leased, live, consumed) = (state.GetInt64(0), state.GetInt64(1), state.GetInt64(2));
         Assert.Equal(live, leased);
         Assert.True(consumed + leased <= 300_000);
+    }
+
+    [Fact]
+    public async Task A_window_rollover_under_load_neither_loses_nor_double_counts()
+    {
+        await StartReplicasAsync(TimeSpan.FromMinutes(1));
+
+        // Run from about 4 s before a minute boundary to 4 s after it, so grants and reports of
+        // both windows interleave on every replica.
+        var now = DateTime.UtcNow;
+        var boundary = new DateTime(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, DateTimeKind.Utc).AddMinutes(1);
+        if (boundary - now > TimeSpan.FromSeconds(4))
+        {
+            await Task.Delay(boundary - now - TimeSpan.FromSeconds(4));
+        }
+
+        var acknowledged = 0L;
+        var denied = 0L;
+        var until = boundary.AddSeconds(4);
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(async client =>
+        {
+            while (DateTime.UtcNow < until)
+            {
+                GetBudgetResponse grant;
+                try
+                {
+                    grant = await replicas[client % replicas.Count].Budgets.GetBudgetAsync(Ask("minutely"));
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+                {
+                    Interlocked.Increment(ref denied);
+                    await Task.Delay(20);
+                    continue;
+                }
+
+                // Settled on another replica than the one that granted it.
+                await replicas[(client + 1) % replicas.Count].Budgets.ReportUsageAsync(new ReportUsageRequest
+                {
+                    GrantId = grant.GrantId,
+                    Usage = new UsageTokens { OutputTokens = 20, ReasoningTokens = 7 },
+                    StopReason = StopReason.EndTurn,
+                });
+                Interlocked.Increment(ref acknowledged);
+            }
+        }));
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var windows = new Dictionary<string, List<(long Start, long Consumed)>>();
+        await using (var read = new NpgsqlCommand("""SELECT "CounterKey", "WindowStart", "Consumed" FROM quota_counters WHERE "CounterKey" LIKE 'minutely:%' ORDER BY "WindowStart" """, connection))
+        await using (var rows = await read.ExecuteReaderAsync())
+        {
+            while (await rows.ReadAsync())
+            {
+                var key = rows.GetString(0);
+                windows.TryAdd(key, []);
+                windows[key].Add((rows.GetInt64(1), rows.GetInt64(2)));
+            }
+        }
+
+        await using var count = new NpgsqlCommand("""SELECT COUNT(*) FROM settlements WHERE "OrgId" = 'minutely'""", connection);
+        var settled = (long)(await count.ExecuteScalarAsync())!;
+        var reasoning = windows["minutely:reasoning_tokens:minute"];
+        var requests = windows["minutely:requests:minute"];
+
+        Assert.True(reasoning.Count(w => w.Consumed > 0) >= 2, $"the load did not cross a window boundary: {string.Join(", ", reasoning)}");
+        Assert.Equal(acknowledged, settled);
+        Assert.Equal(acknowledged * 7, reasoning.Sum(w => w.Consumed));
+        Assert.Equal(acknowledged, requests.Sum(w => w.Consumed));
+        Assert.All(requests, w => Assert.True(w.Consumed <= 400, $"window {w.Start} counted {w.Consumed} requests of 400"));
     }
 }

@@ -14,6 +14,7 @@ namespace TaskBudgets.Governance.Storage;
 public sealed partial class ReportWriter(
     IDbContextFactory<GovernanceDbContext> contexts,
     IOptions<ReportWriterOptions> options,
+    SqliteWriteGate writeGate,
     TimeProvider time,
     GovernanceMetrics metrics,
     ILogger<ReportWriter> logger) : BackgroundService
@@ -118,6 +119,7 @@ public sealed partial class ReportWriter(
 
     private async Task<SettlementOutcome[]> CommitAsync(List<Pending> batch)
     {
+        using var entered = await writeGate.EnterAsync(CancellationToken.None);
         await using var db = await contexts.CreateDbContextAsync();
         await using var transaction = await db.Database.BeginTransactionAsync();
         var ids = new List<string>(batch.Count);

@@ -81,11 +81,12 @@ public sealed partial class LeaseRenewal(
                 // replica holds beyond that is capacity other replicas may be refused.
                 var (recent, smoothed) = bucket.TakeDemand(decay);
                 var unleased = bucket.Headroom().Remaining - Math.Max(0, bucket.Free);
-                var target = unleased < bucket.Quota.Limit / 10 ? recent : (long)(smoothed * horizon);
+                var target = LeaseSizing.Target(recent, smoothed, horizon, unleased, bucket.Quota.Limit);
                 var free = bucket.Free;
-                if (target > 0 && free < target / 2)
+                if (target > 0 && free < target)
                 {
-                    await leases.GrowAsync(bucket, 0, target - free, cancellationToken);
+                    // Topped up ahead of exhaustion, with room for a burst, so grants do not find it short.
+                    await leases.GrowAsync(bucket, 0, target + (target / 2) - free, cancellationToken);
                 }
                 else if (free > (2 * target) + 1)
                 {

@@ -26,6 +26,7 @@ public sealed partial class ReportWriter(
     });
 
     private readonly int maxBatch = options.Value.MaxBatchSize;
+    private SettlementSql? statements;
 
     /// <summary>Queues a settlement and completes once it is committed (or fails with the storage error).</summary>
     public async Task<SettlementOutcome> SubmitAsync(SettlementCommand command, CancellationToken cancellationToken)
@@ -166,64 +167,41 @@ public sealed partial class ReportWriter(
         }
 
         // One statement per lease, counter and task budget touched, each set sorted and taken in
-        // the order every writer uses (leases, then counters): no per-report round trips, no deadlocks.
-        foreach (var lease in work.Leases)
+        // the order every writer uses (leases, then counters), sent together where the provider
+        // batches: no per-report round trips, no deadlocks.
+        var sql = statements ??= SettlementSql.For(db);
+        var leases = work.Leases.ToList();
+        var took = await sql.DebitLeasesAsync(db, leases, nowMs);
+        for (var l = 0; l < leases.Count; l++)
         {
-            if (await DebitLeaseAsync(db, lease, nowMs))
+            if (took[l])
             {
-                lease.MarkAllDebited();
+                leases[l].MarkAllDebited();
                 continue;
             }
 
-            // The lease cannot take the sum (expired, or short): the debits one by one, in batch order.
-            foreach (var item in lease.Items)
+            // The lease cannot take the sum (expired, or short): its debits one by one, in batch order.
+            foreach (var item in leases[l].Items)
             {
-                var debit = item.Debit;
-                item.Debited = await DebitLeaseAsync(db, debit.LeaseId!, debit.ByOwner ? debit.Amount : 0, debit.ByOwner ? 0 : debit.Amount, nowMs);
+                var debited = await sql.DebitLeaseAsync(db, item.Debit, nowMs);
+                item.Debited = debited;
             }
         }
 
-        foreach (var ((key, window), delta) in work.CounterDeltas())
+        var counters = work.CounterDeltas().ToList();
+        var found = await sql.AddAsync(db, counters, work.TaskUses);
+        for (var c = 0; c < counters.Count; c++)
         {
-            var updated = await db.QuotaCounters
-                .Where(c => c.CounterKey == key && c.WindowStart == window)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(c => c.Consumed, c => c.Consumed + delta.Consumed)
-                    .SetProperty(c => c.Leased, c => c.Leased - delta.Leased));
-            if (updated == 0)
+            if (!found[c])
             {
+                var ((key, window), delta) = counters[c];
                 db.QuotaCounters.Add(new QuotaCounter { CounterKey = key, WindowStart = window, Consumed = delta.Consumed });
             }
-        }
-
-        foreach (var ((org, task), used) in work.TaskUses)
-        {
-            await db.TaskBudgets
-                .Where(t => t.OrgId == org && t.TaskId == task)
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Used, t => t.Used + used));
         }
 
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         return outcomes;
-    }
-
-    private static Task<bool> DebitLeaseAsync(GovernanceDbContext db, LeaseDebits lease, long nowMs) =>
-        DebitLeaseAsync(db, lease.LeaseId, lease.ByOwner, lease.ByOthers, nowMs);
-
-    /// <summary>
-    /// Where the grant's lease is alive and holds enough, the usage is debited from it too, so it
-    /// takes the place of leased capacity instead of adding to it.
-    /// </summary>
-    private static async Task<bool> DebitLeaseAsync(GovernanceDbContext db, string leaseId, long byOwner, long byOthers, long nowMs)
-    {
-        var amount = byOwner + byOthers;
-        var applied = await db.CapacityLeases
-            .Where(l => l.Id == leaseId && l.ExpiresAtMs > nowMs && l.Amount - l.DebitedByOwner - l.DebitedByOthers >= amount)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(l => l.DebitedByOwner, l => l.DebitedByOwner + byOwner)
-                .SetProperty(l => l.DebitedByOthers, l => l.DebitedByOthers + byOthers));
-        return applied == 1;
     }
 
     private static void CopyUsage(Settlement from, Settlement to)

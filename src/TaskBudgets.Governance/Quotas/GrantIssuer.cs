@@ -139,7 +139,7 @@ public sealed class GrantIssuer(
         DateTimeOffset now,
         long taskTotal)
     {
-        var id = Guid.NewGuid();
+        var id = GrantIds.Next();
         var expiresAt = now + ttl;
         var claims = new GrantClaims
         {

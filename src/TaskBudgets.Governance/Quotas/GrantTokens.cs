@@ -16,6 +16,11 @@ public sealed class GrantTokens
     private const int StackLimit = 1024;
     private byte[] key = [];
 
+    // A keyed HMAC per thread, reset rather than re-keyed for each token: the one-shot API sets
+    // the key up on every call, a large part of signing a token this small.
+    [ThreadStatic]
+    private static (byte[] Key, IncrementalHash Hmac)? hmac;
+
     public bool HasKey => key.Length > 0;
 
     public void UseKey(byte[] signingKey)
@@ -45,7 +50,7 @@ public sealed class GrantTokens
             payload = payload[..size];
             claims.WriteTo(payload);
             Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
-            HMACSHA256.HashData(key, payload, hash);
+            Mac(payload, hash);
             var mac = hash[..MacBytes];
             var length = Prefix.Length + Base64Url.GetEncodedLength(size) + 1 + Base64Url.GetEncodedLength(MacBytes);
             var rentedChars = length > StackLimit ? ArrayPool<char>.Shared.Rent(length) : null;
@@ -111,7 +116,7 @@ public sealed class GrantTokens
                 return null;
             }
 
-            HMACSHA256.HashData(key, payload, expected);
+            Mac(payload, expected);
             if (!CryptographicOperations.FixedTimeEquals(mac[..MacBytes], expected[..MacBytes]))
             {
                 return null;
@@ -128,5 +133,19 @@ public sealed class GrantTokens
         {
             return null;
         }
+    }
+
+    private void Mac(ReadOnlySpan<byte> payload, Span<byte> destination)
+    {
+        var current = key;
+        if (hmac is not { } cached || !ReferenceEquals(cached.Key, current))
+        {
+            hmac?.Hmac.Dispose();
+            cached = (current, IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, current));
+            hmac = cached;
+        }
+
+        cached.Hmac.AppendData(payload);
+        cached.Hmac.GetHashAndReset(destination);
     }
 }

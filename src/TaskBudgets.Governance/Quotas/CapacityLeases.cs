@@ -25,13 +25,14 @@ public sealed partial class CapacityLeases(
     /// Grows the bucket's lease by <paramref name="wanted"/>, or by less if the window has less left,
     /// but never by less than <paramref name="needed"/>. Returns what was added (0: refused).
     /// </summary>
-    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, CancellationToken cancellationToken)
+    /// <param name="forGrant">A grant is waiting for it (else the renewal grows ahead of need); for the metric.</param>
+    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, bool forGrant, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var (outcome, amount) = await TryGrowOnceAsync(bucket, needed, wanted, now, expires, cancellationToken);
+            var (outcome, amount) = await TryGrowOnceAsync(bucket, needed, wanted, now, expires, forGrant, cancellationToken);
             switch (outcome)
             {
                 case GrowOutcome.Grown:
@@ -50,7 +51,7 @@ public sealed partial class CapacityLeases(
         return 0;
     }
 
-    private async Task<(GrowOutcome Outcome, long Amount)> TryGrowOnceAsync(QuotaBucket bucket, long needed, long wanted, long now, long expires, CancellationToken cancellationToken)
+    private async Task<(GrowOutcome Outcome, long Amount)> TryGrowOnceAsync(QuotaBucket bucket, long needed, long wanted, long now, long expires, bool forGrant, CancellationToken cancellationToken)
     {
         var limit = bucket.Quota.Limit;
         using var entered = await writeGate.EnterAsync(cancellationToken);
@@ -70,7 +71,7 @@ public sealed partial class CapacityLeases(
         bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
         if (pool < needed)
         {
-            metrics.LeaseOperation("grow", succeeded: false);
+            metrics.LeaseGrown(succeeded: false, forGrant);
             return (GrowOutcome.Refused, 0);
         }
 
@@ -133,7 +134,7 @@ public sealed partial class CapacityLeases(
         await transaction.CommitAsync(cancellationToken);
         bucket.AddLeased(amount);
         bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount, time.GetUtcNow());
-        metrics.LeaseOperation("grow", succeeded: true);
+        metrics.LeaseGrown(succeeded: true, forGrant);
         return (GrowOutcome.Grown, amount);
     }
 

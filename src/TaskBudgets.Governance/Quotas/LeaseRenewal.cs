@@ -91,7 +91,7 @@ public sealed partial class LeaseRenewal(
                 if (target > 0 && free < target)
                 {
                     // Topped up ahead of exhaustion, with room for a burst, so grants do not find it short.
-                    await leases.GrowAsync(bucket, 0, target + (target / 2) - free, token);
+                    await leases.GrowAsync(bucket, 0, target + (target / 2) - free, forGrant: false, token);
                 }
                 else if (free > (2 * target) + 1)
                 {

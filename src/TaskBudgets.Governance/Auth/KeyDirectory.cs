@@ -18,6 +18,7 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
     public const string BootstrapKeyId = "bootstrap-admin";
 
     private const int MaxCached = 10_000;
+    private static readonly CallerIdentity Bootstrap = new(BootstrapKeyId, KeyRole.Admin, string.Empty);
     private readonly ConcurrentDictionary<string, Entry> cache = new(StringComparer.Ordinal);
     private readonly TimeSpan ttl = options.Value.KeyCacheTtl;
     private byte[] bootstrapHash = [];
@@ -38,9 +39,9 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
             return null;
         }
 
-        if (bootstrapHash.Length > 0 && CryptographicOperations.FixedTimeEquals(bootstrapHash, SHA256.HashData(Encoding.UTF8.GetBytes(secret))))
+        if (bootstrapHash.Length > 0 && IsBootstrap(secret))
         {
-            return new CallerIdentity(BootstrapKeyId, KeyRole.Admin, string.Empty);
+            return Bootstrap;
         }
 
         if (!secret.StartsWith(ApiKeySecrets.Prefix, StringComparison.Ordinal))
@@ -68,6 +69,16 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
 
         cache[hash] = new Entry(identity, now + ttl);
         return identity;
+    }
+
+    // Hashed in stack buffers: every call with the bootstrap key (and every other call) pays this.
+    private bool IsBootstrap(string secret)
+    {
+        Span<byte> utf8 = stackalloc byte[ApiKeySecrets.MaxLength * 3];
+        var length = Encoding.UTF8.GetBytes(secret, utf8);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..length], hash);
+        return CryptographicOperations.FixedTimeEquals(bootstrapHash, hash);
     }
 
     /// <summary>Forgets every cached lookup: a key was revoked here, so it is refused here at once.</summary>

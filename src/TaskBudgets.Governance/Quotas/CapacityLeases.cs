@@ -13,6 +13,7 @@ namespace TaskBudgets.Governance.Quotas;
 public sealed partial class CapacityLeases(
     IDbContextFactory<GovernanceDbContext> contexts,
     IOptions<LeaseOptions> options,
+    SqliteWriteGate writeGate,
     TimeProvider time,
     ReplicaIdentity replica,
     GovernanceMetrics metrics,
@@ -24,100 +25,117 @@ public sealed partial class CapacityLeases(
     /// Grows the bucket's lease by <paramref name="wanted"/>, or by less if the window has less left,
     /// but never by less than <paramref name="needed"/>. Returns what was added (0: refused).
     /// </summary>
-    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, CancellationToken cancellationToken)
+    /// <param name="forGrant">A grant is waiting for it (else the renewal grows ahead of need); for the metric.</param>
+    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, bool forGrant, CancellationToken cancellationToken)
     {
-        var limit = bucket.Quota.Limit;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-            var counter = await ReadCounterAsync(db, bucket, cancellationToken);
-            if (counter is null)
+            var (outcome, amount) = await TryGrowOnceAsync(bucket, needed, wanted, now, expires, forGrant, cancellationToken);
+            switch (outcome)
             {
-                if (!await TryCreateCounterAsync(db, bucket, cancellationToken))
-                {
-                    continue;
-                }
-
-                counter = (0, 0);
-            }
-
-            var pool = limit - counter.Value.Consumed - counter.Value.Leased;
-            bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
-            if (pool < needed)
-            {
-                metrics.LeaseOperation("grow", succeeded: false);
-                return 0;
-            }
-
-            // Beyond the immediate need, take at most a share of what is left: near the limit,
-            // the rest stays available to other replicas.
-            var extra = Math.Max(0, wanted - needed);
-            var cap = (long)((pool - needed) * options.MaxPoolShare);
-            var amount = needed + Math.Min(extra, cap);
-            if (amount <= 0)
-            {
-                return 0;
-            }
-
-            // Rows are taken lease first, counter second, as every other writer of both does
-            // (settlement, return, reclaim): one order, so concurrent writers cannot deadlock.
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var key = bucket.CounterKey;
-            var window = bucket.WindowStartUnix;
-            var leaseId = bucket.LeaseId;
-            var extended = await db.CapacityLeases
-                .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
-                .ExecuteUpdateAsync(s => s.SetProperty(l => l.Amount, l => l.Amount + amount).SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
-            var newLease = extended == 0;
-            if (newLease)
-            {
-                // No live lease: a first lease, or one that expired and is reclaimed (or about to be).
-                if (await db.CapacityLeases.AnyAsync(l => l.Id == leaseId, cancellationToken))
-                {
-                    await transaction.RollbackAsync(cancellationToken);
+                case GrowOutcome.Grown:
+                    return amount;
+                case GrowOutcome.Refused:
+                    return 0;
+                case GrowOutcome.LeaseExpired:
+                    // Outside the write gate: reclaiming takes it too.
                     await ReclaimExpiredAsync(cancellationToken);
                     bucket.LeaseLost();
-                    continue;
-                }
-
-                db.CapacityLeases.Add(new CapacityLease
-                {
-                    Id = leaseId,
-                    CounterKey = key,
-                    WindowStart = window,
-                    ReplicaId = replica.Id,
-                    Amount = amount,
-                    ExpiresAtMs = expires,
-                });
-                await db.SaveChangesAsync(cancellationToken);
+                    break;
             }
-
-            var taken = await db.QuotaCounters
-                .Where(c => c.CounterKey == key && c.WindowStart == window && c.Consumed + c.Leased + amount <= limit)
-                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased + amount), cancellationToken);
-            if (taken == 0)
-            {
-                // Another replica took capacity since the read: read again and retry.
-                await transaction.RollbackAsync(cancellationToken);
-                continue;
-            }
-
-            if (newLease)
-            {
-                bucket.LeaseLost();
-            }
-
-            await transaction.CommitAsync(cancellationToken);
-            bucket.AddLeased(amount);
-            bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount, time.GetUtcNow());
-            metrics.LeaseOperation("grow", succeeded: true);
-            return amount;
         }
 
         LogGrowGaveUp(logger, bucket.CounterKey);
         return 0;
+    }
+
+    private async Task<(GrowOutcome Outcome, long Amount)> TryGrowOnceAsync(QuotaBucket bucket, long needed, long wanted, long now, long expires, bool forGrant, CancellationToken cancellationToken)
+    {
+        var limit = bucket.Quota.Limit;
+        using var entered = await writeGate.EnterAsync(cancellationToken);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var counter = await ReadCounterAsync(db, bucket, cancellationToken);
+        if (counter is null)
+        {
+            if (!await TryCreateCounterAsync(db, bucket, cancellationToken))
+            {
+                return (GrowOutcome.Retry, 0);
+            }
+
+            counter = (0, 0);
+        }
+
+        var pool = limit - counter.Value.Consumed - counter.Value.Leased;
+        bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
+        if (pool < needed)
+        {
+            metrics.LeaseGrown(succeeded: false, forGrant);
+            return (GrowOutcome.Refused, 0);
+        }
+
+        // Beyond the immediate need, take at most a share of what is left: near the limit,
+        // the rest stays available to other replicas.
+        var extra = Math.Max(0, wanted - needed);
+        var cap = (long)((pool - needed) * options.MaxPoolShare);
+        var amount = needed + Math.Min(extra, cap);
+        if (amount <= 0)
+        {
+            return (GrowOutcome.Refused, 0);
+        }
+
+        // Rows are taken lease first, counter second, as every other writer of both does
+        // (settlement, return, reclaim): one order, so concurrent writers cannot deadlock.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var key = bucket.CounterKey;
+        var window = bucket.WindowStartUnix;
+        var leaseId = bucket.LeaseId;
+        var extended = await db.CapacityLeases
+            .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
+            .ExecuteUpdateAsync(s => s.SetProperty(l => l.Amount, l => l.Amount + amount).SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
+        var newLease = extended == 0;
+        if (newLease)
+        {
+            // No live lease: a first lease, or one that expired and is reclaimed (or about to be).
+            if (await db.CapacityLeases.AnyAsync(l => l.Id == leaseId, cancellationToken))
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return (GrowOutcome.LeaseExpired, 0);
+            }
+
+            db.CapacityLeases.Add(new CapacityLease
+            {
+                Id = leaseId,
+                CounterKey = key,
+                WindowStart = window,
+                ReplicaId = replica.Id,
+                Amount = amount,
+                ExpiresAtMs = expires,
+            });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        var taken = await db.QuotaCounters
+            .Where(c => c.CounterKey == key && c.WindowStart == window && c.Consumed + c.Leased + amount <= limit)
+            .ExecuteUpdateAsync(s => s.SetProperty(c => c.Leased, c => c.Leased + amount), cancellationToken);
+        if (taken == 0)
+        {
+            // Another replica took capacity since the read: read again and retry.
+            await transaction.RollbackAsync(cancellationToken);
+            return (GrowOutcome.Retry, 0);
+        }
+
+        if (newLease)
+        {
+            bucket.LeaseLost();
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        bucket.AddLeased(amount);
+        bucket.Observe(0, counter.Value.Consumed, counter.Value.Leased + amount, time.GetUtcNow());
+        metrics.LeaseGrown(succeeded: true, forGrant);
+        return (GrowOutcome.Grown, amount);
     }
 
     /// <summary>Returns up to <paramref name="amount"/> of the lease's free capacity to the window.</summary>
@@ -131,6 +149,7 @@ public sealed partial class CapacityLeases(
 
         try
         {
+            using var entered = await writeGate.EnterAsync(cancellationToken);
             await using var db = await contexts.CreateDbContextAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var leaseId = bucket.LeaseId;
@@ -162,6 +181,7 @@ public sealed partial class CapacityLeases(
     /// <summary>Extends the lease and reads what other replicas did. False when the lease is gone.</summary>
     public async Task<bool> RenewAsync(QuotaBucket bucket, CancellationToken cancellationToken)
     {
+        using var entered = await writeGate.EnterAsync(cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
@@ -185,6 +205,7 @@ public sealed partial class CapacityLeases(
     /// <summary>Gives the capacity of expired leases (of dead or stalled replicas) back to their windows.</summary>
     public async Task<int> ReclaimExpiredAsync(CancellationToken cancellationToken)
     {
+        using var entered = await writeGate.EnterAsync(cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expired = await db.CapacityLeases.AsNoTracking()
@@ -267,4 +288,12 @@ public sealed partial class CapacityLeases(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reclaimed {Count} expired capacity leases.")]
     private static partial void LogReclaimed(ILogger logger, int count);
+
+    private enum GrowOutcome
+    {
+        Retry,
+        Grown,
+        Refused,
+        LeaseExpired,
+    }
 }

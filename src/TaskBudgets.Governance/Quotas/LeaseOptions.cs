@@ -36,7 +36,17 @@ public sealed class LeaseOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ServeWithoutDatabaseFor { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>When taking a lease for a grant, take this many grants' worth ahead. Default 8.</summary>
+    /// <summary>
+    /// When taking a lease for a grant, take at least this many grants' worth ahead; away from the
+    /// limit, a <see cref="DemandHorizon"/> of the bucket's recent demand if that is more. Default 8.
+    /// </summary>
     [Range(1, 10_000)]
     public int GrantsAhead { get; set; } = 8;
+
+    /// <summary>
+    /// How many buckets a renewal pass renews at once (each has its own rows, so they do not
+    /// contend; on SQLite their writes still take turns). Default 4.
+    /// </summary>
+    [Range(1, 64)]
+    public int RenewParallelism { get; set; } = 4;
 }

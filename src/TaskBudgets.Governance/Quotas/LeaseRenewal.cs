@@ -56,47 +56,53 @@ public sealed partial class LeaseRenewal(
 
         // Remembered demand halves every demand horizon.
         var decay = Math.Pow(0.5, 1.0 / horizon);
-        foreach (var bucket in ledger.Buckets.ToArray())
+
+        // Buckets are renewed side by side (each under its own LeaseGate, each touching only its
+        // own lease and counter rows): one after another, a pass over a hundred buckets took
+        // longer than the interval on PostgreSQL, and leases ran dry between passes.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.RenewParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(ledger.Buckets.ToArray(), parallel, async (bucket, token) =>
         {
-            await bucket.LeaseGate.WaitAsync(cancellationToken);
+            await bucket.LeaseGate.WaitAsync(token);
             try
             {
                 if (now >= bucket.WindowEnd)
                 {
-                    await leases.ReturnAsync(bucket, long.MaxValue, cancellationToken);
+                    await leases.ReturnAsync(bucket, long.MaxValue, token);
                     if (bucket.Reserved == 0)
                     {
                         ledger.Forget(bucket);
                     }
 
-                    continue;
+                    return;
                 }
 
-                if (!await leases.RenewAsync(bucket, cancellationToken))
+                if (!await leases.RenewAsync(bucket, token))
                 {
-                    continue;
+                    return;
                 }
 
                 // Near the limit a lease covers one interval of demand, not the horizon: what one
                 // replica holds beyond that is capacity other replicas may be refused.
                 var (recent, smoothed) = bucket.TakeDemand(decay);
                 var unleased = bucket.Headroom().Remaining - Math.Max(0, bucket.Free);
-                var target = unleased < bucket.Quota.Limit / 10 ? recent : (long)(smoothed * horizon);
+                var target = LeaseSizing.Target(recent, smoothed, horizon, unleased, bucket.Quota.Limit);
                 var free = bucket.Free;
-                if (target > 0 && free < target / 2)
+                if (target > 0 && free < target)
                 {
-                    await leases.GrowAsync(bucket, 0, target - free, cancellationToken);
+                    // Topped up ahead of exhaustion, with room for a burst, so grants do not find it short.
+                    await leases.GrowAsync(bucket, 0, target + (target / 2) - free, forGrant: false, token);
                 }
                 else if (free > (2 * target) + 1)
                 {
-                    await leases.ReturnAsync(bucket, free - target, cancellationToken);
+                    await leases.ReturnAsync(bucket, free - target, token);
                 }
             }
             finally
             {
                 bucket.LeaseGate.Release();
             }
-        }
+        });
 
         await leases.ReclaimExpiredAsync(cancellationToken);
         Interlocked.Exchange(ref lastPassTicks, time.GetUtcNow().UtcTicks);

@@ -190,5 +190,19 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         }
     }
 
+    /// <summary>
+    /// Recent demand without taking it (grants since the last renewal pass, or the remembered rate
+    /// if larger), and what the window has left unleased, for sizing a lease between passes.
+    /// </summary>
+    public (long Demand, long Unleased) DemandNow()
+    {
+        lock (gate)
+        {
+            var balance = leased - debitedLocally - debitedElsewhere;
+            var unleased = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen - Math.Max(0, balance));
+            return (Math.Max(demand, (long)smoothedDemand), unleased);
+        }
+    }
+
     public void UpdateQuota(QuotaDefinition definition) => Quota = definition;
 }

@@ -12,6 +12,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
     private readonly ConcurrentDictionary<(string CounterKey, long Window), QuotaBucket> buckets = new();
     private readonly int grantsAhead = options.Value.GrantsAhead;
     private readonly TimeSpan serveWithoutDatabaseFor = options.Value.ServeWithoutDatabaseFor;
+    private readonly double horizonIntervals = options.Value.DemandHorizon / options.Value.RenewInterval;
 
     public ICollection<QuotaBucket> Buckets => buckets.Values;
 
@@ -88,7 +89,13 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
                 var missing = needed - bucket.Free;
                 if (missing > 0)
                 {
-                    var grown = await leases.GrowAsync(bucket, missing, missing + (needed * grantsAhead), cancellationToken);
+                    var (demand, unleased) = bucket.DemandNow();
+                    // Near the limit only Leases:GrantsAhead grants' worth, as before demand sizing:
+                    // the renewal pass sizes leases there, with every replica's use in view.
+                    var limit = bucket.Quota.Limit;
+                    var target = LeaseSizing.NearLimit(unleased, limit) ? 0 : LeaseSizing.Target(demand, demand, horizonIntervals, unleased, limit);
+                    var wanted = LeaseSizing.RequestPathWant(missing, needed, grantsAhead, target);
+                    var grown = await leases.GrowAsync(bucket, missing, wanted, forGrant: true, cancellationToken);
                     if (grown == 0)
                     {
                         return false;

@@ -130,7 +130,7 @@ public sealed class UsageSettlement(
             metrics.Settled(claims.Tier, RuleTaskType(claims.Tier, claims.TaskType), usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
         }
 
-        return ToResult(outcome);
+        return ToResult(outcome, settled);
     }
 
     private async Task<SettlementResult> ReportWithoutGrantAsync(UsageReport report, CancellationToken cancellationToken)
@@ -172,7 +172,7 @@ public sealed class UsageSettlement(
             metrics.Settled(org.Tier, RuleTaskType(org.Tier, report.TaskType), report.Usage, 0, row.Truncated, false, false);
         }
 
-        return ToResult(outcome);
+        return ToResult(outcome, settled);
     }
 
     // Metrics label task types by the rule that governs them, so callers cannot grow the label set.
@@ -210,10 +210,13 @@ public sealed class UsageSettlement(
         row.QuotasJson = JsonSerializer.Serialize(settled, Json);
     }
 
-    private static SettlementResult ToResult(SettlementOutcome outcome)
+    /// <param name="settled">What this report settled: the stored row's quotas unless it is a duplicate.</param>
+    private static SettlementResult ToResult(SettlementOutcome outcome, IReadOnlyList<QuotaSettled> settled)
     {
         var row = outcome.Row;
-        var quotas = JsonSerializer.Deserialize<QuotaSettled[]>(row.QuotasJson, Json) ?? [];
+
+        // Only a duplicate needs the first report's quotas read back from the row.
+        var quotas = outcome.Duplicate ? JsonSerializer.Deserialize<QuotaSettled[]>(row.QuotasJson, Json) ?? [] : settled;
         return new SettlementResult(
             outcome.Duplicate,
             row.Late,

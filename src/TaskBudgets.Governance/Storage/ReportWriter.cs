@@ -14,6 +14,7 @@ namespace TaskBudgets.Governance.Storage;
 public sealed partial class ReportWriter(
     IDbContextFactory<GovernanceDbContext> contexts,
     IOptions<ReportWriterOptions> options,
+    SqliteWriteGate writeGate,
     TimeProvider time,
     GovernanceMetrics metrics,
     ILogger<ReportWriter> logger) : BackgroundService
@@ -25,6 +26,7 @@ public sealed partial class ReportWriter(
     });
 
     private readonly int maxBatch = options.Value.MaxBatchSize;
+    private SettlementSql? statements;
 
     /// <summary>Queues a settlement and completes once it is committed (or fails with the storage error).</summary>
     public async Task<SettlementOutcome> SubmitAsync(SettlementCommand command, CancellationToken cancellationToken)
@@ -118,13 +120,18 @@ public sealed partial class ReportWriter(
 
     private async Task<SettlementOutcome[]> CommitAsync(List<Pending> batch)
     {
+        using var entered = await writeGate.EnterAsync(CancellationToken.None);
         await using var db = await contexts.CreateDbContextAsync();
         await using var transaction = await db.Database.BeginTransactionAsync();
-        var ids = batch.Select(p => p.Command.Row.Id).Distinct().ToList();
+        var ids = new List<string>(batch.Count);
+        foreach (var pending in batch)
+        {
+            ids.Add(pending.Command.Row.Id);
+        }
+
         var rows = await db.Settlements.Where(s => ids.Contains(s.Id)).ToDictionaryAsync(s => s.Id, StringComparer.Ordinal);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var debits = new List<(QuotaDebit Debit, bool[] Debited, int Index)>();
-        var taskUses = new List<SettlementCommand>();
+        var work = new SettlementBatch();
         var outcomes = new SettlementOutcome[batch.Count];
 
         for (var i = 0; i < batch.Count; i++)
@@ -138,7 +145,7 @@ public sealed partial class ReportWriter(
                     // The tokens were spent all the same: count a report that follows a release, flagged late.
                     CopyUsage(command.Row, row);
                     row.Late = true;
-                    Collect(command, debited, debits, taskUses);
+                    work.Add(command, debited);
                     outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
                 }
                 else
@@ -153,88 +160,48 @@ public sealed partial class ReportWriter(
             rows[command.Row.Id] = command.Row;
             if (command.Kind == SettlementKind.Reported)
             {
-                Collect(command, debited, debits, taskUses);
+                work.Add(command, debited);
             }
 
             outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
         }
 
-        // Rows are taken in one order by every writer (leases, then counters, each sorted), so
-        // batches on different replicas and lease changes cannot deadlock one another.
-        var counters = new SortedDictionary<(string, long), (long Consumed, long Leased)>(Comparer<(string, long)>.Create(
-            (a, b) => string.CompareOrdinal(a.Item1, b.Item1) is var c and not 0 ? c : a.Item2.CompareTo(b.Item2)));
-        foreach (var (debit, debited, index) in debits.OrderBy(d => d.Debit.LeaseId, StringComparer.Ordinal))
+        // One statement per lease, counter and task budget touched, each set sorted and taken in
+        // the order every writer uses (leases, then counters), sent together where the provider
+        // batches: no per-report round trips, no deadlocks.
+        var sql = statements ??= SettlementSql.For(db);
+        var leases = work.Leases.ToList();
+        var took = await sql.DebitLeasesAsync(db, leases, nowMs);
+        for (var l = 0; l < leases.Count; l++)
         {
-            debited[index] = await DebitLeaseAsync(db, debit, nowMs);
-            var key = (debit.CounterKey, debit.WindowStart);
-            var current = counters.GetValueOrDefault(key);
-            counters[key] = (current.Consumed + debit.Amount, current.Leased + (debited[index] ? debit.Amount : 0));
-        }
-
-        foreach (var ((key, window), delta) in counters)
-        {
-            var updated = await db.QuotaCounters
-                .Where(c => c.CounterKey == key && c.WindowStart == window)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(c => c.Consumed, c => c.Consumed + delta.Consumed)
-                    .SetProperty(c => c.Leased, c => c.Leased - delta.Leased));
-            if (updated == 0)
+            if (took[l])
             {
-                db.QuotaCounters.Add(new QuotaCounter { CounterKey = key, WindowStart = window, Consumed = delta.Consumed });
+                leases[l].MarkAllDebited();
+                continue;
+            }
+
+            // The lease cannot take the sum (expired, or short): its debits one by one, in batch order.
+            foreach (var item in leases[l].Items)
+            {
+                var debited = await sql.DebitLeaseAsync(db, item.Debit, nowMs);
+                item.Debited = debited;
             }
         }
 
-        foreach (var command in taskUses.OrderBy(c => c.Row.OrgId, StringComparer.Ordinal).ThenBy(c => c.TaskId, StringComparer.Ordinal))
+        var counters = work.CounterDeltas().ToList();
+        var found = await sql.AddAsync(db, counters, work.TaskUses);
+        for (var c = 0; c < counters.Count; c++)
         {
-            await UseTaskBudgetAsync(db, command);
+            if (!found[c])
+            {
+                var ((key, window), delta) = counters[c];
+                db.QuotaCounters.Add(new QuotaCounter { CounterKey = key, WindowStart = window, Consumed = delta.Consumed });
+            }
         }
 
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         return outcomes;
-    }
-
-    private static void Collect(SettlementCommand command, bool[] debited, List<(QuotaDebit, bool[], int)> debits, List<SettlementCommand> taskUses)
-    {
-        for (var d = 0; d < command.Debits.Count; d++)
-        {
-            debits.Add((command.Debits[d], debited, d));
-        }
-
-        if (command.TaskId.Length > 0)
-        {
-            taskUses.Add(command);
-        }
-    }
-
-    /// <summary>
-    /// Where the grant's lease is alive and holds enough, the usage is debited from it too, so it
-    /// takes the place of leased capacity instead of adding to it.
-    /// </summary>
-    private static async Task<bool> DebitLeaseAsync(GovernanceDbContext db, QuotaDebit debit, long nowMs)
-    {
-        var amount = debit.Amount;
-        if (debit.LeaseId is not { } leaseId || amount <= 0)
-        {
-            return false;
-        }
-
-        var leases = db.CapacityLeases.Where(l =>
-            l.Id == leaseId && l.ExpiresAtMs > nowMs && l.Amount - l.DebitedByOwner - l.DebitedByOthers >= amount);
-        var applied = debit.ByOwner
-            ? await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOwner, l => l.DebitedByOwner + amount))
-            : await leases.ExecuteUpdateAsync(s => s.SetProperty(l => l.DebitedByOthers, l => l.DebitedByOthers + amount));
-        return applied == 1;
-    }
-
-    private static async Task UseTaskBudgetAsync(GovernanceDbContext db, SettlementCommand command)
-    {
-        var org = command.Row.OrgId;
-        var task = command.TaskId;
-        var used = command.Row.OutputTokens;
-        await db.TaskBudgets
-            .Where(t => t.OrgId == org && t.TaskId == task)
-            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Used, t => t.Used + used));
     }
 
     private static void CopyUsage(Settlement from, Settlement to)

@@ -45,6 +45,7 @@ public static class StorageSetup
                 break;
         }
 
+        services.AddSingleton<SqliteWriteGate>();
         services.AddSingleton<ReportWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<ReportWriter>());
         services.AddOptions<ReportWriterOptions>()

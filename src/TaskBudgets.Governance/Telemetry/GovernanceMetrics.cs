@@ -117,6 +117,13 @@ public sealed class GovernanceMetrics
     public void LeaseOperation(string operation, bool succeeded) =>
         leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", succeeded ? "ok" : "refused" } });
 
+    /// <summary>
+    /// A lease grow, tagged with whether a grant waited for it (path "grant") or the renewal made it
+    /// ahead of need (path "renewal"): grants should almost never wait on the database.
+    /// </summary>
+    public void LeaseGrown(bool succeeded, bool forGrant) =>
+        leaseOperations.Add(1, new TagList { { "operation", "grow" }, { "outcome", succeeded ? "ok" : "refused" }, { "path", forGrant ? "grant" : "renewal" } });
+
     public void LeaseFailed(string operation) =>
         leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", "error" } });
 

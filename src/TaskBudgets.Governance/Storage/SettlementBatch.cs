@@ -1,0 +1,144 @@
+namespace TaskBudgets.Governance.Storage;
+
+/// <summary>
+/// What one group commit must change, summed per row: one lease update per lease, one counter
+/// update per quota window, one task-budget update per agentic loop, instead of one per debit.
+/// Each list is sorted, and every writer takes rows in that order (leases, then counters, then
+/// task budgets), so batches on different replicas and lease changes cannot deadlock.
+/// </summary>
+/// <remarks>
+/// Summing lease debits is safe: amounts are never negative and the batch has one clock, so if a
+/// lease's balance covers the sum it would have covered each debit in turn. When it does not,
+/// the writer falls back to that lease's debits one by one in batch order (<see cref="LeaseDebits.Items"/>),
+/// which is exactly what debiting them one by one would have done.
+/// </remarks>
+public sealed class SettlementBatch
+{
+    private readonly SortedDictionary<string, LeaseDebits> leases = new(StringComparer.Ordinal);
+    private readonly List<DebitSlot> debits = [];
+    private readonly SortedDictionary<(string OrgId, string TaskId), long> taskUses = new(OrdinalPairComparer.Instance);
+
+    /// <summary>The leases to debit, sorted by id.</summary>
+    public IEnumerable<LeaseDebits> Leases => leases.Values;
+
+    /// <summary>Output tokens each agentic loop used in this batch, sorted by (org, task).</summary>
+    public IReadOnlyDictionary<(string OrgId, string TaskId), long> TaskUses => taskUses;
+
+    /// <summary>Adds a settled report's debits; <paramref name="debited"/>[i] says later whether debit i applied to its lease.</summary>
+    public void Add(SettlementCommand command, bool[] debited)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(debited);
+        for (var i = 0; i < command.Debits.Count; i++)
+        {
+            var debit = command.Debits[i];
+            var slot = new DebitSlot(debit, debited, i);
+            debits.Add(slot);
+
+            // A debit of nothing, or without a lease (a report without a grant), only counts.
+            if (debit.LeaseId is not { } leaseId || debit.Amount <= 0)
+            {
+                continue;
+            }
+
+            if (!leases.TryGetValue(leaseId, out var lease))
+            {
+                lease = new LeaseDebits(leaseId);
+                leases.Add(leaseId, lease);
+            }
+
+            lease.Add(slot);
+        }
+
+        if (command.TaskId.Length > 0)
+        {
+            var key = (command.Row.OrgId, command.TaskId);
+            taskUses[key] = taskUses.GetValueOrDefault(key) + command.Row.OutputTokens;
+        }
+    }
+
+    /// <summary>
+    /// What each quota window's counter gains in use and loses in leased capacity, sorted by
+    /// (counter, window). Read it after the lease debits are marked.
+    /// </summary>
+    public SortedDictionary<(string CounterKey, long WindowStart), CounterDelta> CounterDeltas()
+    {
+        var counters = new SortedDictionary<(string, long), CounterDelta>(CounterOrder.Instance);
+        foreach (var slot in debits)
+        {
+            var key = (slot.Debit.CounterKey, slot.Debit.WindowStart);
+            var current = counters.GetValueOrDefault(key);
+            counters[key] = new CounterDelta(current.Consumed + slot.Debit.Amount, current.Leased + (slot.Debited ? slot.Debit.Amount : 0));
+        }
+
+        return counters;
+    }
+
+    private sealed class OrdinalPairComparer : IComparer<(string, string)>
+    {
+        public static readonly OrdinalPairComparer Instance = new();
+
+        public int Compare((string, string) x, (string, string) y) =>
+            string.CompareOrdinal(x.Item1, y.Item1) is var c and not 0 ? c : string.CompareOrdinal(x.Item2, y.Item2);
+    }
+
+    private sealed class CounterOrder : IComparer<(string, long)>
+    {
+        public static readonly CounterOrder Instance = new();
+
+        public int Compare((string, long) x, (string, long) y) =>
+            string.CompareOrdinal(x.Item1, y.Item1) is var c and not 0 ? c : x.Item2.CompareTo(y.Item2);
+    }
+}
+
+/// <summary>One report's debit of one quota, and where to mark whether its lease took it.</summary>
+public readonly record struct DebitSlot(QuotaDebit Debit, bool[] Outcomes, int Index)
+{
+    public bool Debited
+    {
+        get => Outcomes[Index];
+        set => Outcomes[Index] = value;
+    }
+}
+
+/// <summary>Usage settled on a counter in one batch, and how much of it came out of leases.</summary>
+public readonly record struct CounterDelta(long Consumed, long Leased);
+
+/// <summary>All of one batch's debits of one lease, summed by who settles them.</summary>
+public sealed class LeaseDebits(string leaseId)
+{
+    private readonly List<DebitSlot> items = [];
+
+    public string LeaseId { get; } = leaseId;
+
+    /// <summary>Debited by the replica that owns the lease.</summary>
+    public long ByOwner { get; private set; }
+
+    /// <summary>Debited by this replica on another replica's lease.</summary>
+    public long ByOthers { get; private set; }
+
+    /// <summary>The debits in batch order: the fallback applies them one by one in this order.</summary>
+    public IReadOnlyList<DebitSlot> Items => items;
+
+    /// <summary>The lease took the whole sum: every debit applied.</summary>
+    public void MarkAllDebited()
+    {
+        foreach (var item in items)
+        {
+            item.Debited = true;
+        }
+    }
+
+    internal void Add(DebitSlot slot)
+    {
+        items.Add(slot);
+        if (slot.Debit.ByOwner)
+        {
+            ByOwner += slot.Debit.Amount;
+        }
+        else
+        {
+            ByOthers += slot.Debit.Amount;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace TaskBudgets.Governance.Storage;
+
+/// <summary>
+/// The group commit's summed updates as plain SQL, sent together: on PostgreSQL (and other
+/// providers that batch commands) all of a batch's lease debits go in one round trip, and all its
+/// counter and task-budget additions in another, in the order given, which is the one lock order
+/// every writer uses. Where the provider cannot batch (SQLite, in process), one prepared command
+/// runs per row. Table and column names come from the EF model, quoted by the provider.
+/// </summary>
+internal sealed class SettlementSql
+{
+    private readonly string debitLease;
+    private readonly string addToCounter;
+    private readonly string useTaskBudget;
+
+    private SettlementSql(GovernanceDbContext db)
+    {
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var leases = Table<CapacityLease>(db, sql, out var lease);
+        var counters = Table<QuotaCounter>(db, sql, out var counter);
+        var tasks = Table<TaskBudgetRow>(db, sql, out var task);
+        string L(string property) => lease(property);
+        string C(string property) => counter(property);
+        string T(string property) => task(property);
+
+        debitLease =
+            $"UPDATE {leases} SET {L("DebitedByOwner")} = {L("DebitedByOwner")} + @owner, {L("DebitedByOthers")} = {L("DebitedByOthers")} + @others " +
+            $"WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now AND {L("Amount")} - {L("DebitedByOwner")} - {L("DebitedByOthers")} >= @owner + @others";
+        addToCounter =
+            $"UPDATE {counters} SET {C("Consumed")} = {C("Consumed")} + @consumed, {C("Leased")} = {C("Leased")} - @leased " +
+            $"WHERE {C("CounterKey")} = @key AND {C("WindowStart")} = @window";
+        useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
+    }
+
+    /// <summary>The statements for this context's provider (the model is the same for every context of one provider).</summary>
+    public static SettlementSql For(GovernanceDbContext db) => new(db);
+
+    /// <summary>Debits each lease its sum, if it is alive and its balance covers it; true where it did.</summary>
+    public async Task<bool[]> DebitLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseDebits> leases, long nowMs)
+    {
+        var statements = new List<Statement>(leases.Count);
+        foreach (var lease in leases)
+        {
+            statements.Add(new Statement(debitLease, [("@owner", lease.ByOwner), ("@others", lease.ByOthers), ("@id", lease.LeaseId), ("@now", nowMs)]));
+        }
+
+        var affected = await ExecuteAsync(db, statements);
+        return Array.ConvertAll(affected, a => a == 1);
+    }
+
+    /// <summary>Debits one lease one amount (the fallback for a lease that cannot take its sum).</summary>
+    public async Task<bool> DebitLeaseAsync(GovernanceDbContext db, QuotaDebit debit, long nowMs)
+    {
+        var owner = debit.ByOwner ? debit.Amount : 0;
+        var others = debit.ByOwner ? 0 : debit.Amount;
+        var affected = await ExecuteAsync(db, [new Statement(debitLease, [("@owner", owner), ("@others", others), ("@id", debit.LeaseId!), ("@now", nowMs)])]);
+        return affected[0] == 1;
+    }
+
+    /// <summary>
+    /// Adds each counter's delta, then each loop's task-budget use, in that order. Returns, per
+    /// counter, whether its row existed (a missing one is inserted by the caller).
+    /// </summary>
+    public async Task<bool[]> AddAsync(
+        GovernanceDbContext db,
+        IReadOnlyList<KeyValuePair<(string CounterKey, long WindowStart), CounterDelta>> counters,
+        IReadOnlyDictionary<(string OrgId, string TaskId), long> taskUses)
+    {
+        var statements = new List<Statement>(counters.Count + taskUses.Count);
+        foreach (var ((key, window), delta) in counters)
+        {
+            statements.Add(new Statement(addToCounter, [("@consumed", delta.Consumed), ("@leased", delta.Leased), ("@key", key), ("@window", window)]));
+        }
+
+        foreach (var ((org, task), used) in taskUses)
+        {
+            statements.Add(new Statement(useTaskBudget, [("@used", used), ("@org", org), ("@task", task)]));
+        }
+
+        var affected = await ExecuteAsync(db, statements);
+        var found = new bool[counters.Count];
+        for (var i = 0; i < found.Length; i++)
+        {
+            found[i] = affected[i] > 0;
+        }
+
+        return found;
+    }
+
+    private static async Task<int[]> ExecuteAsync(GovernanceDbContext db, List<Statement> statements)
+    {
+        var affected = new int[statements.Count];
+        if (statements.Count == 0)
+        {
+            return affected;
+        }
+
+        var connection = db.Database.GetDbConnection();
+        var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("The group commit's statements run inside its transaction.");
+        if (connection.CanCreateBatch)
+        {
+            await using var batch = connection.CreateBatch();
+            batch.Transaction = transaction;
+            foreach (var statement in statements)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = statement.Sql;
+                foreach (var (name, value) in statement.Args)
+                {
+                    var parameter = command.CreateParameter();
+                    parameter.ParameterName = name;
+                    parameter.Value = value;
+                    command.Parameters.Add(parameter);
+                }
+
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync();
+            for (var i = 0; i < affected.Length; i++)
+            {
+                affected[i] = batch.BatchCommands[i].RecordsAffected;
+            }
+
+            return affected;
+        }
+
+        // One command, re-bound per row: the provider keeps its statement prepared while the text stays.
+        await using var single = connection.CreateCommand();
+        single.Transaction = transaction;
+        for (var i = 0; i < statements.Count; i++)
+        {
+            var statement = statements[i];
+            if (!ReferenceEquals(single.CommandText, statement.Sql))
+            {
+                single.CommandText = statement.Sql;
+                single.Parameters.Clear();
+                foreach (var (name, _) in statement.Args)
+                {
+                    var parameter = single.CreateParameter();
+                    parameter.ParameterName = name;
+                    single.Parameters.Add(parameter);
+                }
+            }
+
+            for (var p = 0; p < statement.Args.Length; p++)
+            {
+                single.Parameters[p].Value = statement.Args[p].Value;
+            }
+
+            affected[i] = await single.ExecuteNonQueryAsync();
+        }
+
+        return affected;
+    }
+
+    private static string Table<TRow>(GovernanceDbContext db, ISqlGenerationHelper sql, out Func<string, string> column)
+    {
+        var entity = db.Model.FindEntityType(typeof(TRow)) ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model.");
+        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        column = property => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
+        return sql.DelimitIdentifier(table.Name, table.Schema);
+    }
+
+    private sealed record Statement(string Sql, (string Name, object Value)[] Args);
+}

@@ -10,6 +10,7 @@ public sealed class AdminGrpcService(
     KeyAdmin keys,
     UsageSummaries usage,
     BudgetSimulator simulator,
+    PolicyReplay replay,
     AuditLog audit) : AdminService.AdminServiceBase
 {
     public override async Task<CreateOrgResponse> CreateOrg(CreateOrgRequest request, ServerCallContext context) =>
@@ -107,6 +108,9 @@ public sealed class AdminGrpcService(
 
     public override Task<SimulateBudgetResponse> SimulateBudget(SimulateBudgetRequest request, ServerCallContext context) =>
         simulator.SimulateAsync(request.BudgetRequest, context.CancellationToken);
+
+    public override Task<SimulatePolicyResponse> SimulatePolicy(SimulatePolicyRequest request, ServerCallContext context) =>
+        replay.SimulateAsync(request, context.CancellationToken);
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {

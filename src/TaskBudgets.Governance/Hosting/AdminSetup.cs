@@ -29,6 +29,7 @@ public static class AdminSetup
         services.AddSingleton<KeyAdmin>();
         services.AddSingleton<UsageSummaries>();
         services.AddSingleton<BudgetSimulator>();
+        services.AddSingleton<PolicyReplay>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<UsageCounters>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());

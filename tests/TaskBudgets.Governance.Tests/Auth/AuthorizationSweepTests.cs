@@ -49,6 +49,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
         ["AdminService/RevokeApiKey"] = Role.OrgAdmin,
         ["AdminService/GetUsageSummary"] = Role.OrgAdmin,
         ["AdminService/SimulateBudget"] = Role.OrgAdmin,
+        ["AdminService/SimulatePolicy"] = Role.OrgAdmin,
         ["AdminService/ListAuditEvents"] = Role.OrgAdmin,
     };
 
@@ -172,6 +173,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
             ["AdminService/RevokeApiKey"] = i => A(i).RevokeApiKeyAsync(new RevokeApiKeyRequest { OrgId = Acme, KeyId = "key_nope" }).ResponseAsync,
             ["AdminService/GetUsageSummary"] = i => A(i).GetUsageSummaryAsync(new GetUsageSummaryRequest { OrgId = Acme }).ResponseAsync,
             ["AdminService/SimulateBudget"] = i => A(i).SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = ask }).ResponseAsync,
+            ["AdminService/SimulatePolicy"] = i => A(i).SimulatePolicyAsync(new SimulatePolicyRequest { OrgId = Acme, PolicyYaml = TestPolicy.Yaml }).ResponseAsync,
             ["AdminService/ListAuditEvents"] = i => A(i).ListAuditEventsAsync(new ListAuditEventsRequest { OrgId = Acme }).ResponseAsync,
         };
     }

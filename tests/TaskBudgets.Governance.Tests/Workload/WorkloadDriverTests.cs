@@ -1,0 +1,53 @@
+using System.Xml.Linq;
+using TaskBudgets.Governance.Tests.Infrastructure;
+using TaskBudgets.Workload;
+
+namespace TaskBudgets.Governance.Tests.Workload;
+
+/// <summary>The workload driver's core (tests/TaskBudgets.Workload) on a small workload, through the real gRPC API of an in-process server.</summary>
+public sealed class WorkloadDriverTests
+{
+    private static WorkloadFile Small() => WorkloadFile.Load(Path.Combine(Repository.Root, "tests", "TaskBudgets.Workload", "workloads", "small.yaml"));
+
+    [Fact]
+    public void The_best_fixed_budget_is_the_smallest_that_reaches_the_target_truncation_rate()
+    {
+        var workload = Small();
+        var needs = OfflineNeeds.Sample(workload, seed: 11, calls: 50_000);
+
+        var budget = needs.BestFixedBudget(workload.TargetTruncationRate);
+
+        Assert.InRange(needs.TruncationRate(-1, budget), 0, workload.TargetTruncationRate);
+        Assert.True(needs.TruncationRate(-1, budget - 1) > workload.TargetTruncationRate);
+        Assert.Equal(needs.BestFixedBudget(workload.TargetTruncationRate), OfflineNeeds.Sample(workload, seed: 11, calls: 50_000).BestFixedBudget(workload.TargetTruncationRate));
+    }
+
+    [Fact]
+    public async Task The_fixed_phase_runs_through_the_API_near_its_target_and_the_chart_is_well_formed_svg()
+    {
+        var workload = Small();
+        var options = new WorkloadOptions { Adaptive = false, FixedCalls = 2_000, Seed = 3, OfflineCalls = 100_000, Concurrency = 8 };
+        var (needs, fixedBudget, policy) = WorkloadRun.Prepare(workload, options);
+        await using var app = GovernanceApp.Create(policy: policy);
+
+        var result = await WorkloadRun.RunPhasesAsync(app.Budgets, workload, options, needs, fixedBudget, TextWriter.Null, TestContext.Current.CancellationToken);
+        var report = new StringWriter();
+        WorkloadReport.Write(report, workload, fixedBudget, result.Fixed, result.Adaptive);
+
+        var total = result.Fixed.Total;
+        Assert.Equal(2_000, total.Calls);
+        Assert.Equal(2_000L * fixedBudget, total.Reserved); // every call got the tier's one budget
+        Assert.InRange(total.TruncationRate, workload.TargetTruncationRate - 0.015, workload.TargetTruncationRate + 0.015);
+        Assert.InRange(total.Efficiency, 0.01, 1.0);
+        Assert.Equal(0, result.Fixed.ByType[0].Truncations); // the light task type never needs the heavy one's budget
+        Assert.True(result.Fixed.ByType[2].TruncationRate > total.TruncationRate);
+        Assert.Null(result.Adaptive);
+        Assert.Contains("total", report.ToString(), StringComparison.Ordinal);
+
+        var svg = XDocument.Parse(result.Svg);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(ns + "svg", svg.Root!.Name);
+        Assert.Equal(3, svg.Descendants(ns + "polyline").Count());
+        Assert.Equal(3, svg.Descendants(ns + "circle").Count());
+    }
+}

@@ -60,6 +60,27 @@ internal sealed class OfflineNeeds
         return needs.Length == 0 ? 0 : needs[Math.Max(0, needs.Length - allowed - 1)];
     }
 
+    /// <summary>
+    /// A reference no policy can beat without knowing each call's need: every task type at its own
+    /// smallest budget for the target (known in hindsight). Its reservation efficiency over all calls.
+    /// </summary>
+    public double OracleEfficiency(double target)
+    {
+        double used = 0, reserved = 0;
+        for (var t = 0; t < byType.Length; t++)
+        {
+            var budget = TypeBudget(t, target);
+            used += byType[t].Sum(need => (double)Math.Min(need, budget));
+            reserved += (double)budget * byType[t].Length;
+        }
+
+        return reserved == 0 ? 0 : used / reserved;
+    }
+
+    /// <summary>The reservation efficiency of one budget for every call.</summary>
+    public double FixedEfficiency(long budget) =>
+        budget <= 0 || pooled.Length == 0 ? 0 : pooled.Sum(need => (double)Math.Min(need, budget)) / ((double)budget * pooled.Length);
+
     public long Median(int type) => byType[type].Length == 0 ? 0 : byType[type][byType[type].Length / 2];
 
     public long Min(int type) => byType[type].Length == 0 ? 1 : byType[type][0];

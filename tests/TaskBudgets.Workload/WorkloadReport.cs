@@ -8,7 +8,8 @@ internal static class WorkloadReport
     /// <summary>F: the fixed phase; A: the adaptive phase (its measured calls).</summary>
     private static readonly string[] Headers = ["TASK TYPE", "CALLS F", "TRUNC F", "EFF F", "RESERVED/CALL F", "CALLS A", "TRUNC A", "EFF A", "RESERVED/CALL A", "EFF A/F"];
 
-    public static void Write(TextWriter output, WorkloadFile workload, long fixedBudget, PhaseMetrics fixedPhase, PhaseMetrics? adaptivePhase)
+    /// <param name="needs">When given, the offline reference: each task type at its own budget for the target, in hindsight.</param>
+    public static void Write(TextWriter output, WorkloadFile workload, long fixedBudget, PhaseMetrics fixedPhase, PhaseMetrics? adaptivePhase, OfflineNeeds? needs = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(workload);
@@ -38,6 +39,14 @@ internal static class WorkloadReport
         foreach (var row in rows)
         {
             output.WriteLine(string.Join("  ", row.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))));
+        }
+
+        if (needs is not null)
+        {
+            var oracle = needs.OracleEfficiency(workload.TargetTruncationRate);
+            var offlineFixed = needs.FixedEfficiency(fixedBudget);
+            output.WriteLine();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline reference (sampled needs): fixed budget efficiency {Pct(offlineFixed)}; each task type at its own budget for {Pct(workload.TargetTruncationRate)} (hindsight oracle) {Pct(oracle)}, {oracle / offlineFixed:0.00}x fixed"));
         }
 
         if (adaptivePhase is not null)

@@ -92,7 +92,7 @@ internal static class WorkloadRun
             }));
             var result = await RunPhasesAsync(budgets, workload, options, needs, fixedBudget, log, cancellationToken);
             await output.WriteLineAsync();
-            WorkloadReport.Write(output, workload, fixedBudget, result.Fixed, result.Adaptive);
+            WorkloadReport.Write(output, workload, fixedBudget, result.Fixed, result.Adaptive, needs);
             await File.WriteAllTextAsync(options.Out, result.Svg, cancellationToken);
             await output.WriteLineAsync($"chart: {options.Out}");
             return 0;

@@ -81,6 +81,12 @@ internal sealed class OfflineNeeds
     public double FixedEfficiency(long budget) =>
         budget <= 0 || pooled.Length == 0 ? 0 : pooled.Sum(need => (double)Math.Min(need, budget)) / ((double)budget * pooled.Length);
 
+    /// <summary>The <paramref name="q"/> quantile (0..1) of task type <paramref name="type"/>'s needs.</summary>
+    public long Quantile(int type, double q) => byType[type].Length == 0 ? 0 : byType[type][Math.Min(byType[type].Length - 1, (int)(q * byType[type].Length))];
+
+    /// <summary>The share of the sampled calls that are of task type <paramref name="type"/>.</summary>
+    public double Share(int type) => pooled.Length == 0 ? 0 : (double)byType[type].Length / pooled.Length;
+
     public long Median(int type) => byType[type].Length == 0 ? 0 : byType[type][byType[type].Length / 2];
 
     public long Min(int type) => byType[type].Length == 0 ? 1 : byType[type][0];

@@ -43,6 +43,13 @@ internal static class WorkloadReport
 
         if (needs is not null)
         {
+            output.WriteLine();
+            output.WriteLine("reasoning needs (offline sample): share, median, p90, p98, p99.9; and the smallest budget for the target per task type");
+            for (var t = 0; t < workload.TaskTypes.Count; t++)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {workload.TaskTypes[t].Name,-16} {Pct(needs.Share(t)),7} {needs.Quantile(t, 0.5),9:N0} {needs.Quantile(t, 0.9),9:N0} {needs.Quantile(t, 0.98),9:N0} {needs.Quantile(t, 0.999),9:N0}   budget {needs.TypeBudget(t, workload.TargetTruncationRate),9:N0}"));
+            }
+
             var oracle = needs.OracleEfficiency(workload.TargetTruncationRate);
             var offlineFixed = needs.FixedEfficiency(fixedBudget);
             output.WriteLine();

@@ -20,8 +20,8 @@ internal static class TradeoffChart
     private const double Bottom = 40;
     private const double Header = 64;
 
-    /// <summary>The y axis ends here: the region around the target is what matters.</summary>
-    private const double MaxRate = 0.25;
+    /// <summary>The y axis is logarithmic from here to 100%: heavy tails show as long slopes, and the target region is readable.</summary>
+    private const double MinRate = 0.001;
 
     public static string Svg(WorkloadFile workload, OfflineNeeds needs, long fixedBudget, PhaseMetrics fixedPhase, PhaseMetrics? adaptivePhase)
     {
@@ -34,15 +34,15 @@ internal static class TradeoffChart
         var height = Header + (rows * PanelHeight);
 
         // One x range for every panel, in whole decades, so the task types compare at a glance.
-        var low = Math.Floor(Math.Log10(Math.Max(1, Enumerable.Range(0, types).Min(needs.Min))));
-        var high = Math.Ceiling(Math.Log10(Math.Max(fixedBudget, Enumerable.Range(0, types).Max(t => Math.Max(needs.TypeBudget(t, 0.001), adaptivePhase?.ByType[t].ReservedPerCall ?? 0)))));
+        var low = Math.Floor(Math.Log10(Math.Max(1, Enumerable.Range(0, types).Min(t => needs.Quantile(t, 0.01)))));
+        var high = Math.Ceiling(Math.Log10(Math.Max(fixedBudget, Enumerable.Range(0, types).Max(t => Math.Max(needs.Quantile(t, 0.999), adaptivePhase?.ByType[t].ReservedPerCall ?? 0)))));
         high = Math.Max(high, low + 1);
 
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">""").AppendLine();
         svg.Append(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{height}" fill="white"/>""").AppendLine();
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="12" y="20" font-size="14" font-weight="bold">Reasoning budget vs truncation rate per task type (target {Pct(workload.TargetTruncationRate)})</text>""").AppendLine();
-        svg.Append(CultureInfo.InvariantCulture, $"""<text x="12" y="38">Curve: share of calls whose need exceeds the budget. Red: best single fixed budget ({fixedBudget:N0}), measured.</text>""").AppendLine();
+        svg.Append(CultureInfo.InvariantCulture, $"""<text x="12" y="38">Curve: share of calls whose need exceeds the budget (log scales; 0 is drawn at 0.1%). Red: best single fixed budget ({fixedBudget:N0}), measured.</text>""").AppendLine();
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="12" y="54">{(adaptivePhase is null ? "No adaptive phase was run." : $"Blue: adaptive budget (mean granted over the last {adaptivePhase.MeasuredCalls:N0} calls), measured.")}</text>""").AppendLine();
 
         for (var t = 0; t < types; t++)
@@ -61,7 +61,7 @@ internal static class TradeoffChart
         var plotW = PanelWidth - Left - Right;
         var plotH = PanelHeight - Top - Bottom;
         double X(double budget) => x0 + Left + ((Math.Log10(Math.Max(budget, 1)) - low) / (high - low) * plotW);
-        double Y(double rate) => y0 + Top + plotH - (Math.Min(rate, MaxRate) / MaxRate * plotH);
+        double Y(double rate) => y0 + Top + plotH - ((Math.Log10(Math.Clamp(rate, MinRate, 1.0)) - Math.Log10(MinRate)) / -Math.Log10(MinRate) * plotH);
 
         svg.Append(CultureInfo.InvariantCulture, $"""<g><text x="{x0 + Left}" y="{y0 + 18}" font-size="12" font-weight="bold">{Escape(name)} (median need {needs.Median(type):N0})</text>""").AppendLine();
         svg.Append(CultureInfo.InvariantCulture, $"""<rect x="{x0 + Left}" y="{y0 + Top}" width="{plotW}" height="{plotH}" fill="none" stroke="#999"/>""").AppendLine();
@@ -69,12 +69,12 @@ internal static class TradeoffChart
         for (var decade = low; decade <= high; decade++)
         {
             var x = X(Math.Pow(10, decade));
-            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{x:0.#}" y1="{y0 + Top}" x2="{x:0.#}" y2="{y0 + Top + plotH}" stroke="#eee"/><text x="{x:0.#}" y="{y0 + Top + plotH + 14}" text-anchor="middle">{Math.Pow(10, decade):0,0}</text>""").AppendLine();
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{x:0.#}" y1="{y0 + Top}" x2="{x:0.#}" y2="{y0 + Top + plotH}" stroke="#eee"/><text x="{x:0.#}" y="{y0 + Top + plotH + 14}" text-anchor="middle">{Tokens(Math.Pow(10, decade))}</text>""").AppendLine();
         }
 
-        foreach (var rate in new[] { 0.0, 0.05, 0.10, 0.15, 0.20, 0.25 })
+        foreach (var rate in RateTicks)
         {
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{x0 + Left - 4}" y="{Y(rate) + 4:0.#}" text-anchor="end">{Pct(rate)}</text>""").AppendLine();
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{x0 + Left}" y1="{Y(rate):0.#}" x2="{x0 + Left + plotW}" y2="{Y(rate):0.#}" stroke="#eee"/><text x="{x0 + Left - 4}" y="{Y(rate) + 4:0.#}" text-anchor="end">{Pct(rate)}</text>""").AppendLine();
         }
 
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="{x0 + Left + (plotW / 2)}" y="{y0 + PanelHeight - 8}" text-anchor="middle" fill="#555">reasoning budget (tokens, log scale)</text>""").AppendLine();
@@ -104,6 +104,13 @@ internal static class TradeoffChart
 
         svg.AppendLine("</g>");
     }
+
+    private static readonly double[] RateTicks = [0.001, 0.01, 0.1, 1.0];
+
+    private static string Tokens(double tokens) =>
+        tokens >= 1e6 ? (tokens / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + "M"
+        : tokens >= 1e3 ? (tokens / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "k"
+        : tokens.ToString("0", CultureInfo.InvariantCulture);
 
     private static string Pct(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 

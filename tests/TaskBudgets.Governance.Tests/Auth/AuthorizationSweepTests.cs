@@ -50,6 +50,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
         ["AdminService/GetUsageSummary"] = Role.OrgAdmin,
         ["AdminService/SimulateBudget"] = Role.OrgAdmin,
         ["AdminService/ListAuditEvents"] = Role.OrgAdmin,
+        ["AdminService/GetCalibration"] = Role.OrgAdmin,
     };
 
     private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
@@ -173,6 +174,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
             ["AdminService/GetUsageSummary"] = i => A(i).GetUsageSummaryAsync(new GetUsageSummaryRequest { OrgId = Acme }).ResponseAsync,
             ["AdminService/SimulateBudget"] = i => A(i).SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = ask }).ResponseAsync,
             ["AdminService/ListAuditEvents"] = i => A(i).ListAuditEventsAsync(new ListAuditEventsRequest { OrgId = Acme }).ResponseAsync,
+            ["AdminService/GetCalibration"] = i => A(i).GetCalibrationAsync(new GetCalibrationRequest { OrgId = Acme }).ResponseAsync,
         };
     }
 }

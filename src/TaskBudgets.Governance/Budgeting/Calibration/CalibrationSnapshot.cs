@@ -124,33 +124,39 @@ public sealed class CalibrationSnapshot
         var total = rows.Sum(r => r.Samples);
 
         // In force: adaptive rules with enough samples share out what the others leave of the target.
+        // A task type none of whose calls completed cannot be sized from data (every budget looks
+        // equally hopeless): it gets the rule's max, where its calls can show what they need.
         var free = new List<int>();
         var fixedTruncation = 0.0;
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
-            if (r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples)
+            if (r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples && r.Sizable)
             {
                 free.Add(i);
             }
             else
             {
-                fixedTruncation += r.Samples / total * r.Curve.Survival(r.Rule.DefaultReasoningTokens);
+                var budget = r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples ? r.Rule.MaxReasoningTokens : r.Rule.DefaultReasoningTokens;
+                fixedTruncation += r.Samples / total * r.Curve.Survival(budget);
             }
         }
 
         var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], total))], fixedTruncation, target);
 
         // Recommended: what the allocation would give if every rule of the tier were adaptive.
-        var recommended = TierAllocation.Allocate([.. rows.Select(r => Item(r, total))], 0, target);
+        var sizable = rows.Where(r => r.Sizable).ToList();
+        var fixedForRecommended = rows.Where(r => !r.Sizable).Sum(r => r.Samples / total * r.Curve.Survival(r.Rule.MaxReasoningTokens));
+        var recommendedSizable = TierAllocation.Allocate([.. sizable.Select(r => Item(r, total))], fixedForRecommended, target);
+        var recommended = rows.Select(r => r.Sizable ? recommendedSizable[sizable.IndexOf(r)] : r.Rule.MaxReasoningTokens).ToArray();
 
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
             var rule = r.Rule;
             var at = free.IndexOf(i);
-            var active = at >= 0;
-            var chosen = Padded(active ? applied[at] : recommended[i], rule, settings);
+            var active = rule.Adaptive && r.Samples >= rule.MinSamples;
+            var chosen = Padded(at >= 0 ? applied[at] : recommended[i], rule, settings);
             var fit = r.Stats.ComplexityFit(settings.ComplexityMinSamples);
 
             // Escalation: of the calls truncated at the previous budget, let at most the target
@@ -188,13 +194,13 @@ public sealed class CalibrationSnapshot
                 s.Calls > 0 ? s.OverGrants / s.Calls : 0,
                 s.Output.TotalWeight > 0 ? s.Output.NaiveQuantile(0.50) : 0,
                 s.Output.TotalWeight > 0 ? s.Output.NaiveQuantile(0.99) : 0,
-                rule.Adaptive && active ? chosen : rule.DefaultReasoningTokens,
+                active ? chosen : rule.DefaultReasoningTokens,
                 chosen,
                 r.Curve.Survival(chosen),
                 chosen,
                 rule.Adaptive,
                 rule.MinSamples,
-                rule.Adaptive && active,
+                active,
                 target,
                 fit?.Slope ?? 0));
         }
@@ -206,5 +212,9 @@ public sealed class CalibrationSnapshot
     private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
         Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
 
-    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve);
+    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve)
+    {
+        /// <summary>Some call completed: the curve says something below the rule's max.</summary>
+        public bool Sizable { get; } = Stats.Reasoning.TotalWeight > Stats.Truncations + 1e-9;
+    }
 }

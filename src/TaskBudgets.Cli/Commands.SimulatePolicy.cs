@@ -101,8 +101,6 @@ internal sealed partial class Commands
         censored ? N(o.CensoredTruncations) : "-", N(o.Denials),
     ];
 
-    private static string Percent(double fraction) => (fraction * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
-
     /// <summary>"7d", "24h", "90m", "30s", or a TimeSpan ("1.12:00:00").</summary>
     private static TimeSpan Span(string text, string flag)
     {

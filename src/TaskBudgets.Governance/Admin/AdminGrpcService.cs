@@ -11,6 +11,7 @@ public sealed class AdminGrpcService(
     UsageSummaries usage,
     BudgetSimulator simulator,
     PolicyReplay replay,
+    CalibrationReport calibration,
     AuditLog audit) : AdminService.AdminServiceBase
 {
     public override async Task<CreateOrgResponse> CreateOrg(CreateOrgRequest request, ServerCallContext context) =>
@@ -111,6 +112,9 @@ public sealed class AdminGrpcService(
 
     public override Task<SimulatePolicyResponse> SimulatePolicy(SimulatePolicyRequest request, ServerCallContext context) =>
         replay.SimulateAsync(request, context.CancellationToken);
+
+    public override Task<GetCalibrationResponse> GetCalibration(GetCalibrationRequest request, ServerCallContext context) =>
+        Task.FromResult(calibration.Get(request));
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {

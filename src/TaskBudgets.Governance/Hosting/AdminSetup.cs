@@ -30,6 +30,7 @@ public static class AdminSetup
         services.AddSingleton<UsageSummaries>();
         services.AddSingleton<BudgetSimulator>();
         services.AddSingleton<PolicyReplay>();
+        services.AddSingleton<CalibrationReport>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<UsageCounters>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());

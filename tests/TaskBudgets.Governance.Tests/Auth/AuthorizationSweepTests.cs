@@ -51,6 +51,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
         ["AdminService/SimulateBudget"] = Role.OrgAdmin,
         ["AdminService/SimulatePolicy"] = Role.OrgAdmin,
         ["AdminService/ListAuditEvents"] = Role.OrgAdmin,
+        ["AdminService/GetCalibration"] = Role.OrgAdmin,
     };
 
     private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
@@ -175,6 +176,7 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
             ["AdminService/SimulateBudget"] = i => A(i).SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = ask }).ResponseAsync,
             ["AdminService/SimulatePolicy"] = i => A(i).SimulatePolicyAsync(new SimulatePolicyRequest { OrgId = Acme, PolicyYaml = TestPolicy.Yaml }).ResponseAsync,
             ["AdminService/ListAuditEvents"] = i => A(i).ListAuditEventsAsync(new ListAuditEventsRequest { OrgId = Acme }).ResponseAsync,
+            ["AdminService/GetCalibration"] = i => A(i).GetCalibrationAsync(new GetCalibrationRequest { OrgId = Acme }).ResponseAsync,
         };
     }
 }

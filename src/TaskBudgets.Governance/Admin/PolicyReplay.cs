@@ -1,6 +1,8 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.V1;
@@ -13,7 +15,7 @@ namespace TaskBudgets.Governance.Admin;
 /// <see cref="BudgetDecision.Decide"/> and compares actual with projected, per tier and task type.
 /// It reads settlements and usage counters, and writes nothing.
 /// </summary>
-public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts, PolicyCatalog catalog, UsageCounters counters, TimeProvider time)
+public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts, PolicyCatalog catalog, UsageCounters counters, CalibrationBook calibration, TimeProvider time)
 {
     /// <summary>The time range replayed when the request names none.</summary>
     public static readonly TimeSpan DefaultSince = TimeSpan.FromDays(7);
@@ -42,6 +44,8 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
             return group;
         }
 
+        // One calibration for the whole replay: the one grants use now.
+        var calibrated = calibration.Current;
         var unmatched = 0L;
         var from = start.ToUnixTimeMilliseconds();
         var to = end.ToUnixTimeMilliseconds();
@@ -51,14 +55,15 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
         rows = request.OrgId.Length > 0 ? rows.Where(s => s.OrgId == request.OrgId) : rows;
         await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(cancellationToken))
         {
-            var rule = RuleFor(candidate, row);
+            var (tier, rule) = RuleFor(candidate, row);
             if (rule is null)
             {
                 unmatched++;
                 continue;
             }
 
-            GroupOf(row.Tier, row.TaskType).Add(row, rule, ModelFor(candidate, row.Model));
+            var recommendation = rule.Adaptive ? calibrated.Recommend(tier, rule.TaskType, rule, row.OrgId) : default;
+            GroupOf(row.Tier, row.TaskType).Add(row, rule, ModelFor(candidate, row.Model), recommendation);
         }
 
         // This replica's denial counts are in at once; other replicas' within Usage:FlushInterval.
@@ -89,13 +94,15 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
                 Projected = Outcome(group.Projected),
                 CandidateRule = group.CandidateRule ?? string.Empty,
                 Adaptive = group.Adaptive,
+                CalibratedCalls = group.CalibratedCalls,
             });
         }
 
         response.Total.Calls = groups.Values.Sum(g => g.Calls);
+        response.Total.CalibratedCalls = groups.Values.Sum(g => g.CalibratedCalls);
         response.Total.Actual = Outcome(actualTotal);
         response.Total.Projected = Outcome(projectedTotal);
-        response.Notes.Add("Calls are replayed with each rule's default budget: complexity hints, attempts, phase and priority are not stored with settlements.");
+        response.Notes.Add("Calls are replayed as first attempts without hints (a rule's default budget, or an adaptive rule's calibrated base): complexity hints, attempts, phase and priority are not stored with settlements.");
         response.Notes.Add("Quotas are not replayed: projected denials are only those the candidate's rules make by themselves.");
         response.Notes.Add("Censoring: a truncated call whose candidate budget exceeds its recorded grant is counted in censored_truncations (outcome unknown), not in truncations.");
         if (adaptiveRules)
@@ -107,7 +114,9 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
     }
 
     /// <summary>How adaptive candidate rules are replayed.</summary>
-    internal const string AdaptiveNote = "Adaptive rules are replayed with their default budget: this server has no calibration to ask yet.";
+    internal const string AdaptiveNote =
+        "Adaptive rules take the budget the calibration recommends now for their tier and task type (learnt under the policy in force, at its tiers' target truncation rates; "
+        + "a candidate's different target_truncation_rate is not re-allocated), or their default where it has fewer than min_samples calls (see calibrated_calls).";
 
     private (DateTimeOffset Start, DateTimeOffset End) TimeRange(SimulatePolicyRequest request)
     {
@@ -169,10 +178,10 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
         text.StartsWith("models", StringComparison.Ordinal) || text.StartsWith("tiers", StringComparison.Ordinal) || text.StartsWith("orgs", StringComparison.Ordinal);
 
     /// <summary>The candidate's rule for a recorded call: its org's tier in the candidate, else the tier it was served under.</summary>
-    private static TierRule? RuleFor(PolicySnapshot candidate, Settlement row)
+    private static (string Tier, TierRule? Rule) RuleFor(PolicySnapshot candidate, Settlement row)
     {
         var tier = candidate.Orgs.TryGetValue(row.OrgId, out var org) ? org.Tier : row.Tier;
-        return candidate.Tiers.GetValueOrDefault(tier)?.RuleFor(row.TaskType);
+        return (tier, candidate.Tiers.GetValueOrDefault(tier)?.RuleFor(row.TaskType));
     }
 
     /// <summary>The candidate's model, else the one in force, else a model with no thinking limits.</summary>
@@ -226,17 +235,22 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
 
         public bool Adaptive { get; private set; }
 
-        public void Add(Settlement row, TierRule rule, ModelSpec model)
+        /// <summary>Calls whose projected base budget came from the calibration (adaptive rules with enough samples).</summary>
+        public long CalibratedCalls { get; private set; }
+
+        public void Add(Settlement row, TierRule rule, ModelSpec model, in CalibratedBudget calibration)
         {
             Calls++;
             var answer = Math.Max(0, row.OutputTokens - row.ReasoningTokens);
             var recorded = new RecordedCall(row.GrantedReasoningTokens, row.GrantedOutputTokens, row.ReasoningTokens, answer, row.Truncated);
             Actual.AddCall(row.GrantedReasoningTokens, row.GrantedOutputTokens, row.ReasoningTokens, row.OutputTokens, row.Truncated, censored: false);
             CandidateRule = CandidateRule is null || CandidateRule == rule.TaskType ? rule.TaskType : string.Empty;
+            Adaptive |= rule.Adaptive;
 
             // What the caller would have been asked about: only the input size is on record.
             var features = new CallFeatures(null, row.InputTokens + row.CachedInputTokens + row.CacheWriteInputTokens, 1, false, CallPhase.Standard, CallPriority.Normal);
-            var decision = BudgetDecision.Decide(rule, features, model, []);
+            var decision = BudgetDecision.Decide(rule, features, model, [], null, calibration);
+            CalibratedCalls += (decision.Reasons & BudgetReasons.Adaptive) != 0 ? 1 : 0;
             if (decision.Denied)
             {
                 Projected.AddDenials(1);

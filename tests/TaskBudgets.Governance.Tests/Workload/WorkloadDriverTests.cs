@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using TaskBudgets.Governance.Tests.Calibration;
 using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.Workload;
 
@@ -49,5 +50,35 @@ public sealed class WorkloadDriverTests
         Assert.Equal(ns + "svg", svg.Root!.Name);
         Assert.Equal(3, svg.Descendants(ns + "polyline").Count());
         Assert.Equal(3, svg.Descendants(ns + "circle").Count());
+    }
+
+    [Fact]
+    public async Task Adaptive_rules_learn_from_usage_reports_and_reserve_far_less_than_the_fixed_budget_at_the_target()
+    {
+        var workload = Small();
+        var options = new WorkloadOptions { Adaptive = true, MinSamples = 50, FixedCalls = 1_000, Seed = 5, OfflineCalls = 100_000, Concurrency = 8 };
+        var (_, fixedBudget, policy) = WorkloadRun.Prepare(workload, options);
+        await using var app = GovernanceApp.Create(policy: policy);
+        var ct = TestContext.Current.CancellationToken;
+
+        var fixedCalls = await PhaseRunner.RunAsync(app.Budgets, workload, WorkloadPolicy.FixedOrg, new NeedSampler(workload, 5).Plan(1_000), 8, null, ct);
+
+        // The in-process app's clock stands still, so the calibration is synced after each chunk
+        // of calls (a running server does it every Calibration:SyncInterval).
+        var plan = new NeedSampler(workload, 6).Plan(3_000);
+        var adaptiveCalls = new List<CallRecord>();
+        foreach (var chunk in plan.Chunk(500))
+        {
+            adaptiveCalls.AddRange(await PhaseRunner.RunAsync(app.Budgets, workload, WorkloadPolicy.AdaptiveOrg, chunk, 8, null, ct));
+            await AdaptiveCalls.SyncAsync(app);
+        }
+
+        var fixedPhase = PhaseMetrics.Of("fixed", workload, fixedCalls, 0);
+        var adaptive = PhaseMetrics.Of("adaptive", workload, [.. adaptiveCalls], 2_000);
+
+        Assert.Equal(1_000, adaptive.MeasuredCalls);
+        Assert.InRange(adaptive.Total.TruncationRate, 0.0, workload.TargetTruncationRate + 0.03);
+        Assert.True(adaptive.Total.Efficiency > 1.5 * fixedPhase.Total.Efficiency, $"adaptive {adaptive.Total.Efficiency:P1} vs fixed {fixedPhase.Total.Efficiency:P1}");
+        Assert.True(adaptive.ByType[0].ReservedPerCall < fixedBudget / 10.0, $"the light task type still reserves {adaptive.ByType[0].ReservedPerCall:N0} of {fixedBudget:N0}");
     }
 }

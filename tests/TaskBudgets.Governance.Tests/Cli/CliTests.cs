@@ -224,7 +224,7 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
         for (var i = 0; i < 3; i++)
         {
-            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "demo", TaskType = "support", Model = "claude-sonnet-4-5" }, key);
+            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "research", Model = "claude-sonnet-4-5" }, key);
             await budgets.ReportUsageAsync(
                 new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = 900, ReasoningTokens = 700 }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
                 key);
@@ -235,21 +235,21 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         do
         {
             await Task.Delay(200);
-            json = await CliAsync("calibration", "--task-type", "support", "-o", "json");
+            json = await CliAsync("calibration", "--tier", "premium", "--task-type", "research", "-o", "json");
         }
         while (!json.Out.Contains("\"samples\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
-        var table = await CliAsync("calibration", "--tier", "standard");
+        var table = await CliAsync("calibration", "--tier", "premium");
         var unknown = await CliAsync("calibration", "--tier", "no-such-tier");
 
         Assert.Equal(0, json.Exit);
         var row = json.Json.GetProperty("calibrations")[0];
-        Assert.Equal("support", row.GetProperty("task_type").GetString());
+        Assert.Equal("research", row.GetProperty("task_type").GetString());
         Assert.InRange(row.GetProperty("samples").GetDouble(), 2.99, 3.0); // decayed, on a real clock
         Assert.InRange(long.Parse(row.GetProperty("used_p50").GetString()!, System.Globalization.CultureInfo.InvariantCulture), 690, 720); // int64 is a string in proto JSON
         Assert.True(long.Parse(row.GetProperty("recommended_budget").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal(0, table.Exit);
         Assert.Contains("RECOMMENDED", table.Out, StringComparison.Ordinal);
-        Assert.Contains("support", table.Out, StringComparison.Ordinal);
+        Assert.Contains("research", table.Out, StringComparison.Ordinal);
         Assert.Equal(2, unknown.Exit);
         Assert.Contains("TIER_NOT_FOUND", unknown.Error, StringComparison.Ordinal);
     }

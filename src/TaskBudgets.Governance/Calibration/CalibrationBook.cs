@@ -12,6 +12,7 @@ namespace TaskBudgets.Governance.Calibration;
 public sealed class CalibrationBook(IOptions<CalibrationOptions> options, TimeProvider time)
 {
     private readonly TimeSpan halfLife = options.Value.HalfLife;
+    private readonly bool perOrg = options.Value.PerOrg;
     private readonly ConcurrentDictionary<CalibrationKey, Local> local = new();
     private CalibrationSnapshot current = CalibrationSnapshot.Empty;
 
@@ -25,7 +26,7 @@ public sealed class CalibrationBook(IOptions<CalibrationOptions> options, TimePr
     {
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         Add(new CalibrationKey(tier, ruleTaskType, string.Empty), sample, nowMs);
-        if (orgId.Length > 0)
+        if (perOrg && orgId.Length > 0)
         {
             Add(new CalibrationKey(tier, ruleTaskType, orgId), sample, nowMs);
         }

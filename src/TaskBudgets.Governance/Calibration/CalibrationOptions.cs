@@ -30,6 +30,13 @@ public sealed class CalibrationOptions
     [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>
+    /// Keep statistics per org as well as per tier, so an org with enough calls of its own is
+    /// granted from them. Each org and task type costs memory (a few KB to ~30 KB) and a database
+    /// row per replica: turn it off where there are many thousands of orgs. Default true.
+    /// </summary>
+    public bool PerOrg { get; set; } = true;
+
     /// <summary>Fewest hinted calls (decayed) before a complexity hint's learned effect is used. Default 50.</summary>
     [Range(1.0, 1_000_000.0)]
     public double ComplexityMinSamples { get; set; } = 50;

@@ -222,6 +222,20 @@ public sealed class AdaptiveBudgetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_per_org_statistics_off_every_org_gets_the_tiers_calibration()
+    {
+        await using var tierOnly = GovernanceApp.Create(policy: Policy, extra: new Dictionary<string, string> { ["Calibration:PerOrg"] = "false" });
+        await CallsAsync(tierOnly, "light", 60, i => 3_000, org: "other");
+        await SyncAsync(tierOnly);
+
+        var other = await AskAsync(tierOnly, "light", "other");
+        var rows = (await tierOnly.Admin.GetCalibrationAsync(new GetCalibrationRequest { OrgId = "other" })).Calibrations;
+
+        Assert.DoesNotContain("this org's", Assert.Single(other.Reasons, r => r.Code == ReasonCode.Adaptive).Text, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, Assert.Single(rows).OrgId);
+    }
+
+    [Fact]
     public async Task A_learned_complexity_hint_moves_the_adaptive_budget()
     {
         for (var i = 0; i < 100; i++)

@@ -142,7 +142,11 @@ public sealed class CalibrationSnapshot
             }
         }
 
-        var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], total))], fixedTruncation, target);
+        // Where the fixed rules alone use more than their share of the target, the adaptive ones do
+        // not chase it up to their max: they still meet the target on their own calls.
+        var freeShare = free.Sum(i => rows[i].Samples) / total;
+        var allowance = Math.Max(target - fixedTruncation, target * freeShare);
+        var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], total))], 0, allowance);
 
         // Recommended: what the allocation would give if every rule of the tier were adaptive.
         var sizable = rows.Where(r => r.Sizable).ToList();

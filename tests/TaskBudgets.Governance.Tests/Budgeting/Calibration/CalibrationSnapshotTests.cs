@@ -111,6 +111,30 @@ public class CalibrationSnapshotTests
     }
 
     [Fact]
+    public void Adaptive_rules_share_what_static_rules_leave_of_the_target_but_do_not_chase_their_excess()
+    {
+        var cheap = Policy.Tiers["t"].Rules["cheap"];
+        CalibrationSample Static(int i) => Used(i % 10 == 0 ? 5_000 : 500); // 10% need more than the default 1,000
+        var alone = Build(new() { [new("t", "cheap", "")] = Stats(500, i => Used(100 + (i % 400))) });
+        var beside = Build(new()
+        {
+            [new("t", "cheap", "")] = Stats(500, i => Used(100 + (i % 400))),
+            [new("t", "*", "")] = Stats(500, Static),
+        });
+
+        var own = alone.Recommend("t", "cheap", cheap).BaseTokens;
+        var shared = beside.Recommend("t", "cheap", cheap).BaseTokens;
+        var view = beside.Views.Single(v => v.Key.TaskType == "cheap");
+
+        // "*" truncates 10% of half the calls (5% of the tier, all of the 5% target): "cheap" still
+        // meets 5% on its own calls instead of going to its max (the same budget, give or take the
+        // bin that sits exactly on the target).
+        Assert.InRange(shared, own * 0.97, own * 1.03);
+        Assert.True(view.ProjectedTruncationRate <= 0.05);
+        Assert.True(shared < cheap.MaxReasoningTokens);
+    }
+
+    [Fact]
     public void Looking_up_a_budget_allocates_nothing()
     {
         var snapshot = Build(new() { [new("t", "cheap", "")] = Stats(300, i => Used(500)) });

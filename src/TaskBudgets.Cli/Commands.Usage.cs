@@ -60,6 +60,14 @@ internal sealed partial class Commands
     /// <summary>The flags of a GetBudget request.</summary>
     private sealed class AskOptions
     {
+        /// <param name="required">False where another mode of the command needs none of them (simulate --policy).</param>
+        public AskOptions(bool required = true)
+        {
+            TaskType.Required = required;
+            Model.Required = required;
+            Org.Arity = required ? ArgumentArity.ExactlyOne : ArgumentArity.ZeroOrOne;
+        }
+
         public Argument<string> Org { get; } = Arg("org", "The org id.");
 
         public Option<string> TaskType { get; } = new("--task-type") { Description = "The task type, e.g. support.", Required = true };
@@ -113,9 +121,15 @@ internal sealed partial class Commands
 
     private Command Simulate()
     {
-        var ask = new AskOptions();
-        return Leaf("simulate", "What GetBudget would answer now, reserving nothing.", async (p, s, ct) =>
+        var ask = new AskOptions(required: false);
+        var replay = new PolicyReplayOptions();
+        var command = Leaf("simulate", "What GetBudget would answer now, reserving nothing; with --policy, what a candidate policy file would have done to the calls settled recently.", async (p, s, ct) =>
         {
+            if (p.GetValue(replay.Policy) is { } policyFile)
+            {
+                return await SimulatePolicyAsync(p, s, replay, policyFile, p.GetValue(ask.Org), ct);
+            }
+
             var r = await s.Server.Admin.SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = ask.Request(p) }, cancellationToken: ct);
             s.Output.Write(r, () =>
             {
@@ -129,7 +143,9 @@ internal sealed partial class Commands
                 }
             });
             return ExitCodes.Ok;
-        }, ask.Symbols);
+        }, [.. ask.Symbols, .. replay.Symbols]);
+        command.Validators.Add(result => replay.Validate(result, ask));
+        return command;
     }
 
     private Command Budget()

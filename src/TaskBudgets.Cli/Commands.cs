@@ -14,7 +14,7 @@ internal sealed partial class Commands(CliApp.Globals globals, TextWriter stdout
 
     public IEnumerable<Command> All() =>
     [
-        Orgs(), Tiers(), Quotas(), Models(), Keys(), Usage(), Simulate(), Budget(), Audit(), Apply(),
+        Orgs(), Tiers(), Quotas(), Models(), Keys(), Usage(), Simulate(), Budget(), Audit(), Apply(), Calibration(),
     ];
 
     private static Argument<string> Arg(string name, string description) => new(name) { Description = description };

@@ -116,7 +116,7 @@ public static class PolicyPlan
     public static Tier ToProto(TierPolicy tier)
     {
         ArgumentNullException.ThrowIfNull(tier);
-        return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => PolicyRows.ToRow(tier.Name, r)));
+        return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => PolicyRows.ToRow(tier, r)));
     }
 
     /// <summary>The resources not in the file that apply keeps without --prune (models: always).</summary>

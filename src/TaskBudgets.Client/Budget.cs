@@ -98,6 +98,9 @@ public enum BudgetReasonCode
     /// <summary>The provider's minimum (Anthropic's 1024-token thinking floor) raised the provider parameters.</summary>
     ProviderMinimum = 13,
 
+    /// <summary>An adaptive rule's calibration (what such calls really used) decided the base budget or the escalation.</summary>
+    Adaptive = 14,
+
     /// <summary>The SDK's fail-open fallback decided the budget: the service was unreachable. Never sent by the service.</summary>
     Fallback = 100,
 }

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Benchmarks;
@@ -60,6 +61,11 @@ public class DecisionBenchmarks
 
     private readonly CallFeatures shaped = new(0.7, 40_000, 3, true, CallPhase.Standard, CallPriority.High);
 
+    private static readonly TierRule AdaptiveRule = Rule with { Adaptive = true, MinSamples = 200 };
+
+    // What CalibrationSnapshot.Recommend hands the decision: a learned base, ladder and hint effect.
+    private readonly CalibratedBudget calibrated = new(5_000, 3_100, 6_200, 8_000, 8_192, 1.4, 0.5, true, 0.02, false);
+
     /// <summary>The common case: default budget, roomy quotas, no task.</summary>
     [Benchmark(Baseline = true)]
     public long Default() => BudgetDecision.Decide(Rule, plain, Claude, roomy).ReasoningTokens;
@@ -67,6 +73,10 @@ public class DecisionBenchmarks
     /// <summary>Complexity, long input, priority and escalation, with a task budget.</summary>
     [Benchmark]
     public long Shaped() => BudgetDecision.Decide(Rule, shaped, Claude, roomy, 250_000).ReasoningTokens;
+
+    /// <summary>An adaptive rule: calibrated base moved by the learned complexity effect, calibrated escalation.</summary>
+    [Benchmark]
+    public long Adaptive() => BudgetDecision.Decide(AdaptiveRule, shaped, Claude, roomy, null, calibrated).ReasoningTokens;
 
     /// <summary>Soft limit and quota cap (a REDUCED decision).</summary>
     [Benchmark]

@@ -10,6 +10,8 @@ public sealed class AdminGrpcService(
     KeyAdmin keys,
     UsageSummaries usage,
     BudgetSimulator simulator,
+    PolicyReplay replay,
+    CalibrationReport calibration,
     AuditLog audit) : AdminService.AdminServiceBase
 {
     public override async Task<CreateOrgResponse> CreateOrg(CreateOrgRequest request, ServerCallContext context) =>
@@ -107,6 +109,12 @@ public sealed class AdminGrpcService(
 
     public override Task<SimulateBudgetResponse> SimulateBudget(SimulateBudgetRequest request, ServerCallContext context) =>
         simulator.SimulateAsync(request.BudgetRequest, context.CancellationToken);
+
+    public override Task<SimulatePolicyResponse> SimulatePolicy(SimulatePolicyRequest request, ServerCallContext context) =>
+        replay.SimulateAsync(request, context.CancellationToken);
+
+    public override Task<GetCalibrationResponse> GetCalibration(GetCalibrationRequest request, ServerCallContext context) =>
+        Task.FromResult(calibration.Get(request));
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {

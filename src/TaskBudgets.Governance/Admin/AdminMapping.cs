@@ -64,7 +64,12 @@ public static class AdminMapping
     public static PolicyDocument.TierEntry ToEntry(Tier tier)
     {
         ArgumentNullException.ThrowIfNull(tier);
-        return new PolicyDocument.TierEntry { Name = tier.Name, Rules = [.. tier.Rules.Select(ToEntry)] };
+        return new PolicyDocument.TierEntry
+        {
+            Name = tier.Name,
+            Rules = [.. tier.Rules.Select(ToEntry)],
+            TargetTruncationRate = tier.TargetTruncationRate == 0 ? TierPolicy.DefaultTargetTruncationRate : tier.TargetTruncationRate,
+        };
     }
 
     public static PolicyDocument.RuleEntry ToEntry(ProtoTierRule r)
@@ -93,6 +98,8 @@ public static class AdminMapping
             SoftLimitThreshold = r.HasSoftLimitThreshold ? r.SoftLimitThreshold : defaults.SoftLimitThreshold,
             SoftLimitFloor = r.HasSoftLimitFloor ? r.SoftLimitFloor : defaults.SoftLimitFloor,
             TaskBudgetTokens = r.TaskBudgetTokens,
+            Adaptive = r.Adaptive,
+            MinSamples = r.MinSamples == 0 ? defaults.MinSamples : r.MinSamples,
         };
     }
 
@@ -175,8 +182,9 @@ public static class AdminMapping
 
     public static Tier ToProto(string name, IEnumerable<TierRuleRow> rows)
     {
-        var tier = new Tier { Name = name };
-        tier.Rules.AddRange(rows.OrderBy(r => r.TaskType, StringComparer.Ordinal).Select(r => ToProto(PolicyRows.ToRule(r))));
+        var list = rows.OrderBy(r => r.TaskType, StringComparer.Ordinal).ToList();
+        var tier = new Tier { Name = name, TargetTruncationRate = list.Count > 0 ? list[0].TargetTruncationRate : TierPolicy.DefaultTargetTruncationRate };
+        tier.Rules.AddRange(list.Select(r => ToProto(PolicyRows.ToRule(r))));
         tier.Etag = AdminChanges.Etag(tier);
         return tier;
     }
@@ -198,6 +206,8 @@ public static class AdminMapping
             SoftLimitThreshold = r.SoftLimitThreshold,
             SoftLimitFloor = r.SoftLimitFloor,
             TaskBudgetTokens = r.TaskBudgetTokens,
+            Adaptive = r.Adaptive,
+            MinSamples = r.MinSamples,
         };
     }
 

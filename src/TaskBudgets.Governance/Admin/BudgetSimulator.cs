@@ -2,6 +2,7 @@ using Google.Rpc;
 using Grpc.Core;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
@@ -12,7 +13,7 @@ namespace TaskBudgets.Governance.Admin;
 /// What GetBudget would answer now: the same decision (<see cref="BudgetDecision.Decide"/>) on the
 /// same quota headroom, with no reservation, no lease taken and no grant issued.
 /// </summary>
-public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, TaskBudgetLedger tasks, TimeProvider time)
+public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, TaskBudgetLedger tasks, CalibrationBook calibration, TimeProvider time)
 {
     public async Task<SimulateBudgetResponse> SimulateAsync(GetBudgetRequest? ask, CancellationToken cancellationToken)
     {
@@ -50,7 +51,8 @@ public sealed class BudgetSimulator(PolicyCatalog catalog, QuotaLedger ledger, T
         }
 
         var headrooms = buckets.Select(b => b.Headroom()).ToArray();
-        var decision = BudgetDecision.Decide(rule, request.Features, model, headrooms, taskLeft);
+        var calibrated = rule.Adaptive ? calibration.Current.Recommend(org.Tier, rule.TaskType, rule, org.Id) : default;
+        var decision = BudgetDecision.Decide(rule, request.Features, model, headrooms, taskLeft, calibrated);
         if (decision.Denied)
         {
             var limiting = decision.LimitingQuota;

@@ -151,7 +151,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             var before = existing.Count == 0 ? null : AdminMapping.ToProto(policy.Name, existing);
             AdminChanges.CheckEtag(etag, before, $"tier '{policy.Name}'");
             db.TierRules.RemoveRange(existing);
-            var rows = policy.Rules.Values.Select(r => PolicyRows.ToRow(policy.Name, r)).ToList();
+            var rows = policy.Rules.Values.Select(r => PolicyRows.ToRow(policy, r)).ToList();
             db.TierRules.AddRange(rows);
             var after = AdminMapping.ToProto(policy.Name, rows);
             return new Change<(Tier, bool)>((after, before is null), "tier", policy.Name, string.Empty, before, after);

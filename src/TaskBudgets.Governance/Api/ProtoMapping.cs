@@ -172,9 +172,26 @@ public static class ProtoMapping
             yield return new Reason { Code = ReasonCode.TierRule, Text = F($"tier '{grant.Tier}' rule '{rule.TaskType}': {rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens}") };
         }
 
+        if (has(BudgetReasons.Adaptive))
+        {
+            var c = d.Calibration;
+            var whose = c.OrgSpecific ? "this org's" : F($"tier '{grant.Tier}'");
+            yield return new Reason
+            {
+                Code = ReasonCode.Adaptive,
+                Text = F($"adaptive: calibrated on {c.Samples:0} samples of {whose} '{rule.TaskType}' calls (min_samples {rule.MinSamples}): base {c.BaseTokens} reasoning tokens, the tier's share of its {c.TargetTruncationRate:0.##%} truncation target"),
+            };
+        }
+
         if (has(BudgetReasons.Complexity))
         {
-            yield return new Reason { Code = ReasonCode.Complexity, Text = "the complexity hint placed the budget between the rule's min and max" };
+            yield return new Reason
+            {
+                Code = ReasonCode.Complexity,
+                Text = has(BudgetReasons.Adaptive)
+                    ? F($"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
+                    : "the complexity hint placed the budget between the rule's min and max",
+            };
         }
 
         if (has(BudgetReasons.LongInput))
@@ -199,7 +216,13 @@ public static class ProtoMapping
 
         if (has(BudgetReasons.Escalated))
         {
-            yield return new Reason { Code = ReasonCode.Escalated, Text = F($"retry after a truncated attempt: budget x{d.EscalationMultiplier:0.##}, up to the rule's max {rule.MaxReasoningTokens}") };
+            yield return new Reason
+            {
+                Code = ReasonCode.Escalated,
+                Text = has(BudgetReasons.Adaptive)
+                    ? F($"retry after a truncated attempt: what calls truncated at the previous budget went on to need (x{d.EscalationMultiplier:0.##}), up to the rule's max {rule.MaxReasoningTokens}")
+                    : F($"retry after a truncated attempt: budget x{d.EscalationMultiplier:0.##}, up to the rule's max {rule.MaxReasoningTokens}"),
+            };
         }
 
         if (has(BudgetReasons.ClampedToRule))

@@ -73,6 +73,8 @@ public sealed class AccessRules
             [$"/{admin}/RevokeApiKey"] = Org<RevokeApiKeyRequest>(Access.OrgAdmin, r => r.OrgId),
             [$"/{admin}/GetUsageSummary"] = Org<GetUsageSummaryRequest>(Access.OrgAdmin, r => r.OrgId),
             [$"/{admin}/SimulateBudget"] = Org<SimulateBudgetRequest>(Access.OrgAdmin, r => r.BudgetRequest?.OrgId ?? string.Empty),
+            [$"/{admin}/SimulatePolicy"] = Org<SimulatePolicyRequest>(Access.OrgAdmin, r => r.OrgId),
+            [$"/{admin}/GetCalibration"] = Org<GetCalibrationRequest>(Access.OrgAdmin, r => r.OrgId),
             [$"/{admin}/ListAuditEvents"] = Org<ListAuditEventsRequest>(Access.OrgAdmin, r => r.OrgId),
         }.ToFrozenDictionary(StringComparer.Ordinal);
     }

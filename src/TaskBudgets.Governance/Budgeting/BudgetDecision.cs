@@ -1,10 +1,11 @@
+using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Budgeting;
 
 /// <summary>
 /// The budget of one call: the pure, deterministic decision of DESIGN.md's "Deciding a budget"
-/// (rule, task characteristics, escalation, soft limit, quota cap). It reads no clock,
+/// (rule, task characteristics, escalation, adaptive base, soft limit, quota cap). It reads no clock,
 /// touches no storage and allocates nothing.
 /// </summary>
 public readonly record struct BudgetDecision
@@ -21,6 +22,9 @@ public readonly record struct BudgetDecision
     public const double LowPriorityFactor = 0.75;
 
     public const double HighPriorityFactor = 1.25;
+
+    /// <summary>The most a learned complexity effect moves an adaptive budget, either way.</summary>
+    public const double MaxComplexityFactor = 4.0;
 
     /// <summary>No budget fits: the most constraining quota cannot hold the rule's minimum.</summary>
     public bool Denied { get; init; }
@@ -49,25 +53,43 @@ public readonly record struct BudgetDecision
     /// <summary>The highest utilisation among the applicable quotas, 0..1.</summary>
     public double Utilisation { get; init; }
 
+    /// <summary>The calibration that decided the base (when <see cref="BudgetReasons.Adaptive"/> is set).</summary>
+    public CalibratedBudget Calibration { get; init; }
+
     /// <summary>Decides the budget of one call.</summary>
     /// <param name="rule">The tier's rule for the call's task type (or its "*" rule).</param>
     /// <param name="features">What the caller says about the call.</param>
     /// <param name="model">The model the call goes to.</param>
     /// <param name="quotas">Every quota that applies, with what is left of it.</param>
     /// <param name="taskBudgetRemaining">What the call's agentic loop has left; null when the call has no task.</param>
+    /// <param name="calibration">What calls of this tier and task type really used; used only when the rule is adaptive and it has the rule's min_samples.</param>
     public static BudgetDecision Decide(
         TierRule rule,
         in CallFeatures features,
         ModelSpec model,
         ReadOnlySpan<QuotaHeadroom> quotas,
-        long? taskBudgetRemaining = null)
+        long? taskBudgetRemaining = null,
+        in CalibratedBudget calibration = default)
     {
         var reasons = rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
         var effort = rule.Effort;
 
-        // 1-2. Base budget from the rule and the task's characteristics.
+        // 1-2 and 4. Base budget: the calibration's for an adaptive rule with enough samples (the
+        // complexity hint moves it by its learned effect), else the rule's and the hint's.
+        var adaptive = calibration.Governs(rule);
         double budget = rule.DefaultReasoningTokens;
-        if (features.Complexity is { } complexity)
+        if (adaptive)
+        {
+            budget = calibration.BaseTokens;
+            reasons |= BudgetReasons.Adaptive;
+            if (features.Complexity is { } hint && calibration.HasComplexity)
+            {
+                var shift = calibration.ComplexitySlope * (Math.Clamp(hint, 0.0, 1.0) - calibration.ComplexityMean);
+                budget *= Math.Exp(Math.Clamp(shift, -Math.Log(MaxComplexityFactor), Math.Log(MaxComplexityFactor)));
+                reasons |= BudgetReasons.Complexity;
+            }
+        }
+        else if (features.Complexity is { } complexity)
         {
             budget = rule.MinReasoningTokens + (Math.Clamp(complexity, 0.0, 1.0) * (rule.MaxReasoningTokens - rule.MinReasoningTokens));
             reasons |= BudgetReasons.Complexity;
@@ -106,9 +128,18 @@ public readonly record struct BudgetDecision
                 break;
         }
 
-        // 3. Escalation after a truncated attempt, up to the rule's max.
+        // 3. Escalation after a truncated attempt, up to the rule's max: an adaptive rule grows to
+        // what such calls needed once past the previous budget, not by a blind factor.
         var multiplier = 1.0;
-        if (features.Attempt > 1 && features.PreviousAttemptTruncated && rule.EscalationFactor > 1.0)
+        if (adaptive && features.Attempt > 1 && features.PreviousAttemptTruncated)
+        {
+            var retry = calibration.RetryTokens(features.Attempt);
+            multiplier = budget > 0 ? Math.Max(1.0, retry / budget) : 1.0;
+            budget = Math.Max(budget, retry);
+            effort = StepUp(effort);
+            reasons |= BudgetReasons.Escalated;
+        }
+        else if (features.Attempt > 1 && features.PreviousAttemptTruncated && rule.EscalationFactor > 1.0)
         {
             multiplier = Math.Pow(rule.EscalationFactor, Math.Min(features.Attempt - 1, 64));
             budget *= multiplier;
@@ -252,6 +283,7 @@ public readonly record struct BudgetDecision
             RequestedReasoningTokens = requested,
             EscalationMultiplier = multiplier,
             Utilisation = utilisation,
+            Calibration = adaptive ? calibration : default,
         };
     }
 

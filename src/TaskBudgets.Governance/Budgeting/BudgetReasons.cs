@@ -21,4 +21,5 @@ public enum BudgetReasons
     QuotaCap = 1 << 10,
     TaskBudget = 1 << 11,
     ProviderMinimum = 1 << 12,
+    Adaptive = 1 << 13,
 }

@@ -40,5 +40,13 @@ public sealed record TierRule
     /// <summary>Advisory budget for a whole agentic loop; 0 for none.</summary>
     public long TaskBudgetTokens { get; init; }
 
+    /// <summary>The base budget comes from the calibration once it has <see cref="MinSamples"/> calls.</summary>
+    public bool Adaptive { get; init; }
+
+    /// <summary>Decayed calls the calibration needs before an adaptive rule leaves its static default.</summary>
+    public int MinSamples { get; init; } = DefaultMinSamples;
+
+    public const int DefaultMinSamples = 200;
+
     public bool IsDefault => TaskType == DefaultTaskType;
 }

@@ -29,6 +29,8 @@ public static class AdminSetup
         services.AddSingleton<KeyAdmin>();
         services.AddSingleton<UsageSummaries>();
         services.AddSingleton<BudgetSimulator>();
+        services.AddSingleton<PolicyReplay>();
+        services.AddSingleton<CalibrationReport>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<UsageCounters>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());

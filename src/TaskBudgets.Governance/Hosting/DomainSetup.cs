@@ -1,3 +1,4 @@
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 
@@ -31,6 +32,10 @@ public static class DomainSetup
         services.AddSingleton<GrantIssuer>();
         services.AddSingleton<UsageSettlement>();
         services.AddSingleton<TaskBudgetLedger>();
+        services.AddOptions<CalibrationOptions>().Bind(configuration.GetSection(CalibrationOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => o.Retention >= o.HalfLife, "Calibration:Retention must be at least Calibration:HalfLife.")
+            .ValidateOnStart();
+        services.AddSingleton<CalibrationBook>();
         services.AddOptions<TaskBudgetOptions>().Bind(configuration.GetSection(TaskBudgetOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         // Start-up work runs before the server listens; the loops after it.
@@ -41,6 +46,8 @@ public static class DomainSetup
         services.AddHostedService<GrantExpiry>();
         services.AddSingleton<PolicyRefresh>();
         services.AddHostedService(sp => sp.GetRequiredService<PolicyRefresh>());
+        services.AddSingleton<CalibrationSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<CalibrationSync>());
         return builder;
     }
 }

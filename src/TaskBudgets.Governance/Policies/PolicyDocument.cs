@@ -50,6 +50,9 @@ public sealed partial class PolicyDocument
     {
         public string Name { get; set; } = string.Empty;
 
+        /// <summary>Share of calls (0 &lt; rate &lt; 1) allowed to stop on MAX_TOKENS; adaptive rules aim at it.</summary>
+        public double TargetTruncationRate { get; set; } = TierPolicy.DefaultTargetTruncationRate;
+
         public List<RuleEntry> Rules { get; set; } = [];
     }
 
@@ -78,6 +81,11 @@ public sealed partial class PolicyDocument
         public double SoftLimitFloor { get; set; } = 0.25;
 
         public long TaskBudgetTokens { get; set; }
+
+        /// <summary>Take the base budget from the calibration once it has <see cref="MinSamples"/> calls.</summary>
+        public bool Adaptive { get; set; }
+
+        public int MinSamples { get; set; } = TierRule.DefaultMinSamples;
     }
 
     public sealed class OrgEntry
@@ -269,7 +277,12 @@ public sealed partial class PolicyDocument
             errors.Add($"{at}.rules: needs a default rule (task_type \"*\")");
         }
 
-        return new TierPolicy(tier.Name, rules.ToFrozenDictionary(StringComparer.Ordinal));
+        if (!(tier.TargetTruncationRate > 0.0 && tier.TargetTruncationRate < 1.0))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{at}.target_truncation_rate: must be within 0..1, exclusive, not {tier.TargetTruncationRate}"));
+        }
+
+        return new TierPolicy(tier.Name, rules.ToFrozenDictionary(StringComparer.Ordinal)) { TargetTruncationRate = tier.TargetTruncationRate };
     }
 
     /// <summary>
@@ -355,6 +368,7 @@ public sealed partial class PolicyDocument
             errors.Add($"{at}.escalation_factor: must be within 1..16");
         }
 
+        CheckRange(errors, $"{at}.min_samples", r.MinSamples, 1, 10_000_000);
         CheckFraction(errors, $"{at}.preliminary_fraction", r.PreliminaryFraction);
         CheckFraction(errors, $"{at}.soft_limit_threshold", r.SoftLimitThreshold);
         CheckFraction(errors, $"{at}.soft_limit_floor", r.SoftLimitFloor);
@@ -385,6 +399,8 @@ public sealed partial class PolicyDocument
             SoftLimitThreshold = r.SoftLimitThreshold,
             SoftLimitFloor = r.SoftLimitFloor,
             TaskBudgetTokens = r.TaskBudgetTokens,
+            Adaptive = r.Adaptive,
+            MinSamples = r.MinSamples,
         };
     }
 

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Telemetry;
 
@@ -18,6 +19,7 @@ public sealed class GrantIssuer(
     ReplicaIdentity replica,
     GovernanceMetrics metrics,
     TaskBudgetLedger tasks,
+    CalibrationBook calibration,
     IOptions<GrantOptions> options,
     TimeProvider time)
 {
@@ -84,6 +86,7 @@ public sealed class GrantIssuer(
         var headrooms = new QuotaHeadroom[buckets.Length];
         var amounts = new long[buckets.Length];
         var features = request.Features;
+        var calibrated = rule.Adaptive ? calibration.Current.Recommend(org.Tier, rule.TaskType, rule, org.Id) : default;
         for (var attempt = 0; attempt < DecideAttempts; attempt++)
         {
             for (var i = 0; i < buckets.Length; i++)
@@ -91,7 +94,7 @@ public sealed class GrantIssuer(
                 headrooms[i] = buckets[i].Headroom();
             }
 
-            var decision = BudgetDecision.Decide(rule, features, model, headrooms, taskLeft);
+            var decision = BudgetDecision.Decide(rule, features, model, headrooms, taskLeft, calibrated);
             if (decision.Denied)
             {
                 // Expired grants may not have been swept yet: free them and look again once.
@@ -159,6 +162,11 @@ public sealed class GrantIssuer(
             EstimatedInputTokens = request.Features.EstimatedInputTokens,
             PolicyVersion = policyVersion,
         };
+        if (request.Features.Complexity is { } complexity)
+        {
+            claims.Complexity = complexity;
+        }
+
         var reservations = new QuotaReservation[buckets.Length];
         for (var i = 0; i < buckets.Length; i++)
         {

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
@@ -50,6 +52,7 @@ public sealed class UsageSettlement(
     ReportWriter writer,
     GovernanceMetrics metrics,
     TaskBudgetLedger tasks,
+    CalibrationBook calibration,
     TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -127,7 +130,10 @@ public sealed class UsageSettlement(
 
             book.TryTake(new Guid(claims.GrantId.Span))?.ReleaseAll();
             var stored = outcome.Row;
-            metrics.Settled(claims.Tier, RuleTaskType(claims.Tier, claims.TaskType), usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
+            var ruleTaskType = RuleTaskType(claims.Tier, claims.TaskType);
+            metrics.Settled(claims.Tier, ruleTaskType, usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
+            calibration.Record(claims.Tier, ruleTaskType, claims.OrgId, new CalibrationSample(
+                usage.ReasoningTokens, usage.OutputTokens, claims.ReasoningTokens, stored.Truncated, stored.OverGrant, claims.HasComplexity ? claims.Complexity : null));
         }
 
         return ToResult(outcome, settled);
@@ -169,7 +175,10 @@ public sealed class UsageSettlement(
         var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
         if (!outcome.Duplicate)
         {
-            metrics.Settled(org.Tier, RuleTaskType(org.Tier, report.TaskType), report.Usage, 0, row.Truncated, false, false);
+            var ruleTaskType = RuleTaskType(org.Tier, report.TaskType);
+            metrics.Settled(org.Tier, ruleTaskType, report.Usage, 0, row.Truncated, false, false);
+            calibration.Record(org.Tier, ruleTaskType, org.Id, new CalibrationSample(
+                report.Usage.ReasoningTokens, report.Usage.OutputTokens, 0, row.Truncated, false, null));
         }
 
         return ToResult(outcome, settled);

@@ -31,6 +31,8 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<UsageCounterRow> UsageCounters => Set<UsageCounterRow>();
 
+    public DbSet<CalibrationRow> Calibrations => Set<CalibrationRow>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -147,6 +149,16 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
             e.Property(c => c.Tier).HasMaxLength(Name);
             e.Property(c => c.TaskType).HasMaxLength(Name);
             e.HasIndex(c => new { c.OrgId, c.HourStart });
+        });
+        modelBuilder.Entity<CalibrationRow>(e =>
+        {
+            e.ToTable("calibrations");
+            e.HasKey(c => new { c.ReplicaId, c.Tier, c.TaskType, c.OrgId });
+            e.Property(c => c.ReplicaId).HasMaxLength(64);
+            e.Property(c => c.Tier).HasMaxLength(Name);
+            e.Property(c => c.TaskType).HasMaxLength(Name);
+            e.Property(c => c.OrgId).HasMaxLength(Name);
+            e.HasIndex(c => c.UpdatedAtMs);
         });
     }
 }

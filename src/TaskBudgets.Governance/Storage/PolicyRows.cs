@@ -32,7 +32,10 @@ public static class PolicyRows
 
         var tiers = rules
             .GroupBy(r => r.Tier, StringComparer.Ordinal)
-            .Select(g => new TierPolicy(g.Key, g.ToFrozenDictionary(r => r.TaskType, ToRule, StringComparer.Ordinal)));
+            .Select(g => new TierPolicy(g.Key, g.ToFrozenDictionary(r => r.TaskType, ToRule, StringComparer.Ordinal))
+            {
+                TargetTruncationRate = g.First().TargetTruncationRate,
+            });
         var quotasByOrg = quotas.ToLookup(q => q.OrgId, StringComparer.Ordinal);
         var orgPolicies = orgs.Select(o => new OrgPolicy(
             o.Id,
@@ -55,7 +58,7 @@ public static class PolicyRows
         await db.Models.ExecuteDeleteAsync(cancellationToken);
 
         db.Models.AddRange(snapshot.Models.Values.Select(ToRow));
-        db.TierRules.AddRange(snapshot.Tiers.Values.SelectMany(t => t.Rules.Values.Select(r => ToRow(t.Name, r))));
+        db.TierRules.AddRange(snapshot.Tiers.Values.SelectMany(t => t.Rules.Values.Select(r => ToRow(t, r))));
         db.Orgs.AddRange(snapshot.Orgs.Values.Select(o => new OrgRow { Id = o.Id, DisplayName = o.DisplayName, Tier = o.Tier, Projects = ProjectJson(o.Projects) }));
         db.Quotas.AddRange(snapshot.Orgs.Values.SelectMany(o => o.Quotas).Select(ToRow));
         await db.SaveChangesAsync(cancellationToken);
@@ -140,12 +143,16 @@ public static class PolicyRows
         };
     }
 
-    public static TierRuleRow ToRow(string tier, TierRule r)
+    public static TierRuleRow ToRow(TierPolicy tier, TierRule r)
     {
+        ArgumentNullException.ThrowIfNull(tier);
         ArgumentNullException.ThrowIfNull(r);
         return new TierRuleRow
         {
-            Tier = tier,
+            Tier = tier.Name,
+            TargetTruncationRate = tier.TargetTruncationRate,
+            Adaptive = r.Adaptive,
+            MinSamples = r.MinSamples,
             TaskType = r.TaskType,
             MinReasoningTokens = r.MinReasoningTokens,
             DefaultReasoningTokens = r.DefaultReasoningTokens,
@@ -190,6 +197,8 @@ public static class PolicyRows
         SoftLimitThreshold = r.SoftLimitThreshold,
         SoftLimitFloor = r.SoftLimitFloor,
         TaskBudgetTokens = r.TaskBudgetTokens,
+        Adaptive = r.Adaptive,
+        MinSamples = r.MinSamples,
     };
 
     public static QuotaDefinition ToQuota(QuotaRow q) => new()

@@ -1,3 +1,6 @@
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Policies;
+
 namespace TaskBudgets.Governance.Storage;
 
 // Table rows. Times are Unix milliseconds (windows: Unix seconds) so that every provider
@@ -44,6 +47,16 @@ public sealed class TierRuleRow
     public double SoftLimitFloor { get; set; }
 
     public long TaskBudgetTokens { get; set; }
+
+    public bool Adaptive { get; set; }
+
+    public int MinSamples { get; set; } = TierRule.DefaultMinSamples;
+
+    /// <summary>
+    /// The tier's target truncation rate. Tiers have no table of their own (a tier is its rules),
+    /// so every rule row of a tier carries the same value.
+    /// </summary>
+    public double TargetTruncationRate { get; set; } = TierPolicy.DefaultTargetTruncationRate;
 }
 
 /// <summary>A quota of an org.</summary>
@@ -203,4 +216,25 @@ public sealed class Settlement
 
     /// <summary>What each quota was debited, as JSON, so a retried report gets the first answer.</summary>
     public string QuotasJson { get; set; } = "[]";
+}
+
+/// <summary>
+/// One replica's calibration statistics of one tier's task type (and org): its own calls only, so
+/// every replica writes only its own rows and the merge of all rows is the statistics of all calls.
+/// </summary>
+public sealed class CalibrationRow
+{
+    public required string ReplicaId { get; set; }
+
+    public required string Tier { get; set; }
+
+    public required string TaskType { get; set; }
+
+    /// <summary>Empty for the tier-wide statistics.</summary>
+    public string OrgId { get; set; } = string.Empty;
+
+    /// <summary>The serialised statistics (<c>CalibrationStats.Serialize</c>).</summary>
+    public byte[] Stats { get; set; } = [];
+
+    public long UpdatedAtMs { get; set; }
 }

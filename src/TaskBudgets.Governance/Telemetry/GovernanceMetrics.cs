@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Telemetry;
@@ -142,6 +143,59 @@ public sealed class GovernanceMetrics
         ArgumentNullException.ThrowIfNull(ledger);
         Meter.CreateObservableGauge("taskbudgets.active_reservations", () => book.ActiveCount, "{grant}", "Grants holding reservations on this replica.");
         Meter.CreateObservableGauge("taskbudgets.quota.utilization.ratio", () => Utilisation(ledger), "1", "Used and reserved share of each quota window, 0..1 (the highest per label set).");
+    }
+
+    /// <summary>
+    /// Adds the calibration's gauges, per tier and rule task type (tier-wide rows only, so labels
+    /// stay bounded by the policy): reasoning used over reserved, truncation rate, and the current
+    /// and recommended base budgets.
+    /// </summary>
+    public void Observe(CalibrationBook calibration)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        Meter.CreateObservableGauge(
+            "taskbudgets.calibration.used_granted.ratio",
+            () => Calibrated(calibration, v => v.ReservationEfficiency),
+            "1",
+            "Reasoning tokens used over reasoning tokens granted (decayed), per tier and task type.");
+        Meter.CreateObservableGauge(
+            "taskbudgets.calibration.truncation.ratio",
+            () => Calibrated(calibration, v => v.TruncationRate),
+            "1",
+            "Share of calls that stopped on MAX_TOKENS (decayed), per tier and task type.");
+        Meter.CreateObservableGauge(
+            "taskbudgets.calibration.samples",
+            () => Calibrated(calibration, v => v.Samples),
+            "{call}",
+            "Decayed calls behind each tier and task type's calibration.");
+        Meter.CreateObservableGauge(
+            "taskbudgets.calibration.budget_tokens",
+            () => Budgets(calibration),
+            "{token}",
+            "Base reasoning budget per tier and task type: budget=\"current\" (in force) and budget=\"recommended\" (the calibration's).");
+    }
+
+    private static IEnumerable<Measurement<double>> Calibrated(CalibrationBook calibration, Func<Budgeting.Calibration.CalibrationView, double> value)
+    {
+        foreach (var view in calibration.Current.Views)
+        {
+            if (view.Key.OrgId.Length == 0)
+            {
+                yield return new Measurement<double>(value(view), new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType } });
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Budgets(CalibrationBook calibration)
+    {
+        foreach (var view in calibration.Current.Views)
+        {
+            if (view.Key.OrgId.Length == 0)
+            {
+                yield return new Measurement<long>(view.CurrentBudget, new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType }, { "budget", "current" } });
+                yield return new Measurement<long>(view.RecommendedBudget, new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType }, { "budget", "recommended" } });
+            }
+        }
     }
 
     private IEnumerable<Measurement<double>> Utilisation(QuotaLedger ledger)

@@ -38,7 +38,9 @@ public static class TelemetrySetup
     public static WebApplication MapGovernanceTelemetry(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.Services.GetRequiredService<GovernanceMetrics>().Observe(app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
+        var metrics = app.Services.GetRequiredService<GovernanceMetrics>();
+        metrics.Observe(app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
+        metrics.Observe(app.Services.GetRequiredService<Calibration.CalibrationBook>());
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

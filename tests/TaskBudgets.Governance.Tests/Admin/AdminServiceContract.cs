@@ -247,6 +247,8 @@ public abstract class AdminServiceContract : IAsyncLifetime
         { "org.tier", "unknown tier" },
         { "org.projects[1]", "duplicate project" },
         { "org.org_id", "bad org id" },
+        { "tier.target_truncation_rate", "truncation target 1.5" },
+        { "tier.rules[0].min_samples", "negative min samples" },
     };
 
     [Theory]
@@ -274,6 +276,8 @@ public abstract class AdminServiceContract : IAsyncLifetime
             case "duplicate rule": tier.Rules.Add(rule.Clone()); break;
             case "no default rule": rule.TaskType = "research"; break;
             case "bad tier name": tier.Name = "no spaces please"; break;
+            case "truncation target 1.5": tier.TargetTruncationRate = 1.5; break;
+            case "negative min samples": rule.MinSamples = -3; break;
             case "negative limit": quota.Limit = -5; break;
             case "no metric": quota.Metric = QuotaMetric.Unspecified; break;
             case "org quota with a subject": quota.Subject = "someone"; break;
@@ -292,6 +296,28 @@ public abstract class AdminServiceContract : IAsyncLifetime
         RpcAssert.NamesField(status, field);
         Assert.Equal(version, await VersionAsync());
         Assert.Empty((await Admin.ListAuditEventsAsync(new ListAuditEventsRequest())).Events);
+    }
+
+    [Fact]
+    public async Task A_tiers_adaptive_rules_and_truncation_target_are_stored_and_read_back_with_defaults_for_unset_ones()
+    {
+        var tier = AdminFixtures.Tier("learning");
+        tier.TargetTruncationRate = 0.05;
+        tier.Rules[0].Adaptive = true;
+        tier.Rules[0].MinSamples = 75;
+        var plain = AdminFixtures.Tier("plain");
+
+        await Admin.UpsertTierAsync(new UpsertTierRequest { Tier = tier });
+        await Admin.UpsertTierAsync(new UpsertTierRequest { Tier = plain });
+        var learning = (await Admin.GetTierAsync(new GetTierRequest { Name = "learning" })).Tier;
+        var defaults = (await Admin.GetTierAsync(new GetTierRequest { Name = "plain" })).Tier;
+
+        Assert.Equal(0.05, learning.TargetTruncationRate);
+        Assert.True(learning.Rules[0].Adaptive);
+        Assert.Equal(75, learning.Rules[0].MinSamples);
+        Assert.Equal(0.02, defaults.TargetTruncationRate);
+        Assert.False(defaults.Rules[0].Adaptive);
+        Assert.Equal(200, defaults.Rules[0].MinSamples);
     }
 
     [Fact]

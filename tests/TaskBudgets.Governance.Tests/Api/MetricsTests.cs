@@ -20,6 +20,9 @@ public sealed partial class MetricsTests : IAsyncLifetime
     {
         var settings = directory.WithTestPolicy();
         settings["Telemetry:OrgLabels:0"] = "small";
+
+        // Calibration gauges appear once the first reports are merged.
+        settings["Calibration:SyncInterval"] = "00:00:00.200";
         server = await ServerProcess.StartAsync(directory.Path, settings);
     }
 
@@ -108,6 +111,38 @@ public sealed partial class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Calibration_gauges_show_truncation_used_over_granted_and_current_vs_recommended_budgets_per_task_type()
+    {
+        var budgets = Server.Budgets;
+        for (var i = 0; i < 4; i++)
+        {
+            var grant = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "classification", Model = "gpt-test" });
+            await budgets.ReportUsageAsync(new ReportUsageRequest
+            {
+                GrantId = grant.GrantId,
+                Usage = new UsageTokens { OutputTokens = 600, ReasoningTokens = i == 0 ? grant.Budget.ReasoningTokens : 128 },
+                StopReason = i == 0 ? StopReason.MaxTokens : StopReason.EndTurn,
+            });
+        }
+
+        string scrape;
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        do
+        {
+            await Task.Delay(200);
+            scrape = await ScrapeAsync();
+        }
+        while (!scrape.Contains("taskbudgets_calibration_truncation_ratio{", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        // Counts decay on the real clock: a little under the exact figures.
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_truncation_ratio", "task_type=\"classification\"", "tier=\"standard\""), 0.249, 0.251);
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_used_granted_ratio", "task_type=\"classification\""), 0.4365, 0.4385); // (512 + 3 x 128) / (4 x 512)
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_samples", "task_type=\"classification\""), 3.99, 4.0);
+        Assert.Equal(512, Value(scrape, "taskbudgets_calibration_budget_tokens", "task_type=\"classification\"", "budget=\"current\""));
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_budget_tokens", "task_type=\"classification\"", "budget=\"recommended\""), 0, 1024);
+    }
+
+    [Fact]
     public async Task Every_metric_the_dashboard_and_alerts_query_is_one_the_service_exports()
     {
         // Put every instrument on the page at least once.
@@ -124,6 +159,12 @@ public sealed partial class MetricsTests : IAsyncLifetime
 
         await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" }).ResponseAsync);
         var scrape = await ScrapeAsync();
+        for (var wait = 0; wait < 50 && !scrape.Contains("taskbudgets_calibration_budget_tokens", StringComparison.Ordinal); wait++)
+        {
+            await Task.Delay(200);
+            scrape = await ScrapeAsync();
+        }
+
         var exported = scrape.Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => MetricName().Match(l).Value).ToHashSet(StringComparer.Ordinal);
 
         var root = Repository.Root;

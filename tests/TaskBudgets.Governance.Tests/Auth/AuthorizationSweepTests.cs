@@ -49,7 +49,9 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
         ["AdminService/RevokeApiKey"] = Role.OrgAdmin,
         ["AdminService/GetUsageSummary"] = Role.OrgAdmin,
         ["AdminService/SimulateBudget"] = Role.OrgAdmin,
+        ["AdminService/SimulatePolicy"] = Role.OrgAdmin,
         ["AdminService/ListAuditEvents"] = Role.OrgAdmin,
+        ["AdminService/GetCalibration"] = Role.OrgAdmin,
     };
 
     private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
@@ -172,7 +174,9 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
             ["AdminService/RevokeApiKey"] = i => A(i).RevokeApiKeyAsync(new RevokeApiKeyRequest { OrgId = Acme, KeyId = "key_nope" }).ResponseAsync,
             ["AdminService/GetUsageSummary"] = i => A(i).GetUsageSummaryAsync(new GetUsageSummaryRequest { OrgId = Acme }).ResponseAsync,
             ["AdminService/SimulateBudget"] = i => A(i).SimulateBudgetAsync(new SimulateBudgetRequest { BudgetRequest = ask }).ResponseAsync,
+            ["AdminService/SimulatePolicy"] = i => A(i).SimulatePolicyAsync(new SimulatePolicyRequest { OrgId = Acme, PolicyYaml = TestPolicy.Yaml }).ResponseAsync,
             ["AdminService/ListAuditEvents"] = i => A(i).ListAuditEventsAsync(new ListAuditEventsRequest { OrgId = Acme }).ResponseAsync,
+            ["AdminService/GetCalibration"] = i => A(i).GetCalibrationAsync(new GetCalibrationRequest { OrgId = Acme }).ResponseAsync,
         };
     }
 }

@@ -1,4 +1,5 @@
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Tests.Budgeting;
@@ -67,7 +68,11 @@ public class BudgetDecisionAllocationTests
         new(QuotaMetric.Requests, 600, 0),
     ];
 
-    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas"];
+    private static readonly TierRule AdaptiveRule = Rule with { Adaptive = true, MinSamples = 100 };
+
+    private static readonly CalibratedBudget Calibrated = new(500, 3_000, 6_000, 7_000, 8_000, 1.2, 0.5, true, 0.02, false);
+
+    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas", "adaptive", "adaptive retry"];
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -104,6 +109,8 @@ public class BudgetDecisionAllocationTests
         "capped" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Tight),
         "denied" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Exhausted),
         "provider limits" => BudgetDecision.Decide(Rule, new CallFeatures(1.0, 1_200, 2, true, CallPhase.Standard, CallPriority.High), Gemini, Roomy),
+        "adaptive" => BudgetDecision.Decide(AdaptiveRule, new CallFeatures((i % 100) / 100.0, 2_000, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Roomy, null, Calibrated),
+        "adaptive retry" => BudgetDecision.Decide(AdaptiveRule, new CallFeatures(null, 2_000, 2 + (i % 3), true, CallPhase.Standard, CallPriority.Normal), Claude, Roomy, null, Calibrated),
         _ => BudgetDecision.Decide(Rule, new CallFeatures(null, 0, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, []),
     };
 }

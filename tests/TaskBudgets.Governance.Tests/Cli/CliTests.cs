@@ -215,4 +215,42 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
             Directory.Delete(home, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Calibration_shows_each_tier_and_task_type_as_a_table_and_as_json()
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
+        var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
+        var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
+        for (var i = 0; i < 3; i++)
+        {
+            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "research", Model = "claude-sonnet-4-5" }, key);
+            await budgets.ReportUsageAsync(
+                new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = 900, ReasoningTokens = 700 }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
+                key);
+        }
+
+        Run json;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        do
+        {
+            await Task.Delay(200);
+            json = await CliAsync("calibration", "--tier", "premium", "--task-type", "research", "-o", "json");
+        }
+        while (!json.Out.Contains("\"samples\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        var table = await CliAsync("calibration", "--tier", "premium");
+        var unknown = await CliAsync("calibration", "--tier", "no-such-tier");
+
+        Assert.Equal(0, json.Exit);
+        var row = json.Json.GetProperty("calibrations")[0];
+        Assert.Equal("research", row.GetProperty("task_type").GetString());
+        Assert.InRange(row.GetProperty("samples").GetDouble(), 2.99, 3.0); // decayed, on a real clock
+        Assert.InRange(long.Parse(row.GetProperty("used_p50").GetString()!, System.Globalization.CultureInfo.InvariantCulture), 690, 720); // int64 is a string in proto JSON
+        Assert.True(long.Parse(row.GetProperty("recommended_budget").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(0, table.Exit);
+        Assert.Contains("RECOMMENDED", table.Out, StringComparison.Ordinal);
+        Assert.Contains("research", table.Out, StringComparison.Ordinal);
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("TIER_NOT_FOUND", unknown.Error, StringComparison.Ordinal);
+    }
 }

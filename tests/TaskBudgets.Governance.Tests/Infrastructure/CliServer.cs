@@ -54,6 +54,9 @@ public sealed class CliServer : IAsyncLifetime
             $"--Server:HttpPort={HttpPort}",
             $"--Auth:AdminKey={AdminKey}",
             "--Logging:LogLevel:Default=Warning",
+
+            // The calibration CLI test waits for reports to reach GetCalibration.
+            "--Calibration:SyncInterval=00:00:00.200",
         })
         {
             info.ArgumentList.Add(arg);

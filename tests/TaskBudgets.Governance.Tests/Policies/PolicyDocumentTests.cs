@@ -92,4 +92,39 @@ public class PolicyDocumentTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Adaptive_rules_and_a_tiers_truncation_target_are_read_with_their_defaults()
+    {
+        var defaults = PolicyDocument.Parse(Valid).ToSnapshot(1).Tiers["standard"];
+        Assert.Equal(0.02, defaults.TargetTruncationRate);
+        Assert.False(defaults.Rules["*"].Adaptive);
+        Assert.Equal(200, defaults.Rules["*"].MinSamples);
+
+        var yaml = Valid.Replace("  - name: standard\n    rules:", "  - name: standard\n    target_truncation_rate: 0.05\n    rules:", StringComparison.Ordinal)
+            .Replace("max_output_tokens: 32768", "max_output_tokens: 32768\n        adaptive: true\n        min_samples: 50", StringComparison.Ordinal);
+        var tier = PolicyDocument.Parse(yaml).ToSnapshot(1).Tiers["standard"];
+        Assert.Equal(0.05, tier.TargetTruncationRate);
+        Assert.True(tier.Rules["*"].Adaptive);
+        Assert.Equal(50, tier.Rules["*"].MinSamples);
+    }
+
+    [Theory]
+    [InlineData("target_truncation_rate: 0", "tiers[0].target_truncation_rate")]
+    [InlineData("target_truncation_rate: 1", "tiers[0].target_truncation_rate")]
+    [InlineData("target_truncation_rate: -0.1", "tiers[0].target_truncation_rate")]
+    public void A_truncation_target_outside_zero_to_one_is_refused_naming_the_field(string line, string field)
+    {
+        var yaml = Valid.Replace("  - name: standard\n    rules:", $"  - name: standard\n    {line}\n    rules:", StringComparison.Ordinal);
+        var e = Assert.Throws<PolicyException>(() => PolicyDocument.Parse(yaml).ToSnapshot(1));
+        Assert.Contains(e.Errors, m => m.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Min_samples_below_one_is_refused_naming_the_field()
+    {
+        var yaml = Valid.Replace("max_output_tokens: 32768", "max_output_tokens: 32768\n        min_samples: 0", StringComparison.Ordinal);
+        var e = Assert.Throws<PolicyException>(() => PolicyDocument.Parse(yaml).ToSnapshot(1));
+        Assert.Contains(e.Errors, m => m.StartsWith("tiers[0].rules[0].min_samples", StringComparison.Ordinal));
+    }
 }

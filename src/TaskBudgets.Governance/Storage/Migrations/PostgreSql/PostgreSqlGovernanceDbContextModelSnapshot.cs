@@ -122,6 +122,38 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                     b.ToTable("audit_events", (string)null);
                 });
 
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.CalibrationRow", b =>
+                {
+                    b.Property<string>("ReplicaId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Tier")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("TaskType")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("OrgId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<byte[]>("Stats")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<long>("UpdatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ReplicaId", "Tier", "TaskType", "OrgId");
+
+                    b.HasIndex("UpdatedAtMs");
+
+                    b.ToTable("calibrations", (string)null);
+                });
+
             modelBuilder.Entity("TaskBudgets.Governance.Storage.CapacityLease", b =>
                 {
                     b.Property<string>("Id")
@@ -422,6 +454,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
+                    b.Property<bool>("Adaptive")
+                        .HasColumnType("boolean");
+
                     b.Property<long>("AnswerTokens")
                         .HasColumnType("bigint");
 
@@ -443,6 +478,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                     b.Property<long>("MinReasoningTokens")
                         .HasColumnType("bigint");
 
+                    b.Property<int>("MinSamples")
+                        .HasColumnType("integer");
+
                     b.Property<double>("PreliminaryFraction")
                         .HasColumnType("double precision");
 
@@ -450,6 +488,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                         .HasColumnType("double precision");
 
                     b.Property<double>("SoftLimitThreshold")
+                        .HasColumnType("double precision");
+
+                    b.Property<double>("TargetTruncationRate")
                         .HasColumnType("double precision");
 
                     b.Property<long>("TaskBudgetTokens")

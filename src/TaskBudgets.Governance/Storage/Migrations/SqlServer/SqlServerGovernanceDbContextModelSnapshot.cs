@@ -122,6 +122,38 @@ namespace TaskBudgets.Governance.Storage.Migrations.SqlServer
                     b.ToTable("audit_events", (string)null);
                 });
 
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.CalibrationRow", b =>
+                {
+                    b.Property<string>("ReplicaId")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("Tier")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("TaskType")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("OrgId")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<byte[]>("Stats")
+                        .IsRequired()
+                        .HasColumnType("varbinary(max)");
+
+                    b.Property<long>("UpdatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ReplicaId", "Tier", "TaskType", "OrgId");
+
+                    b.HasIndex("UpdatedAtMs");
+
+                    b.ToTable("calibrations", (string)null);
+                });
+
             modelBuilder.Entity("TaskBudgets.Governance.Storage.CapacityLease", b =>
                 {
                     b.Property<string>("Id")
@@ -422,6 +454,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.SqlServer
                         .HasMaxLength(128)
                         .HasColumnType("nvarchar(128)");
 
+                    b.Property<bool>("Adaptive")
+                        .HasColumnType("bit");
+
                     b.Property<long>("AnswerTokens")
                         .HasColumnType("bigint");
 
@@ -443,6 +478,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.SqlServer
                     b.Property<long>("MinReasoningTokens")
                         .HasColumnType("bigint");
 
+                    b.Property<int>("MinSamples")
+                        .HasColumnType("int");
+
                     b.Property<double>("PreliminaryFraction")
                         .HasColumnType("float");
 
@@ -450,6 +488,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.SqlServer
                         .HasColumnType("float");
 
                     b.Property<double>("SoftLimitThreshold")
+                        .HasColumnType("float");
+
+                    b.Property<double>("TargetTruncationRate")
                         .HasColumnType("float");
 
                     b.Property<long>("TaskBudgetTokens")

@@ -346,3 +346,64 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    ALTER TABLE [tier_rules] ADD [Adaptive] bit NOT NULL DEFAULT CAST(0 AS bit);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    ALTER TABLE [tier_rules] ADD [MinSamples] int NOT NULL DEFAULT 200;
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    ALTER TABLE [tier_rules] ADD [TargetTruncationRate] float NOT NULL DEFAULT 0.02E0;
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    CREATE TABLE [calibrations] (
+        [ReplicaId] nvarchar(64) NOT NULL,
+        [Tier] nvarchar(128) NOT NULL,
+        [TaskType] nvarchar(128) NOT NULL,
+        [OrgId] nvarchar(128) NOT NULL,
+        [Stats] varbinary(max) NOT NULL,
+        [UpdatedAtMs] bigint NOT NULL,
+        CONSTRAINT [PK_calibrations] PRIMARY KEY ([ReplicaId], [Tier], [TaskType], [OrgId])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    CREATE INDEX [IX_calibrations_UpdatedAtMs] ON [calibrations] ([UpdatedAtMs]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261129065034_AdaptiveBudgets'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261129065034_AdaptiveBudgets', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

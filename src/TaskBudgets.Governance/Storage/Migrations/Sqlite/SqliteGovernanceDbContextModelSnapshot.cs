@@ -115,6 +115,38 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                     b.ToTable("audit_events", (string)null);
                 });
 
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.CalibrationRow", b =>
+                {
+                    b.Property<string>("ReplicaId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tier")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TaskType")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("OrgId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Stats")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<long>("UpdatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ReplicaId", "Tier", "TaskType", "OrgId");
+
+                    b.HasIndex("UpdatedAtMs");
+
+                    b.ToTable("calibrations", (string)null);
+                });
+
             modelBuilder.Entity("TaskBudgets.Governance.Storage.CapacityLease", b =>
                 {
                     b.Property<string>("Id")
@@ -415,6 +447,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Adaptive")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("AnswerTokens")
                         .HasColumnType("INTEGER");
 
@@ -436,6 +471,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                     b.Property<long>("MinReasoningTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("MinSamples")
+                        .HasColumnType("INTEGER");
+
                     b.Property<double>("PreliminaryFraction")
                         .HasColumnType("REAL");
 
@@ -443,6 +481,9 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                         .HasColumnType("REAL");
 
                     b.Property<double>("SoftLimitThreshold")
+                        .HasColumnType("REAL");
+
+                    b.Property<double>("TargetTruncationRate")
                         .HasColumnType("REAL");
 
                     b.Property<long>("TaskBudgetTokens")

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using System.Globalization;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Cli;
+
+internal sealed partial class Commands
+{
+    private Command Calibration()
+    {
+        var tier = Opt("--tier", "Only this tier.");
+        var taskType = Opt("--task-type", "Only this task type (a rule's, or \"*\").");
+        var org = Opt("--org", "This org's own rows and its tier's (default: the tier-wide rows of every tier).");
+        return Leaf("calibration", "What calls really used per tier and task type, the budget in force, the recommended one and its projected effect.", async (p, s, ct) =>
+        {
+            var r = await s.Server.Admin.GetCalibrationAsync(
+                new GetCalibrationRequest { Tier = p.GetValue(tier) ?? string.Empty, TaskType = p.GetValue(taskType) ?? string.Empty, OrgId = p.GetValue(org) ?? string.Empty },
+                cancellationToken: ct);
+            s.Output.Write(r, () =>
+            {
+                s.Output.Table(
+                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "MODE"],
+                    r.Calibrations.Select(c => new[]
+                    {
+                        c.Tier, c.TaskType, c.OrgId.Length == 0 ? "-" : c.OrgId, c.Samples.ToString("0", CultureInfo.InvariantCulture),
+                        N(c.UsedP50), N(c.UsedP90), N(c.UsedP99), Percent(c.TruncationRate), Percent(c.ReservationEfficiency),
+                        N(c.CurrentBudget), N(c.RecommendedBudget), Percent(c.ProjectedTruncationRate), N(c.ProjectedReservedTokensPerCall),
+                        !c.Adaptive ? "static" : c.Active ? "adaptive" : $"adaptive (needs {c.MinSamples})",
+                    }));
+                s.Output.Out.WriteLine($"policy version {r.PolicyVersion}");
+            });
+            return ExitCodes.Ok;
+        }, tier, taskType, org);
+    }
+
+    private static string Percent(double share) => share.ToString("0.0%", CultureInfo.InvariantCulture);
+}

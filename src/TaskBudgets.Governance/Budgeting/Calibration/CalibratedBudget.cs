@@ -1,0 +1,53 @@
+namespace TaskBudgets.Governance.Budgeting.Calibration;
+
+/// <summary>Whose calls a calibration describes: a tier's task type (a rule's), tier-wide or one org's.</summary>
+/// <param name="OrgId">Empty for the tier-wide calibration.</param>
+public readonly record struct CalibrationKey(string Tier, string TaskType, string OrgId);
+
+/// <summary>
+/// What the calibration offers an adaptive rule: the base budget, the escalation ladder after
+/// truncated attempts and the complexity hint's learned effect. A value type, so that passing it
+/// to <see cref="BudgetDecision.Decide"/> allocates nothing. The default is "no calibration".
+/// </summary>
+/// <param name="Samples">Decayed calls behind it.</param>
+/// <param name="BaseTokens">The base reasoning budget (the tier's allocation, with headroom, within min..max).</param>
+/// <param name="Retry1Tokens">Attempt 2 after a truncated attempt: what such calls needed past the base.</param>
+/// <param name="Retry2Tokens">Attempt 3 after a truncated attempt 2.</param>
+/// <param name="Retry3Tokens">Attempt 4 and later.</param>
+/// <param name="ComplexitySlope">d ln(need) / d complexity, learned from hinted calls; valid when <paramref name="HasComplexity"/>.</param>
+/// <param name="ComplexityMean">The mean hint of those calls: a call with this hint gets the base.</param>
+/// <param name="TargetTruncationRate">The tier's target, for the grant's reasons.</param>
+/// <param name="OrgSpecific">Learned from the org's own calls rather than the tier's.</param>
+public readonly record struct CalibratedBudget(
+    double Samples,
+    long BaseTokens,
+    long Retry1Tokens,
+    long Retry2Tokens,
+    long Retry3Tokens,
+    double ComplexitySlope,
+    double ComplexityMean,
+    bool HasComplexity,
+    double TargetTruncationRate,
+    bool OrgSpecific)
+{
+    /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
+    public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;
+
+    /// <summary>Whether <paramref name="rule"/> takes its base budget from this calibration.</summary>
+    public bool Governs(TierRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return rule.Adaptive && BaseTokens > 0 && Samples >= rule.MinSamples;
+    }
+}
+
+/// <summary>How the calibration weighs and pads what it learns.</summary>
+/// <param name="HalfLife">A call's weight halves every half-life: recent behaviour weighs most.</param>
+/// <param name="Headroom">Budgets chosen by the allocation are multiplied by this (1..2) before clamping to the rule.</param>
+public sealed record CalibrationSettings(TimeSpan HalfLife, double Headroom)
+{
+    public static readonly CalibrationSettings Default = new(TimeSpan.FromDays(1), 1.05);
+
+    /// <summary>Fewest hinted calls (decayed) before the complexity hint's effect is used.</summary>
+    public double ComplexityMinSamples { get; init; } = 50;
+}

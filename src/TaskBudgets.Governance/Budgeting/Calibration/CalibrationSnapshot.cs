@@ -1,0 +1,224 @@
+using System.Collections.Frozen;
+using TaskBudgets.Governance.Policies;
+
+namespace TaskBudgets.Governance.Budgeting.Calibration;
+
+/// <summary>One row of GetCalibration: what was learned about one tier and task type (and org).</summary>
+public sealed record CalibrationView(
+    CalibrationKey Key,
+    double Samples,
+    long UsedP50,
+    long UsedP90,
+    long UsedP99,
+    double TruncationRate,
+    double ReservationEfficiency,
+    double OverGrantRate,
+    long OutputP50,
+    long OutputP99,
+    long CurrentBudget,
+    long RecommendedBudget,
+    double ProjectedTruncationRate,
+    long ProjectedReservedPerCall,
+    bool Adaptive,
+    int MinSamples,
+    bool Active,
+    double TargetTruncationRate,
+    double ComplexitySlope);
+
+/// <summary>
+/// The calibration in force: immutable, rebuilt from the merged statistics every sync and swapped
+/// whole. Budgets are worked out here, off the hot path; <see cref="Recommend"/> is a lookup.
+/// </summary>
+public sealed class CalibrationSnapshot
+{
+    public static readonly CalibrationSnapshot Empty = new(0, FrozenDictionary<CalibrationKey, CalibratedBudget>.Empty, []);
+
+    private readonly FrozenDictionary<CalibrationKey, CalibratedBudget> budgets;
+
+    private CalibrationSnapshot(long policyVersion, FrozenDictionary<CalibrationKey, CalibratedBudget> budgets, IReadOnlyList<CalibrationView> views)
+    {
+        PolicyVersion = policyVersion;
+        this.budgets = budgets;
+        Views = views;
+    }
+
+    /// <summary>The policy version whose rules and targets the budgets were worked out under.</summary>
+    public long PolicyVersion { get; }
+
+    /// <summary>Every row, ordered by tier, task type and org.</summary>
+    public IReadOnlyList<CalibrationView> Views { get; }
+
+    /// <summary>
+    /// The calibration an adaptive rule's call uses: the org's own where it has the rule's
+    /// min_samples, else the tier's. Its <see cref="CalibratedBudget.BaseTokens"/> is the adaptive
+    /// base budget; <see cref="CalibratedBudget.Governs"/> says whether the rule uses it yet.
+    /// Allocation-free; the default value when nothing was learned.
+    /// </summary>
+    /// <param name="tier">The org's tier.</param>
+    /// <param name="taskType">The task type of the rule that governs the call (<see cref="TierRule.TaskType"/>).</param>
+    /// <param name="rule">That rule (its min_samples decides whether an org's own data is enough).</param>
+    /// <param name="orgId">The caller's org; empty for the tier-wide calibration only.</param>
+    public CalibratedBudget Recommend(string tier, string taskType, TierRule rule, string orgId = "")
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (orgId.Length > 0 && budgets.TryGetValue(new CalibrationKey(tier, taskType, orgId), out var own) && own.Samples >= rule.MinSamples)
+        {
+            return own;
+        }
+
+        return budgets.TryGetValue(new CalibrationKey(tier, taskType, string.Empty), out var shared) ? shared : default;
+    }
+
+    /// <summary>
+    /// Works out every budget: per tier (and per org with data of its own), the allocation of the
+    /// tier's target truncation rate across its task types, then each type's escalation ladder.
+    /// Statistics of tiers or task types the policy no longer has are left out.
+    /// </summary>
+    public static CalibrationSnapshot Build(
+        PolicySnapshot policy,
+        IReadOnlyDictionary<CalibrationKey, CalibrationStats> stats,
+        DateTimeOffset now,
+        CalibrationSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(settings);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var budgets = new Dictionary<CalibrationKey, CalibratedBudget>();
+        var views = new List<CalibrationView>();
+        foreach (var group in stats.GroupBy(s => (s.Key.Tier, s.Key.OrgId)))
+        {
+            if (!policy.Tiers.TryGetValue(group.Key.Tier, out var tier))
+            {
+                continue;
+            }
+
+            var rows = new List<Row>();
+            foreach (var (key, s) in group)
+            {
+                var samples = s.Samples(nowMs, settings.HalfLife);
+                if (tier.Rules.GetValueOrDefault(key.TaskType) is { } rule && samples > 1e-9)
+                {
+                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens)));
+                }
+            }
+
+            AddGroup(tier, rows, settings, budgets, views);
+        }
+
+        views.Sort((a, b) =>
+            string.CompareOrdinal(a.Key.Tier, b.Key.Tier) is var t and not 0 ? t
+            : string.CompareOrdinal(a.Key.TaskType, b.Key.TaskType) is var k and not 0 ? k
+            : string.CompareOrdinal(a.Key.OrgId, b.Key.OrgId));
+        return new CalibrationSnapshot(policy.Version, budgets.ToFrozenDictionary(), views);
+    }
+
+    private static void AddGroup(TierPolicy tier, List<Row> rows, CalibrationSettings settings, Dictionary<CalibrationKey, CalibratedBudget> budgets, List<CalibrationView> views)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var target = tier.TargetTruncationRate;
+        var total = rows.Sum(r => r.Samples);
+
+        // In force: adaptive rules with enough samples share out what the others leave of the target.
+        // A task type none of whose calls completed cannot be sized from data (every budget looks
+        // equally hopeless): it gets the rule's max, where its calls can show what they need.
+        var free = new List<int>();
+        var fixedTruncation = 0.0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            if (r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples && r.Sizable)
+            {
+                free.Add(i);
+            }
+            else
+            {
+                var budget = r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples ? r.Rule.MaxReasoningTokens : r.Rule.DefaultReasoningTokens;
+                fixedTruncation += r.Samples / total * r.Curve.Survival(budget);
+            }
+        }
+
+        // Where the fixed rules alone use more than their share of the target, the adaptive ones do
+        // not chase it up to their max: they still meet the target on their own calls.
+        var freeShare = free.Sum(i => rows[i].Samples) / total;
+        var allowance = Math.Max(target - fixedTruncation, target * freeShare);
+        var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], total))], 0, allowance);
+
+        // Recommended: what the allocation would give if every rule of the tier were adaptive.
+        var sizable = rows.Where(r => r.Sizable).ToList();
+        var fixedForRecommended = rows.Where(r => !r.Sizable).Sum(r => r.Samples / total * r.Curve.Survival(r.Rule.MaxReasoningTokens));
+        var recommendedSizable = TierAllocation.Allocate([.. sizable.Select(r => Item(r, total))], fixedForRecommended, target);
+        var recommended = rows.Select(r => r.Sizable ? recommendedSizable[sizable.IndexOf(r)] : r.Rule.MaxReasoningTokens).ToArray();
+
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            var rule = r.Rule;
+            var at = free.IndexOf(i);
+            var active = rule.Adaptive && r.Samples >= rule.MinSamples;
+            var chosen = Padded(at >= 0 ? applied[at] : recommended[i], rule, settings);
+            var fit = r.Stats.ComplexityFit(settings.ComplexityMinSamples);
+
+            // Escalation: of the calls truncated at the previous budget, let at most the target
+            // share be truncated again (need > b given need > previous: S(b) <= target * S(previous)).
+            var retries = new long[3];
+            var previous = chosen;
+            for (var k = 0; k < retries.Length; k++)
+            {
+                var share = target * r.Curve.Survival(previous);
+                previous = Math.Max(previous, Padded(r.Curve.BudgetFor(share, previous, rule.MaxReasoningTokens), rule, settings));
+                retries[k] = previous;
+            }
+
+            budgets[r.Key] = new CalibratedBudget(
+                r.Samples,
+                chosen,
+                retries[0],
+                retries[1],
+                retries[2],
+                fit?.Slope ?? 0,
+                fit?.Mean ?? 0,
+                fit is not null,
+                target,
+                r.Key.OrgId.Length > 0);
+
+            var s = r.Stats;
+            views.Add(new CalibrationView(
+                r.Key,
+                r.Samples,
+                r.Curve.Quantile(0.50),
+                r.Curve.Quantile(0.90),
+                r.Curve.Quantile(0.99),
+                s.Calls > 0 ? s.Truncations / s.Calls : 0,
+                s.ReasoningGranted > 0 ? s.ReasoningUsed / s.ReasoningGranted : 0,
+                s.Calls > 0 ? s.OverGrants / s.Calls : 0,
+                s.Output.TotalWeight > 0 ? s.Output.NaiveQuantile(0.50) : 0,
+                s.Output.TotalWeight > 0 ? s.Output.NaiveQuantile(0.99) : 0,
+                active ? chosen : rule.DefaultReasoningTokens,
+                chosen,
+                r.Curve.Survival(chosen),
+                chosen,
+                rule.Adaptive,
+                rule.MinSamples,
+                active,
+                target,
+                fit?.Slope ?? 0));
+        }
+    }
+
+    private static AllocationItem Item(Row r, double total) =>
+        new(r.Samples / total, r.Curve.Candidates(r.Rule.MinReasoningTokens, r.Rule.MaxReasoningTokens));
+
+    private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
+        Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
+
+    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve)
+    {
+        /// <summary>Some call completed: the curve says something below the rule's max.</summary>
+        public bool Sizable { get; } = Stats.Reasoning.TotalWeight > Stats.Truncations + 1e-9;
+    }
+}

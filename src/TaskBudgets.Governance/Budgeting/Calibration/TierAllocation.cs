@@ -1,0 +1,113 @@
+namespace TaskBudgets.Governance.Budgeting.Calibration;
+
+/// <summary>One task type in a tier's allocation: its share of the tier's calls and its budget choices.</summary>
+/// <param name="Weight">The task type's share of the tier's calls, 0..1.</param>
+/// <param name="Candidates">Budgets it may get, ascending, with the share of its calls each would truncate.</param>
+public sealed record AllocationItem(double Weight, IReadOnlyList<(long Budget, double Survival)> Candidates);
+
+/// <summary>
+/// Shares a tier's truncation target out across its task types with the least reasoning tokens
+/// reserved: minimise sum(w_i * b_i) subject to sum(w_i * S_i(b_i)) &lt;= target. The Lagrangian
+/// answer equalises the marginal truncation saved per token reserved across task types, so the
+/// greedy below walks each type's lower convex hull of (budget, survival) and always takes the
+/// step that saves the most truncation per token, until the target is met. A type with a long,
+/// expensive tail is left to truncate a little more where a cheap type can truncate less.
+/// </summary>
+public static class TierAllocation
+{
+    /// <summary>The budget of each item, in order.</summary>
+    /// <param name="items">The task types whose budgets are free to choose.</param>
+    /// <param name="fixedTruncation">Weighted truncation of the tier's task types whose budgets are fixed.</param>
+    /// <param name="target">The tier's target truncation rate.</param>
+    public static long[] Allocate(IReadOnlyList<AllocationItem> items, double fixedTruncation, double target)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var hulls = new List<(long Budget, double Survival)>[items.Count];
+        var at = new int[items.Count];
+        var truncation = fixedTruncation;
+        for (var i = 0; i < items.Count; i++)
+        {
+            hulls[i] = LowerHull(items[i].Candidates);
+            truncation += items[i].Weight * hulls[i][0].Survival;
+        }
+
+        while (truncation > target + 1e-12)
+        {
+            var best = -1;
+            var bestGain = 0.0;
+            for (var i = 0; i < items.Count; i++)
+            {
+                var hull = hulls[i];
+                if (at[i] + 1 >= hull.Count || items[i].Weight <= 0)
+                {
+                    continue;
+                }
+
+                var (b0, s0) = hull[at[i]];
+                var (b1, s1) = hull[at[i] + 1];
+                var gain = (s0 - s1) / Math.Max(1, b1 - b0);
+                if (gain > bestGain)
+                {
+                    best = i;
+                    bestGain = gain;
+                }
+            }
+
+            if (best < 0)
+            {
+                break; // every type is at its best: the target cannot be met within the rules' max
+            }
+
+            truncation -= items[best].Weight * (hulls[best][at[best]].Survival - hulls[best][at[best] + 1].Survival);
+            at[best]++;
+        }
+
+        var budgets = new long[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            budgets[i] = hulls[i][at[i]].Budget;
+        }
+
+        return budgets;
+    }
+
+    /// <summary>
+    /// The points of (budget, survival) on the lower convex hull, up to the first that reaches the
+    /// lowest survival: the only budgets an optimal allocation ever picks, each step saving less
+    /// truncation per token than the one before.
+    /// </summary>
+    public static List<(long Budget, double Survival)> LowerHull(IReadOnlyList<(long Budget, double Survival)> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        if (points.Count == 0)
+        {
+            throw new ArgumentException("An allocation item needs at least one budget.", nameof(points));
+        }
+
+        var hull = new List<(long Budget, double Survival)>(points.Count);
+        foreach (var p in points)
+        {
+            while (hull.Count >= 2 && Cross(hull[^2], hull[^1], p) <= 0)
+            {
+                hull.RemoveAt(hull.Count - 1);
+            }
+
+            hull.Add(p);
+        }
+
+        var lowest = 0;
+        for (var i = 1; i < hull.Count; i++)
+        {
+            if (hull[i].Survival < hull[lowest].Survival - 1e-15)
+            {
+                lowest = i;
+            }
+        }
+
+        hull.RemoveRange(lowest + 1, hull.Count - lowest - 1);
+        return hull;
+    }
+
+    private static double Cross((long X, double Y) o, (long X, double Y) a, (long X, double Y) b) =>
+        ((double)(a.X - o.X) * (b.Y - o.Y)) - ((a.Y - o.Y) * (double)(b.X - o.X));
+}

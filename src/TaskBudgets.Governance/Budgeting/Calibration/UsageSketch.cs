@@ -1,0 +1,196 @@
+namespace TaskBudgets.Governance.Budgeting.Calibration;
+
+/// <summary>
+/// A mergeable quantile sketch of token counts: logarithmic bins (each 2% wider than the last, so
+/// any quantile is within 2% of the truth, like DDSketch), holding weights rather than counts so
+/// that decay is a weight. Each bin keeps two weights: calls that completed with a value in the
+/// bin, and calls that were truncated (censored: they only say the need was more than the value).
+/// Merging is adding bin by bin, so a merge of two sketches is the sketch of the union.
+/// </summary>
+public sealed class UsageSketch
+{
+    /// <summary>Ratio between consecutive bin edges; the sketch's relative accuracy.</summary>
+    public const double Gamma = 1.02;
+
+    /// <summary>Values above this (2^27 tokens) share the last bin.</summary>
+    public const long MaxValue = 1L << 27;
+
+    private static readonly double LogGamma = Math.Log(Gamma);
+
+    /// <summary>Bins: 0 holds zero, bin i (i >= 1) holds values in (Gamma^(i-1), Gamma^i].</summary>
+    public static readonly int BinCount = IndexOf(MaxValue) + 1;
+
+    private double[] completed = [];
+    private double[] censored = [];
+
+    /// <summary>Bins in use: every bin at or past this one is empty.</summary>
+    public int Length => completed.Length;
+
+    public double TotalWeight
+    {
+        get
+        {
+            var total = 0.0;
+            for (var i = 0; i < completed.Length; i++)
+            {
+                total += completed[i] + censored[i];
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>The bin that holds <paramref name="value"/>.</summary>
+    public static int IndexOf(long value)
+    {
+        if (value <= 0)
+        {
+            return 0;
+        }
+
+        var index = (int)Math.Ceiling((Math.Log(Math.Min(value, MaxValue)) / LogGamma) - 1e-9);
+        return Math.Max(1, index);
+    }
+
+    /// <summary>
+    /// The bin's upper edge, in whole tokens: a budget of this many tokens covers every need in the
+    /// bin, which is why budgets are chosen on these edges.
+    /// </summary>
+    public static long UpperEdge(int index) =>
+        index <= 0 ? 0 : Math.Max(1, (long)Math.Ceiling(Math.Pow(Gamma, index) - 1e-9));
+
+    /// <summary>A call that completed having used <paramref name="value"/> tokens.</summary>
+    public void AddCompleted(long value, double weight) => Add(IndexOf(value), weight, 0);
+
+    /// <summary>A call that was truncated at <paramref name="value"/> tokens: it needed more.</summary>
+    public void AddCensored(long value, double weight) => Add(IndexOf(value), 0, weight);
+
+    public double CompletedAt(int index) => index < completed.Length ? completed[index] : 0;
+
+    public double CensoredAt(int index) => index < censored.Length ? censored[index] : 0;
+
+    /// <summary>Adds every bin of <paramref name="other"/>, each weight times <paramref name="scale"/>.</summary>
+    public void Merge(UsageSketch other, double scale = 1.0)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Grow(other.completed.Length);
+        for (var i = 0; i < other.completed.Length; i++)
+        {
+            completed[i] += other.completed[i] * scale;
+            censored[i] += other.censored[i] * scale;
+        }
+    }
+
+    /// <summary>Multiplies every weight by <paramref name="factor"/> (decay, or a change of landmark).</summary>
+    public void Scale(double factor)
+    {
+        for (var i = 0; i < completed.Length; i++)
+        {
+            completed[i] *= factor;
+            censored[i] *= factor;
+        }
+    }
+
+    public UsageSketch Clone()
+    {
+        var copy = new UsageSketch();
+        copy.Merge(this);
+        return copy;
+    }
+
+    /// <summary>
+    /// The naive quantile: every call counted at its value, truncated ones as if they had needed
+    /// only what they got. Biased low where calls truncate; <see cref="SurvivalCurve"/> is not.
+    /// </summary>
+    public long NaiveQuantile(double q)
+    {
+        var total = TotalWeight;
+        if (total <= 0)
+        {
+            return 0;
+        }
+
+        var running = 0.0;
+        for (var i = 0; i < completed.Length; i++)
+        {
+            running += completed[i] + censored[i];
+            if (running >= q * total)
+            {
+                return UpperEdge(i);
+            }
+        }
+
+        return UpperEdge(completed.Length - 1);
+    }
+
+    /// <summary>Writes the non-empty bins: count, then (index, completed, censored) for each.</summary>
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var used = 0;
+        for (var i = 0; i < completed.Length; i++)
+        {
+            if (completed[i] != 0 || censored[i] != 0)
+            {
+                used++;
+            }
+        }
+
+        writer.Write(used);
+        for (var i = 0; i < completed.Length; i++)
+        {
+            if (completed[i] != 0 || censored[i] != 0)
+            {
+                writer.Write((ushort)i);
+                writer.Write(completed[i]);
+                writer.Write(censored[i]);
+            }
+        }
+    }
+
+    /// <exception cref="FormatException">The bytes are not a sketch.</exception>
+    public static UsageSketch Read(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var sketch = new UsageSketch();
+        var used = reader.ReadInt32();
+        if (used < 0 || used > BinCount)
+        {
+            throw new FormatException($"A sketch has 0..{BinCount} bins, not {used}.");
+        }
+
+        for (var n = 0; n < used; n++)
+        {
+            int index = reader.ReadUInt16();
+            var done = reader.ReadDouble();
+            var cut = reader.ReadDouble();
+            if (index >= BinCount || !double.IsFinite(done) || !double.IsFinite(cut) || done < 0 || cut < 0)
+            {
+                throw new FormatException($"Bad sketch bin {index}.");
+            }
+
+            sketch.Add(index, done, cut);
+        }
+
+        return sketch;
+    }
+
+    private void Add(int index, double done, double cut)
+    {
+        Grow(index + 1);
+        completed[index] += done;
+        censored[index] += cut;
+    }
+
+    private void Grow(int length)
+    {
+        if (length <= completed.Length)
+        {
+            return;
+        }
+
+        var size = Math.Min(BinCount, Math.Max(length, completed.Length * 2));
+        Array.Resize(ref completed, size);
+        Array.Resize(ref censored, size);
+    }
+}

@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+using TaskBudgets.Governance.Budgeting.Calibration;
+
+namespace TaskBudgets.Governance.Calibration;
+
+/// <summary>How replicas learn budgets from usage reports. Bound from the "Calibration" section.</summary>
+public sealed class CalibrationOptions
+{
+    public const string Section = "Calibration";
+
+    /// <summary>A reported call's weight halves every half-life, so recent behaviour weighs most. Default 1 day.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00")]
+    public TimeSpan HalfLife { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// How often a replica writes what it learned to the database, reads the other replicas'
+    /// and rebuilds the budgets it grants from. Default 10 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan SyncInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Budgets the allocation picks are multiplied by this, 1..2, before clamping to the rule. Default 1.05.</summary>
+    [Range(1.0, 2.0)]
+    public double Headroom { get; set; } = 1.05;
+
+    /// <summary>
+    /// A replica's statistics not written for this long (it stopped, and its calls have decayed
+    /// away) are deleted. Default 14 days; at least the half-life.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>
+    /// Keep statistics per org as well as per tier, so an org with enough calls of its own is
+    /// granted from them. Each org and task type costs memory (a few KB to ~30 KB) and a database
+    /// row per replica: turn it off where there are many thousands of orgs. Default true.
+    /// </summary>
+    public bool PerOrg { get; set; } = true;
+
+    /// <summary>Fewest hinted calls (decayed) before a complexity hint's learned effect is used. Default 50.</summary>
+    [Range(1.0, 1_000_000.0)]
+    public double ComplexityMinSamples { get; set; } = 50;
+
+    public CalibrationSettings ToSettings() => new(HalfLife, Headroom) { ComplexityMinSamples = ComplexityMinSamples };
+}

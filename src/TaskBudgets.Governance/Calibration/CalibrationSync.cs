@@ -1,0 +1,203 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Governance.Storage;
+
+namespace TaskBudgets.Governance.Calibration;
+
+/// <summary>
+/// Shares calibration between replicas, off the hot path, every Calibration:SyncInterval: writes
+/// this replica's own statistics (its rows only, so no two replicas write the same row), reads the
+/// others' rows that changed, merges everything (the sketches are mergeable) and publishes the
+/// rebuilt budgets. Rows of replicas gone longer than Calibration:Retention are deleted. A
+/// restarted replica has a new id; its previous life's rows still count, as another replica's.
+/// </summary>
+public sealed partial class CalibrationSync(
+    IDbContextFactory<GovernanceDbContext> contexts,
+    CalibrationBook book,
+    PolicyCatalog catalog,
+    ReplicaIdentity replica,
+    IOptions<CalibrationOptions> options,
+    TimeProvider time,
+    ILogger<CalibrationSync> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim syncing = new(1, 1);
+    private readonly Dictionary<(string Replica, CalibrationKey Key), (long UpdatedAtMs, CalibrationStats Stats)> others = [];
+    private readonly CalibrationSettings settings = options.Value.ToSettings();
+
+    /// <summary>Writes this replica's statistics, merges everyone's and publishes the budgets.</summary>
+    public async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        await syncing.WaitAsync(cancellationToken);
+        try
+        {
+            var now = time.GetUtcNow();
+            var own = book.TakeOwn();
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            try
+            {
+                await WriteOwnAsync(db, own, now.ToUnixTimeMilliseconds(), cancellationToken);
+            }
+            catch
+            {
+                foreach (var (key, _, changed) in own)
+                {
+                    if (changed)
+                    {
+                        book.MarkChanged(key);
+                    }
+                }
+
+                throw;
+            }
+
+            await ReadOthersAsync(db, now, cancellationToken);
+
+            var merged = new Dictionary<CalibrationKey, CalibrationStats>();
+            foreach (var (key, stats, _) in own)
+            {
+                merged[key] = stats;
+            }
+
+            foreach (var ((_, key), (_, stats)) in others)
+            {
+                if (merged.TryGetValue(key, out var sum))
+                {
+                    sum.Merge(stats, settings.HalfLife);
+                }
+                else
+                {
+                    merged[key] = stats.Clone(settings.HalfLife);
+                }
+            }
+
+            book.Publish(CalibrationSnapshot.Build(catalog.Current, merged, now, settings));
+        }
+        finally
+        {
+            syncing.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SyncInterval, time);
+        try
+        {
+            // At once, so a started replica grants from what the others learned.
+            do
+            {
+                try
+                {
+                    await SyncAsync(stoppingToken);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogSyncFailed(logger, e);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        // Shutting down: keep what this replica learned since the last sync.
+        try
+        {
+            using var last = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SyncAsync(last.Token);
+        }
+        catch (Exception e)
+        {
+            LogSyncFailed(logger, e);
+        }
+    }
+
+    private async Task WriteOwnAsync(GovernanceDbContext db, List<(CalibrationKey Key, CalibrationStats Stats, bool Changed)> own, long nowMs, CancellationToken cancellationToken)
+    {
+        var id = replica.Id;
+        foreach (var (key, stats, changed) in own)
+        {
+            if (!changed)
+            {
+                continue;
+            }
+
+            var bytes = stats.Serialize();
+            var updated = await db.Calibrations
+                .Where(r => r.ReplicaId == id && r.Tier == key.Tier && r.TaskType == key.TaskType && r.OrgId == key.OrgId)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.Stats, bytes).SetProperty(r => r.UpdatedAtMs, nowMs), cancellationToken);
+            if (updated == 0)
+            {
+                // Only this replica writes rows with its id: nobody else can have created it meanwhile.
+                db.Calibrations.Add(new CalibrationRow { ReplicaId = id, Tier = key.Tier, TaskType = key.TaskType, OrgId = key.OrgId, Stats = bytes, UpdatedAtMs = nowMs });
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    private async Task ReadOthersAsync(GovernanceDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var id = replica.Id;
+        var cutoff = (now - options.Value.Retention).ToUnixTimeMilliseconds();
+        await db.Calibrations.Where(r => r.UpdatedAtMs < cutoff).ExecuteDeleteAsync(cancellationToken);
+
+        // Which rows changed: a cheap read without the statistics, then only changed replicas' rows.
+        var heads = await db.Calibrations.AsNoTracking()
+            .Where(r => r.ReplicaId != id)
+            .Select(r => new { r.ReplicaId, r.Tier, r.TaskType, r.OrgId, r.UpdatedAtMs })
+            .ToListAsync(cancellationToken);
+        var seen = new HashSet<(string, CalibrationKey)>();
+        var changedReplicas = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var h in heads)
+        {
+            var key = (h.ReplicaId, new CalibrationKey(h.Tier, h.TaskType, h.OrgId));
+            seen.Add(key);
+            if (!others.TryGetValue(key, out var known) || known.UpdatedAtMs != h.UpdatedAtMs)
+            {
+                changedReplicas.Add(h.ReplicaId);
+            }
+        }
+
+        foreach (var gone in others.Keys.Where(k => !seen.Contains(k)).ToList())
+        {
+            others.Remove(gone);
+        }
+
+        if (changedReplicas.Count == 0)
+        {
+            return;
+        }
+
+        var list = changedReplicas.ToList();
+        var rows = await db.Calibrations.AsNoTracking().Where(r => list.Contains(r.ReplicaId)).ToListAsync(cancellationToken);
+        foreach (var row in rows)
+        {
+            var key = (row.ReplicaId, new CalibrationKey(row.Tier, row.TaskType, row.OrgId));
+            if (others.TryGetValue(key, out var known) && known.UpdatedAtMs == row.UpdatedAtMs)
+            {
+                continue;
+            }
+
+            try
+            {
+                others[key] = (row.UpdatedAtMs, CalibrationStats.Deserialize(row.Stats));
+            }
+            catch (FormatException e)
+            {
+                // A row this version cannot read (a newer format mid-upgrade) is left out, not fatal.
+                LogUnreadableRow(logger, row.ReplicaId, row.Tier, row.TaskType, e);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Calibration sync failed; grants keep the budgets in force.")]
+    private static partial void LogSyncFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Calibration row of replica {Replica}, tier {Tier}, task type {TaskType} is unreadable; left out.")]
+    private static partial void LogUnreadableRow(ILogger logger, string replica, string tier, string taskType, Exception exception);
+}

@@ -1,0 +1,77 @@
+using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Quotas;
+
+namespace TaskBudgets.Governance.Tests.Budgeting.Calibration;
+
+public class AdaptiveDecisionTests
+{
+    private static readonly TierRule Rule = new()
+    {
+        TaskType = "support",
+        MinReasoningTokens = 1024,
+        DefaultReasoningTokens = 4096,
+        MaxReasoningTokens = 16384,
+        AnswerTokens = 1024,
+        MaxOutputTokens = 32768,
+        EscalationFactor = 2.0,
+        SoftLimitThreshold = 1.0,
+        Adaptive = true,
+        MinSamples = 200,
+    };
+
+    private static readonly ModelSpec Model = new() { Name = "m", Family = ModelFamily.OpenAi, Thinking = ThinkingMode.Effort };
+
+    private static CalibratedBudget Calibrated(double samples, long baseTokens = 1500, bool hint = false) =>
+        new(samples, baseTokens, 6_000, 12_000, 16_384, hint ? 2.0 : 0, 0.5, hint, 0.02, false);
+
+    private static CallFeatures Call(double? complexity = null, int attempt = 1, bool truncated = false) =>
+        new(complexity, 1_000, attempt, truncated, CallPhase.Standard, CallPriority.Normal);
+
+    public static TheoryData<string, TierRule, double, long, long, bool> Cases() => new()
+    {
+        { "below min samples: the static default", Rule, 199, 1500, 4096, false },
+        { "enough samples: the calibrated base", Rule, 200, 1500, 1500, true },
+        { "a static rule ignores the calibration", Rule with { Adaptive = false }, 10_000, 1500, 4096, false },
+        { "the base is clamped to the rule's min", Rule, 500, 300, 1024, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void An_adaptive_rule_takes_its_base_from_the_calibration_once_it_has_enough_samples(string name, TierRule rule, double samples, long baseTokens, long expected, bool adaptive)
+    {
+        Assert.NotEmpty(name);
+        var calibration = Calibrated(samples, baseTokens);
+        var d = BudgetDecision.Decide(rule, Call(), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
+        Assert.Equal(expected, d.ReasoningTokens);
+        Assert.Equal(adaptive, (d.Reasons & BudgetReasons.Adaptive) != 0);
+        Assert.Equal(adaptive ? samples : 0, d.Calibration.Samples);
+    }
+
+    [Fact]
+    public void Escalation_after_a_truncation_climbs_the_calibrated_ladder_within_the_rules_max()
+    {
+        var calibration = Calibrated(1_000);
+        long Attempt(int n) => BudgetDecision.Decide(Rule, Call(attempt: n, truncated: true), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration).ReasoningTokens;
+        Assert.Equal(6_000, Attempt(2));
+        Assert.Equal(12_000, Attempt(3));
+        Assert.Equal(16_384, Attempt(4));
+        Assert.Equal(16_384, Attempt(9));
+
+        var d = BudgetDecision.Decide(Rule, Call(attempt: 2, truncated: true), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
+        Assert.Equal(BudgetReasons.Adaptive | BudgetReasons.Escalated, d.Reasons & (BudgetReasons.Adaptive | BudgetReasons.Escalated));
+        Assert.Equal(4.0, d.EscalationMultiplier, 6);
+    }
+
+    [Fact]
+    public void A_learned_complexity_effect_moves_the_calibrated_base_and_an_unlearned_one_does_not()
+    {
+        var learned = Calibrated(1_000, 4_000, hint: true);
+        long At(double c, CalibratedBudget cal) => BudgetDecision.Decide(Rule, Call(c), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, cal).ReasoningTokens;
+
+        Assert.Equal(4_000, At(0.5, learned));
+        Assert.Equal((long)Math.Round(4_000 * Math.Exp(2.0 * 0.4)), At(0.9, learned));
+        Assert.Equal((long)Math.Round(4_000 * Math.Exp(-2.0 * 0.4)), At(0.1, learned));
+        Assert.Equal(4_000, At(0.9, Calibrated(1_000, 4_000, hint: false)));
+    }
+}

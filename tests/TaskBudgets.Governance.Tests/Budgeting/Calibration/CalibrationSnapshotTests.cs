@@ -1,0 +1,153 @@
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Policies;
+
+namespace TaskBudgets.Governance.Tests.Budgeting.Calibration;
+
+public class CalibrationSnapshotTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
+
+    private static readonly PolicySnapshot Policy = PolicyDocument.Parse("""
+        models: []
+        tiers:
+          - name: t
+            target_truncation_rate: 0.05
+            rules:
+              - task_type: "*"
+                min_reasoning_tokens: 0
+                default_reasoning_tokens: 1000
+                max_reasoning_tokens: 20000
+                max_output_tokens: 40000
+              - task_type: cheap
+                min_reasoning_tokens: 100
+                default_reasoning_tokens: 4000
+                max_reasoning_tokens: 20000
+                max_output_tokens: 40000
+                adaptive: true
+                min_samples: 100
+              - task_type: stuck
+                min_reasoning_tokens: 1000
+                default_reasoning_tokens: 2000
+                max_reasoning_tokens: 9000
+                max_output_tokens: 40000
+                adaptive: true
+                min_samples: 100
+        orgs: []
+        """).ToSnapshot(3);
+
+    private static CalibrationStats Stats(int count, Func<int, CalibrationSample> sample)
+    {
+        var stats = new CalibrationStats(Now.ToUnixTimeMilliseconds());
+        for (var i = 0; i < count; i++)
+        {
+            stats.Add(sample(i), Now.ToUnixTimeMilliseconds(), TimeSpan.FromDays(1));
+        }
+
+        return stats;
+    }
+
+    private static CalibrationSample Used(long tokens) => new(tokens, tokens + 10, 4000, false, false, null);
+
+    private static CalibrationSnapshot Build(Dictionary<CalibrationKey, CalibrationStats> stats) =>
+        CalibrationSnapshot.Build(Policy, stats, Now, CalibrationSettings.Default);
+
+    [Fact]
+    public void An_adaptive_rule_gets_the_calibrated_base_and_its_view_says_so()
+    {
+        var snapshot = Build(new() { [new("t", "cheap", "")] = Stats(300, i => Used(500 + (i % 100))) });
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+
+        var budget = snapshot.Recommend("t", "cheap", rule);
+        var view = Assert.Single(snapshot.Views);
+
+        Assert.True(budget.Governs(rule));
+        Assert.InRange(budget.BaseTokens, 590, 650); // the ~95th percentile (599), bin edge and 5% headroom
+        Assert.Equal(300, budget.Samples, 6);
+        Assert.True(view.Active);
+        Assert.Equal(budget.BaseTokens, view.CurrentBudget);
+        Assert.Equal(budget.BaseTokens, view.RecommendedBudget);
+        Assert.True(view.ProjectedTruncationRate <= 0.05);
+        Assert.Equal(3, snapshot.PolicyVersion);
+    }
+
+    [Fact]
+    public void A_task_type_none_of_whose_calls_completed_gets_its_max_until_they_do()
+    {
+        var snapshot = Build(new() { [new("t", "stuck", "")] = Stats(150, _ => new CalibrationSample(2000, 2100, 2000, true, false, null)) });
+
+        var budget = snapshot.Recommend("t", "stuck", Policy.Tiers["t"].Rules["stuck"]);
+
+        Assert.Equal(9000, budget.BaseTokens);
+        Assert.Equal(9000, budget.Retry1Tokens);
+    }
+
+    [Fact]
+    public void Statistics_of_a_rule_the_policy_no_longer_has_are_left_out_and_nothing_learned_is_the_default()
+    {
+        var snapshot = Build(new() { [new("t", "gone", "")] = Stats(500, i => Used(300)), [new("x", "cheap", "")] = Stats(500, i => Used(300)) });
+
+        Assert.Empty(snapshot.Views);
+        Assert.Equal(default, snapshot.Recommend("t", "cheap", Policy.Tiers["t"].Rules["cheap"], "acme"));
+    }
+
+    [Fact]
+    public void An_org_uses_its_own_calibration_only_once_it_has_the_rules_min_samples()
+    {
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+        var snapshot = Build(new()
+        {
+            [new("t", "cheap", "")] = Stats(400, i => Used(i < 200 ? 300 : 3000)),
+            [new("t", "cheap", "big")] = Stats(200, _ => Used(3000)),
+            [new("t", "cheap", "new")] = Stats(99, _ => Used(300)),
+        });
+
+        var big = snapshot.Recommend("t", "cheap", rule, "big");
+        var fresh = snapshot.Recommend("t", "cheap", rule, "new");
+        var shared = snapshot.Recommend("t", "cheap", rule);
+
+        Assert.True(big.OrgSpecific);
+        Assert.False(fresh.OrgSpecific);
+        Assert.Equal(shared, fresh);
+    }
+
+    [Fact]
+    public void Adaptive_rules_share_what_static_rules_leave_of_the_target_but_do_not_chase_their_excess()
+    {
+        var cheap = Policy.Tiers["t"].Rules["cheap"];
+        CalibrationSample Static(int i) => Used(i % 10 == 0 ? 5_000 : 500); // 10% need more than the default 1,000
+        var alone = Build(new() { [new("t", "cheap", "")] = Stats(500, i => Used(100 + (i % 400))) });
+        var beside = Build(new()
+        {
+            [new("t", "cheap", "")] = Stats(500, i => Used(100 + (i % 400))),
+            [new("t", "*", "")] = Stats(500, Static),
+        });
+
+        var own = alone.Recommend("t", "cheap", cheap).BaseTokens;
+        var shared = beside.Recommend("t", "cheap", cheap).BaseTokens;
+        var view = beside.Views.Single(v => v.Key.TaskType == "cheap");
+
+        // "*" truncates 10% of half the calls (5% of the tier, all of the 5% target): "cheap" still
+        // meets 5% on its own calls instead of going to its max (the same budget, give or take the
+        // bin that sits exactly on the target).
+        Assert.InRange(shared, own * 0.97, own * 1.03);
+        Assert.True(view.ProjectedTruncationRate <= 0.05);
+        Assert.True(shared < cheap.MaxReasoningTokens);
+    }
+
+    [Fact]
+    public void Looking_up_a_budget_allocates_nothing()
+    {
+        var snapshot = Build(new() { [new("t", "cheap", "")] = Stats(300, i => Used(500)) });
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+        long sum = snapshot.Recommend("t", "cheap", rule, "acme").BaseTokens;
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            sum += snapshot.Recommend("t", "cheap", rule, "acme").BaseTokens;
+        }
+
+        Assert.True(sum > 0);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -1,0 +1,105 @@
+namespace TaskBudgets.Workload;
+
+/// <summary>
+/// A large offline sample of the workload's needs, sorted: the best single fixed budget and each task
+/// type's budget-versus-truncation curve are read from it, without a server.
+/// </summary>
+internal sealed class OfflineNeeds
+{
+    private readonly long[] pooled;
+    private readonly long[][] byType;
+
+    private OfflineNeeds(long[] pooled, long[][] byType)
+    {
+        this.pooled = pooled;
+        this.byType = byType;
+    }
+
+    /// <summary>Draws <paramref name="calls"/> calls (their own seed, so the sample is not the calls sent).</summary>
+    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls)
+    {
+        var plan = new NeedSampler(workload, seed).Plan(calls);
+        var pooled = plan.Select(c => c.Need).Order().ToArray();
+        var byType = Enumerable.Range(0, workload.TaskTypes.Count)
+            .Select(t => plan.Where(c => c.TaskType == t).Select(c => c.Need).Order().ToArray())
+            .ToArray();
+        return new OfflineNeeds(pooled, byType);
+    }
+
+    /// <summary>
+    /// The smallest single budget whose truncation rate over the whole workload is at most
+    /// <paramref name="target"/>: with k = floor(target * n) calls allowed to need more, the
+    /// (n - k)-th smallest need.
+    /// </summary>
+    public long BestFixedBudget(double target)
+    {
+        var allowed = (int)Math.Floor(target * pooled.Length);
+        return pooled[Math.Max(0, pooled.Length - allowed - 1)];
+    }
+
+    /// <summary>The share of calls of task type <paramref name="type"/> (or all, for -1) that need more than <paramref name="budget"/>.</summary>
+    public double TruncationRate(int type, long budget)
+    {
+        var needs = type < 0 ? pooled : byType[type];
+        if (needs.Length == 0)
+        {
+            return 0;
+        }
+
+        // The first index whose need exceeds the budget.
+        var index = Array.BinarySearch(needs, budget + 1);
+        index = index < 0 ? ~index : FirstOf(needs, index);
+        return (double)(needs.Length - index) / needs.Length;
+    }
+
+    /// <summary>The smallest budget that keeps task type <paramref name="type"/> at or under <paramref name="target"/>: what a per-type oracle would grant.</summary>
+    public long TypeBudget(int type, double target)
+    {
+        var needs = byType[type];
+        var allowed = (int)Math.Floor(target * needs.Length);
+        return needs.Length == 0 ? 0 : needs[Math.Max(0, needs.Length - allowed - 1)];
+    }
+
+    /// <summary>
+    /// A reference no policy can beat without knowing each call's need: every task type at its own
+    /// smallest budget for the target (known in hindsight). Its reservation efficiency over all calls.
+    /// </summary>
+    public double OracleEfficiency(double target)
+    {
+        double used = 0, reserved = 0;
+        for (var t = 0; t < byType.Length; t++)
+        {
+            var budget = TypeBudget(t, target);
+            used += byType[t].Sum(need => (double)Math.Min(need, budget));
+            reserved += (double)budget * byType[t].Length;
+        }
+
+        return reserved == 0 ? 0 : used / reserved;
+    }
+
+    /// <summary>The reservation efficiency of one budget for every call.</summary>
+    public double FixedEfficiency(long budget) =>
+        budget <= 0 || pooled.Length == 0 ? 0 : pooled.Sum(need => (double)Math.Min(need, budget)) / ((double)budget * pooled.Length);
+
+    /// <summary>The <paramref name="q"/> quantile (0..1) of task type <paramref name="type"/>'s needs.</summary>
+    public long Quantile(int type, double q) => byType[type].Length == 0 ? 0 : byType[type][Math.Min(byType[type].Length - 1, (int)(q * byType[type].Length))];
+
+    /// <summary>The share of the sampled calls that are of task type <paramref name="type"/>.</summary>
+    public double Share(int type) => pooled.Length == 0 ? 0 : (double)byType[type].Length / pooled.Length;
+
+    public long Median(int type) => byType[type].Length == 0 ? 0 : byType[type][byType[type].Length / 2];
+
+    public long Min(int type) => byType[type].Length == 0 ? 1 : byType[type][0];
+
+    public long Max(int type) => byType[type].Length == 0 ? 1 : byType[type][^1];
+
+    private static int FirstOf(long[] sorted, int index)
+    {
+        while (index > 0 && sorted[index - 1] == sorted[index])
+        {
+            index--;
+        }
+
+        return index;
+    }
+}

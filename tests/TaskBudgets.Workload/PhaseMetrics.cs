@@ -1,0 +1,51 @@
+namespace TaskBudgets.Workload;
+
+/// <summary>What a set of calls of one task type (or all) reserved, used and how often they were truncated.</summary>
+internal sealed record TypeMetrics(string TaskType, long Calls, long Truncations, long Reserved, long Used)
+{
+    public double TruncationRate => Calls == 0 ? 0 : (double)Truncations / Calls;
+
+    /// <summary>Reservation efficiency: used / reserved reasoning tokens.</summary>
+    public double Efficiency => Reserved == 0 ? 0 : (double)Used / Reserved;
+
+    public double ReservedPerCall => Calls == 0 ? 0 : (double)Reserved / Calls;
+}
+
+/// <summary>The metrics of one phase over its measured calls: per task type and in total.</summary>
+internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCalls, IReadOnlyList<TypeMetrics> ByType, TypeMetrics Total)
+{
+    /// <summary>Measures the calls from <paramref name="first"/> on (0-based index into the phase's calls).</summary>
+    public static PhaseMetrics Of(string phase, WorkloadFile workload, CallRecord[] records, int first)
+    {
+        ArgumentNullException.ThrowIfNull(workload);
+        ArgumentNullException.ThrowIfNull(records);
+        first = Math.Clamp(first, 0, records.Length);
+        var measured = records.AsSpan(first);
+        var byType = new List<TypeMetrics>();
+        for (var t = 0; t < workload.TaskTypes.Count; t++)
+        {
+            byType.Add(Sum(workload.TaskTypes[t].Name, measured, t));
+        }
+
+        return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, -1));
+    }
+
+    private static TypeMetrics Sum(string name, ReadOnlySpan<CallRecord> records, int type)
+    {
+        long calls = 0, truncations = 0, reserved = 0, used = 0;
+        foreach (var r in records)
+        {
+            if (type >= 0 && r.TaskType != type)
+            {
+                continue;
+            }
+
+            calls++;
+            truncations += r.Truncated ? 1 : 0;
+            reserved += r.Granted;
+            used += r.Used;
+        }
+
+        return new TypeMetrics(name, calls, truncations, reserved, used);
+    }
+}

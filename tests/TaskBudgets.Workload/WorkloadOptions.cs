@@ -1,0 +1,115 @@
+using System.Globalization;
+
+namespace TaskBudgets.Workload;
+
+/// <summary>The command line. Every option and its default is in <see cref="Usage"/>.</summary>
+internal sealed class WorkloadOptions
+{
+    public const string Usage = """
+        TaskBudgets workload driver: a synthetic, heavy-tailed workload through the real gRPC API,
+        under the best single fixed budget per tier and then under adaptive rules.
+
+          --workload FILE     the workload (task types, shares, need distributions).
+                              default workloads/six-types.yaml
+          --calls N           calls of the adaptive phase (it learns from their usage reports). default 50000
+          --measure-last N    measure the adaptive phase over its last N calls. default 10000
+          --fixed-calls N     calls of the fixed phase (nothing to learn: all measured). default 10000
+          --phases LIST       fixed,adaptive (default) or fixed (a server without adaptive rules)
+          --min-samples N     the adaptive rules' min_samples. default 200
+          --seed N            the generator's seed: same seed, same calls. default 7
+          --concurrency N     calls in flight. default 16
+          --server URL        a running server's gRPC address; the workload's policy is applied to it
+                              (as `taskbudgets apply -f`) with --key (or TASKBUDGETS_API_KEY), an admin key.
+                              Default: start one here (SQLite in a temp directory, free loopback ports)
+          --key KEY           admin key for --server
+          --server-dll PATH   default src/TaskBudgets.Governance/bin/Release/net10.0/TaskBudgets.Governance.dll
+          --out FILE          the SVG chart. default adaptive-tradeoff.svg
+          --policy-out FILE   also write the generated policy file here
+        """;
+
+    public string Workload { get; set; } = DefaultWorkload();
+
+    public int Calls { get; set; } = 50_000;
+
+    public int MeasureLast { get; set; } = 10_000;
+
+    public int FixedCalls { get; set; } = 10_000;
+
+    public bool Adaptive { get; set; } = true;
+
+    public int MinSamples { get; set; } = 200;
+
+    public int Seed { get; set; } = 7;
+
+    public int Concurrency { get; set; } = 16;
+
+    public string? Server { get; set; }
+
+    public string? Key { get; set; }
+
+    public string? ServerDll { get; set; }
+
+    public string Out { get; set; } = "adaptive-tradeoff.svg";
+
+    public string? PolicyOut { get; set; }
+
+    /// <summary>The offline sample the fixed budget and the curves are read from.</summary>
+    public int OfflineCalls { get; set; } = 400_000;
+
+    public static WorkloadOptions Parse(string[] args, Func<string, string?> env)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(env);
+        var o = new WorkloadOptions { Key = env("TASKBUDGETS_API_KEY") };
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Count(int min)
+            {
+                var flag = args[i];
+                return int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min ? n : throw new ArgumentException($"{flag} must be a whole number >= {min}");
+            }
+
+            switch (args[i])
+            {
+                case "--workload": o.Workload = Value(); break;
+                case "--calls": o.Calls = Count(1); break;
+                case "--measure-last": o.MeasureLast = Count(1); break;
+                case "--fixed-calls": o.FixedCalls = Count(1); break;
+                case "--min-samples": o.MinSamples = Count(1); break;
+                case "--seed": o.Seed = Count(0); break;
+                case "--concurrency": o.Concurrency = Count(1); break;
+                case "--server": o.Server = Value(); break;
+                case "--key": o.Key = Value(); break;
+                case "--server-dll": o.ServerDll = Value(); break;
+                case "--out": o.Out = Value(); break;
+                case "--policy-out": o.PolicyOut = Value(); break;
+                case "--phases":
+                    var phases = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (!phases.Contains("fixed") || phases.Any(p => p is not ("fixed" or "adaptive")))
+                    {
+                        throw new ArgumentException("--phases must be fixed or fixed,adaptive");
+                    }
+
+                    o.Adaptive = phases.Contains("adaptive");
+                    break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+
+        if (o.MeasureLast > o.Calls)
+        {
+            throw new ArgumentException("--measure-last must be at most --calls");
+        }
+
+        if (o.Server is not null && string.IsNullOrEmpty(o.Key))
+        {
+            throw new ArgumentException("--server needs an admin key: --key or TASKBUDGETS_API_KEY");
+        }
+
+        return o;
+    }
+
+    /// <summary>workloads/six-types.yaml beside the program (copied there by the build).</summary>
+    private static string DefaultWorkload() => Path.Combine(AppContext.BaseDirectory, "workloads", "six-types.yaml");
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+
+namespace TaskBudgets.Workload;
+
+/// <summary>The printed comparison: per task type and in total, fixed against adaptive, and the ratio of efficiencies.</summary>
+internal static class WorkloadReport
+{
+    /// <summary>F: the fixed phase; A: the adaptive phase (its measured calls).</summary>
+    private static readonly string[] Headers = ["TASK TYPE", "CALLS F", "TRUNC F", "EFF F", "RESERVED/CALL F", "CALLS A", "TRUNC A", "EFF A", "RESERVED/CALL A", "EFF A/F"];
+
+    /// <param name="needs">When given, the offline reference: each task type at its own budget for the target, in hindsight.</param>
+    public static void Write(TextWriter output, WorkloadFile workload, long fixedBudget, PhaseMetrics fixedPhase, PhaseMetrics? adaptivePhase, OfflineNeeds? needs = null)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(workload);
+        ArgumentNullException.ThrowIfNull(fixedPhase);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fixed: one budget of {fixedBudget:N0} reasoning tokens for the whole tier (the smallest with <= {Pct(workload.TargetTruncationRate)} truncation over the workload's needs); measured over all {fixedPhase.MeasuredCalls:N0} calls"));
+        if (adaptivePhase is not null)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive: adaptive rules learning from usage reports; measured over calls {adaptivePhase.FirstCall + 1:N0}..{adaptivePhase.FirstCall + adaptivePhase.MeasuredCalls:N0} (the last {adaptivePhase.MeasuredCalls:N0})"));
+        }
+
+        output.WriteLine();
+        var rows = new List<string[]> { Headers };
+        for (var t = 0; t <= workload.TaskTypes.Count; t++)
+        {
+            var f = t < workload.TaskTypes.Count ? fixedPhase.ByType[t] : fixedPhase.Total;
+            var a = adaptivePhase is null ? null : t < workload.TaskTypes.Count ? adaptivePhase.ByType[t] : adaptivePhase.Total;
+            rows.Add(
+            [
+                f.TaskType, N(f.Calls), Pct(f.TruncationRate), Pct(f.Efficiency), N((long)Math.Round(f.ReservedPerCall)),
+                a is null ? "-" : N(a.Calls), a is null ? "-" : Pct(a.TruncationRate), a is null ? "-" : Pct(a.Efficiency),
+                a is null ? "-" : N((long)Math.Round(a.ReservedPerCall)),
+                a is null || f.Efficiency == 0 ? "-" : (a.Efficiency / f.Efficiency).ToString("0.00", CultureInfo.InvariantCulture) + "x",
+            ]);
+        }
+
+        var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
+        foreach (var row in rows)
+        {
+            output.WriteLine(string.Join("  ", row.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))));
+        }
+
+        if (needs is not null)
+        {
+            output.WriteLine();
+            output.WriteLine("reasoning needs (offline sample): share, median, p90, p98, p99.9; and the smallest budget for the target per task type");
+            for (var t = 0; t < workload.TaskTypes.Count; t++)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {workload.TaskTypes[t].Name,-16} {Pct(needs.Share(t)),7} {needs.Quantile(t, 0.5),9:N0} {needs.Quantile(t, 0.9),9:N0} {needs.Quantile(t, 0.98),9:N0} {needs.Quantile(t, 0.999),9:N0}   budget {needs.TypeBudget(t, workload.TargetTruncationRate),9:N0}"));
+            }
+
+            var oracle = needs.OracleEfficiency(workload.TargetTruncationRate);
+            var offlineFixed = needs.FixedEfficiency(fixedBudget);
+            output.WriteLine();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline reference (sampled needs): fixed budget efficiency {Pct(offlineFixed)}; each task type at its own budget for {Pct(workload.TargetTruncationRate)} (hindsight oracle) {Pct(oracle)}, {oracle / offlineFixed:0.00}x fixed"));
+        }
+
+        if (adaptivePhase is not null)
+        {
+            var ratio = fixedPhase.Total.Efficiency == 0 ? 0 : adaptivePhase.Total.Efficiency / fixedPhase.Total.Efficiency;
+            var gap = Math.Abs(adaptivePhase.Total.TruncationRate - fixedPhase.Total.TruncationRate);
+            output.WriteLine();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"efficiency ratio (adaptive / fixed, total): {ratio:0.00}x; truncation rates {Pct(adaptivePhase.Total.TruncationRate)} vs {Pct(fixedPhase.Total.TruncationRate)} ({gap * 100:0.00} points apart)"));
+            output.WriteLine(ratio >= 2 && gap <= 0.005
+                ? "target met: at least 2x the fixed budget's efficiency at the same truncation rate (within 0.5 points)"
+                : string.Create(CultureInfo.InvariantCulture, $"target NOT met: needs >= 2.00x at <= 0.50 points apart; got {ratio:0.00}x at {gap * 100:0.00} points"));
+        }
+    }
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Pct(double fraction) => (fraction * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+}

@@ -1,0 +1,130 @@
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using TaskBudgets.Cli;
+using TaskBudgets.V1;
+
+namespace TaskBudgets.Workload;
+
+/// <summary>What a run measured.</summary>
+internal sealed record WorkloadResult(long FixedBudget, PhaseMetrics Fixed, PhaseMetrics? Adaptive, string Svg);
+
+/// <summary>
+/// One run: choose the best single fixed budget offline, run the fixed phase and then the adaptive
+/// phase through the API, print the comparison and draw the chart.
+/// </summary>
+internal static class WorkloadRun
+{
+    /// <summary>The fixed budget and the policy, from the workload alone (no server).</summary>
+    public static (OfflineNeeds Needs, long FixedBudget, string PolicyYaml) Prepare(WorkloadFile workload, WorkloadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(workload);
+        ArgumentNullException.ThrowIfNull(options);
+
+        // The offline sample has its own seed: the fixed budget is not fitted to the very calls it is measured on.
+        var needs = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls);
+        var fixedBudget = needs.BestFixedBudget(workload.TargetTruncationRate);
+        return (needs, fixedBudget, WorkloadPolicy.Yaml(workload, fixedBudget, options.Adaptive, options.MinSamples));
+    }
+
+    /// <summary>Runs both phases against a server that already has the workload's policy.</summary>
+    public static async Task<WorkloadResult> RunPhasesAsync(
+        BudgetService.BudgetServiceClient budgets, WorkloadFile workload, WorkloadOptions options, OfflineNeeds needs, long fixedBudget, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(log);
+
+        // Each phase draws its calls from its own stream of the seed, so adding calls to one does not change the other.
+        var fixedPlan = new NeedSampler(workload, options.Seed).Plan(options.FixedCalls);
+        await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"fixed phase: {options.FixedCalls:N0} calls at {fixedBudget:N0} reasoning tokens"));
+        var fixedCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.FixedOrg, fixedPlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken);
+        var fixedMetrics = PhaseMetrics.Of("fixed", workload, fixedCalls, 0);
+
+        PhaseMetrics? adaptiveMetrics = null;
+        if (options.Adaptive)
+        {
+            var adaptivePlan = new NeedSampler(workload, options.Seed + 1).Plan(options.Calls);
+            await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"adaptive phase: {options.Calls:N0} calls, measured over the last {options.MeasureLast:N0}"));
+            var adaptiveCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.AdaptiveOrg, adaptivePlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken);
+            adaptiveMetrics = PhaseMetrics.Of("adaptive", workload, adaptiveCalls, options.Calls - options.MeasureLast);
+        }
+
+        return new WorkloadResult(fixedBudget, fixedMetrics, adaptiveMetrics, TradeoffChart.Svg(workload, needs, fixedBudget, fixedMetrics, adaptiveMetrics));
+    }
+
+    /// <summary>The whole program: prepare, get a server (started here or given), run, report.</summary>
+    public static async Task<int> MainAsync(WorkloadOptions options, TextWriter output, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(output);
+        var workload = WorkloadFile.Load(options.Workload);
+        var (needs, fixedBudget, policy) = Prepare(workload, options);
+        if (options.PolicyOut is { } policyOut)
+        {
+            await File.WriteAllTextAsync(policyOut, policy, cancellationToken);
+        }
+
+        await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"workload {Path.GetFileName(options.Workload)}: {workload.TaskTypes.Count} task types, seed {options.Seed}; best single fixed budget {fixedBudget:N0} (offline, {options.OfflineCalls:N0} sampled needs)"));
+        WorkloadServer? started = null;
+        string address;
+        string key;
+        if (options.Server is { } server)
+        {
+            address = server;
+            key = options.Key!;
+            await ApplyAsync(address, key, policy, log, cancellationToken);
+        }
+        else
+        {
+            started = await WorkloadServer.StartAsync(policy, options.ServerDll, log);
+            address = started.GrpcAddress;
+            key = WorkloadServer.AdminKey;
+        }
+
+        try
+        {
+            using var channel = GrpcChannel.ForAddress(address);
+            var budgets = new BudgetService.BudgetServiceClient(channel.Intercept(headers =>
+            {
+                headers.Add("authorization", "Bearer " + key);
+                return headers;
+            }));
+            var result = await RunPhasesAsync(budgets, workload, options, needs, fixedBudget, log, cancellationToken);
+            await output.WriteLineAsync();
+            WorkloadReport.Write(output, workload, fixedBudget, result.Fixed, result.Adaptive, needs);
+            await File.WriteAllTextAsync(options.Out, result.Svg, cancellationToken);
+            await output.WriteLineAsync($"chart: {options.Out}");
+            return 0;
+        }
+        finally
+        {
+            if (started is not null)
+            {
+                await started.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Loads the workload's orgs, tiers and model into a running server, as `taskbudgets apply -f` does.</summary>
+    private static async Task ApplyAsync(string address, string key, string policy, TextWriter log, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(Path.GetTempPath(), "tb-workload-policy-" + Guid.NewGuid().ToString("N")[..8] + ".yaml");
+        await File.WriteAllTextAsync(file, policy, cancellationToken);
+        try
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+            var exit = await CliApp.RunAsync(["--address", address, "--key", key, "apply", "-f", file], stdout, stderr, _ => null, cancellationToken);
+            await log.WriteAsync(stdout.ToString());
+            if (exit != 0)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"applying the workload's policy failed ({exit}): {stderr}"));
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

@@ -88,10 +88,14 @@ public sealed partial class LeaseRenewal(
                 var unleased = bucket.Headroom().Remaining - Math.Max(0, bucket.Free);
                 var target = LeaseSizing.Target(recent, smoothed, horizon, unleased, bucket.Quota.Limit);
                 var free = bucket.Free;
-                if (target > 0 && free < target)
+
+                // Topped up ahead of exhaustion, with room for a burst, so grants do not find it
+                // short; but near the limit only to one interval's demand and only when half gone,
+                // so replicas do not each hold a fragment too small for a grant.
+                var nearLimit = unleased < bucket.Quota.Limit / 10;
+                if (target > 0 && free < (nearLimit ? target / 2 : target))
                 {
-                    // Topped up ahead of exhaustion, with room for a burst, so grants do not find it short.
-                    await leases.GrowAsync(bucket, 0, target + (target / 2) - free, forGrant: false, token);
+                    await leases.GrowAsync(bucket, 0, (nearLimit ? target : target + (target / 2)) - free, forGrant: false, token);
                 }
                 else if (free > (2 * target) + 1)
                 {

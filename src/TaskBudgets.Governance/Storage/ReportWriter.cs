@@ -123,53 +123,69 @@ public sealed partial class ReportWriter(
         using var entered = await writeGate.EnterAsync(CancellationToken.None);
         await using var db = await contexts.CreateDbContextAsync();
         await using var transaction = await db.Database.BeginTransactionAsync();
-        var ids = new List<string>(batch.Count);
-        foreach (var pending in batch)
+        var sql = statements ??= SettlementSql.For(db);
+        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+
+        // Each id's first settlement in the batch is inserted, in id order (the lock order every
+        // writer of settlements uses), unless a row with that id is already stored.
+        var firsts = new Dictionary<string, int>(batch.Count, StringComparer.Ordinal);
+        var inserts = new List<Settlement>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
         {
-            ids.Add(pending.Command.Row.Id);
+            if (firsts.TryAdd(batch[i].Command.Row.Id, i))
+            {
+                inserts.Add(batch[i].Command.Row);
+            }
         }
 
-        var rows = await db.Settlements.Where(s => ids.Contains(s.Id)).ToDictionaryAsync(s => s.Id, StringComparer.Ordinal);
-        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        inserts.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        var insertedFlags = await sql.InsertAsync(db, inserts);
+        var inserted = new HashSet<string>(inserts.Count, StringComparer.Ordinal);
+        for (var r = 0; r < inserts.Count; r++)
+        {
+            if (insertedFlags[r])
+            {
+                inserted.Add(inserts[r].Id);
+            }
+        }
+
+        // Retries (of a stored row, or repeated within the batch) are rare: only they read rows back.
+        var stored = await StoredRowsAsync(db, batch, firsts, inserted);
         var work = new SettlementBatch();
         var outcomes = new SettlementOutcome[batch.Count];
-
         for (var i = 0; i < batch.Count; i++)
         {
             var command = batch[i].Command;
             var debited = new bool[command.Debits.Count];
-            if (rows.TryGetValue(command.Row.Id, out var row))
+            if (firsts[command.Row.Id] == i && inserted.Contains(command.Row.Id))
             {
-                if (command.Kind == SettlementKind.Reported && row.Kind == (int)SettlementKind.Released)
+                if (command.Kind == SettlementKind.Reported)
                 {
-                    // The tokens were spent all the same: count a report that follows a release, flagged late.
-                    CopyUsage(command.Row, row);
-                    row.Late = true;
                     work.Add(command, debited);
-                    outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
-                }
-                else
-                {
-                    outcomes[i] = new SettlementOutcome(row, Duplicate: true, debited);
                 }
 
+                outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
                 continue;
             }
 
-            db.Settlements.Add(command.Row);
-            rows[command.Row.Id] = command.Row;
-            if (command.Kind == SettlementKind.Reported)
+            var row = stored[command.Row.Id];
+            if (command.Kind == SettlementKind.Reported && row.Kind == (int)SettlementKind.Released)
             {
+                // The tokens were spent all the same: count a report that follows a release, flagged late.
+                CopyUsage(command.Row, row);
+                row.Late = true;
                 work.Add(command, debited);
+                outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
             }
-
-            outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
+            else
+            {
+                outcomes[i] = new SettlementOutcome(row, Duplicate: true, debited);
+            }
         }
 
         // One statement per lease, counter and task budget touched, each set sorted and taken in
         // the order every writer uses (leases, then counters), sent together where the provider
         // batches: no per-report round trips, no deadlocks.
-        var sql = statements ??= SettlementSql.For(db);
         var leases = work.Leases.ToList();
         var took = await sql.DebitLeasesAsync(db, leases, nowMs);
         for (var l = 0; l < leases.Count; l++)
@@ -202,6 +218,25 @@ public sealed partial class ReportWriter(
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         return outcomes;
+    }
+
+    /// <summary>The stored rows (tracked, so a late report can update one) of the settlements not inserted by this batch.</summary>
+    private static async Task<Dictionary<string, Settlement>> StoredRowsAsync(
+        GovernanceDbContext db, List<Pending> batch, Dictionary<string, int> firsts, HashSet<string> inserted)
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var id = batch[i].Command.Row.Id;
+            if ((firsts[id] != i || !inserted.Contains(id)) && !ids.Contains(id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        return ids.Count == 0
+            ? new Dictionary<string, Settlement>(StringComparer.Ordinal)
+            : await db.Settlements.Where(s => ids.Contains(s.Id)).ToDictionaryAsync(s => s.Id, StringComparer.Ordinal);
     }
 
     private static void CopyUsage(Settlement from, Settlement to)

@@ -18,6 +18,9 @@ internal sealed class SettlementSql
     private readonly string debitLease;
     private readonly string addToCounter;
     private readonly string useTaskBudget;
+    private readonly string insertSettlement;
+    private readonly string[] settlementParameters;
+    private readonly Func<Settlement, object>[] settlementValues;
 
     private SettlementSql(GovernanceDbContext db)
     {
@@ -36,6 +39,7 @@ internal sealed class SettlementSql
             $"UPDATE {counters} SET {C("Consumed")} = {C("Consumed")} + @consumed, {C("Leased")} = {C("Leased")} - @leased " +
             $"WHERE {C("CounterKey")} = @key AND {C("WindowStart")} = @window";
         useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
+        (insertSettlement, settlementParameters, settlementValues) = InsertOnce(db, sql);
     }
 
     /// <summary>The statements for this context's provider (the model is the same for every context of one provider).</summary>
@@ -48,6 +52,28 @@ internal sealed class SettlementSql
         foreach (var lease in leases)
         {
             statements.Add(new Statement(debitLease, [("@owner", lease.ByOwner), ("@others", lease.ByOthers), ("@id", lease.LeaseId), ("@now", nowMs)]));
+        }
+
+        var affected = await ExecuteAsync(db, statements);
+        return Array.ConvertAll(affected, a => a == 1);
+    }
+
+    /// <summary>
+    /// Inserts each settlement unless a row with its id is already stored (committed, or earlier in
+    /// this transaction); true where it was inserted. Give the rows in id order: the lock order.
+    /// </summary>
+    public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
+    {
+        var statements = new List<Statement>(rows.Count);
+        foreach (var row in rows)
+        {
+            var args = new (string, object)[settlementParameters.Length];
+            for (var p = 0; p < args.Length; p++)
+            {
+                args[p] = (settlementParameters[p], settlementValues[p](row));
+            }
+
+            statements.Add(new Statement(insertSettlement, args));
         }
 
         var affected = await ExecuteAsync(db, statements);
@@ -159,6 +185,32 @@ internal sealed class SettlementSql
         }
 
         return affected;
+    }
+
+    /// <summary>
+    /// The settlement INSERT that does nothing when the id is taken, with its columns from the
+    /// model: ON CONFLICT DO NOTHING where the database has it, NOT EXISTS under an update lock on
+    /// SQL Server (which has no ON CONFLICT). Either way a second writer of the same id waits for the
+    /// first and inserts nothing, instead of failing its whole batch.
+    /// </summary>
+    private static (string Sql, string[] Parameters, Func<Settlement, object>[] Values) InsertOnce(GovernanceDbContext db, ISqlGenerationHelper sql)
+    {
+        var table = Table<Settlement>(db, sql, out var column);
+        var entity = db.Model.FindEntityType(typeof(Settlement))!;
+        var properties = entity.GetProperties().ToArray();
+        var columns = string.Join(", ", properties.Select(p => column(p.Name)));
+        var parameters = properties.Select((_, i) => "@s" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var values = properties.Select(p =>
+        {
+            var getter = p.GetGetter();
+            return (Func<Settlement, object>)(row => getter.GetClrValueUsingContainingEntity(row) ?? DBNull.Value);
+        }).ToArray();
+        var id = column(nameof(Settlement.Id));
+        var idParameter = parameters[Array.FindIndex(properties, p => p.Name == nameof(Settlement.Id))];
+        var text = db.Database.IsSqlServer()
+            ? $"INSERT INTO {table} ({columns}) SELECT {string.Join(", ", parameters)} WHERE NOT EXISTS (SELECT 1 FROM {table} WITH (UPDLOCK, HOLDLOCK) WHERE {id} = {idParameter})"
+            : $"INSERT INTO {table} ({columns}) VALUES ({string.Join(", ", parameters)}) ON CONFLICT ({id}) DO NOTHING";
+        return (text, parameters, values);
     }
 
     private static string Table<TRow>(GovernanceDbContext db, ISqlGenerationHelper sql, out Func<string, string> column)

@@ -178,6 +178,42 @@ public sealed partial class CapacityLeases(
         }
     }
 
+    /// <summary>
+    /// Extends every live lease of this replica with one statement, then reads, for the renewal
+    /// pass, what other replicas debited from them and the counters of <paramref name="buckets"/>.
+    /// One write per pass instead of one per bucket: on SQLite each write is a commit with its own
+    /// fsync under the one write lock that the group commit waits for.
+    /// </summary>
+    public async Task<LeaseReadings> RenewAllAsync(IReadOnlyCollection<QuotaBucket> buckets, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var expires = now + (long)options.Ttl.TotalMilliseconds;
+        var replicaId = replica.Id;
+        using (await writeGate.EnterAsync(cancellationToken))
+        {
+            await using var write = await contexts.CreateDbContextAsync(cancellationToken);
+            var renewed = await write.CapacityLeases
+                .Where(l => l.ReplicaId == replicaId && l.ExpiresAtMs > now)
+                .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
+            metrics.LeaseOperation("renew", succeeded: true, renewed);
+        }
+
+        // A lease extended just now expires at `expires` or later (a grow since extends it further);
+        // one that expires sooner was created by a grow racing this pass, and is renewed on its own.
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var alive = await db.CapacityLeases.AsNoTracking()
+            .Where(l => l.ReplicaId == replicaId && l.ExpiresAtMs >= expires)
+            .Select(l => new { l.Id, l.DebitedByOthers })
+            .ToDictionaryAsync(l => l.Id, l => l.DebitedByOthers, StringComparer.Ordinal, cancellationToken);
+        var keys = buckets.Select(b => b.CounterKey).Distinct().ToList();
+        var windows = buckets.Select(b => b.WindowStartUnix).Distinct().ToList();
+        var counters = await db.QuotaCounters.AsNoTracking()
+            .Where(c => keys.Contains(c.CounterKey) && windows.Contains(c.WindowStart))
+            .Select(c => new { c.CounterKey, c.WindowStart, c.Consumed, c.Leased })
+            .ToDictionaryAsync(c => (c.CounterKey, c.WindowStart), c => (c.Consumed, c.Leased), cancellationToken);
+        return new LeaseReadings(alive, counters, time.GetUtcNow());
+    }
+
     /// <summary>Extends the lease and reads what other replicas did. False when the lease is gone.</summary>
     public async Task<bool> RenewAsync(QuotaBucket bucket, CancellationToken cancellationToken)
     {

@@ -57,11 +57,13 @@ public sealed partial class LeaseRenewal(
         // Remembered demand halves every demand horizon.
         var decay = Math.Pow(0.5, 1.0 / horizon);
 
-        // Buckets are renewed side by side (each under its own LeaseGate, each touching only its
-        // own lease and counter rows): one after another, a pass over a hundred buckets took
-        // longer than the interval on PostgreSQL, and leases ran dry between passes.
+        // All leases are extended by one statement; then buckets are sized side by side (each
+        // under its own LeaseGate, each touching only its own lease and counter rows): one after
+        // another, a pass over a hundred buckets took longer than the interval on PostgreSQL.
+        var buckets = ledger.Buckets.ToArray();
+        var readings = await leases.RenewAllAsync(buckets, cancellationToken);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.RenewParallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(ledger.Buckets.ToArray(), parallel, async (bucket, token) =>
+        await Parallel.ForEachAsync(buckets, parallel, async (bucket, token) =>
         {
             await bucket.LeaseGate.WaitAsync(token);
             try
@@ -77,7 +79,8 @@ public sealed partial class LeaseRenewal(
                     return;
                 }
 
-                if (!await leases.RenewAsync(bucket, token))
+                // Renewed with the others above; a lease that was not (lost, or created meanwhile) on its own.
+                if (!readings.ObserveInto(bucket) && !await leases.RenewAsync(bucket, token))
                 {
                     return;
                 }

@@ -115,8 +115,8 @@ public sealed class GovernanceMetrics
         }
     }
 
-    public void LeaseOperation(string operation, bool succeeded) =>
-        leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", succeeded ? "ok" : "refused" } });
+    public void LeaseOperation(string operation, bool succeeded, long count = 1) =>
+        leaseOperations.Add(count, new TagList { { "operation", operation }, { "outcome", succeeded ? "ok" : "refused" } });
 
     /// <summary>
     /// A lease grow, tagged with whether a grant waited for it (path "grant") or the renewal made it

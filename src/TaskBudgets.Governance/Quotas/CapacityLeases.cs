@@ -20,6 +20,7 @@ public sealed partial class CapacityLeases(
     ILogger<CapacityLeases> logger)
 {
     private readonly LeaseOptions options = options.Value;
+    private LedgerSql? statements;
 
     /// <summary>
     /// Grows the bucket's lease by <paramref name="wanted"/>, or by less if the window has less left,
@@ -179,28 +180,30 @@ public sealed partial class CapacityLeases(
     }
 
     /// <summary>
-    /// Extends every live lease of this replica with one statement, then reads, for the renewal
-    /// pass, what other replicas debited from them and the counters of <paramref name="buckets"/>.
-    /// One write per pass instead of one per bucket: on SQLite each write is a commit with its own
-    /// fsync under the one write lock that the group commit waits for.
+    /// Extends the live leases of <paramref name="buckets"/> in one transaction, then reads, for
+    /// the renewal pass, what other replicas debited from them and their windows' counters. One
+    /// commit per pass instead of one per bucket: on SQLite each commit has its own fsync under the
+    /// one write lock the group commit waits for. The leases are taken in id order, the order
+    /// the group commit takes them in, so the two cannot deadlock.
     /// </summary>
     public async Task<LeaseReadings> RenewAllAsync(IReadOnlyCollection<QuotaBucket> buckets, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
-        var replicaId = replica.Id;
+        var ids = buckets.Select(b => b.LeaseId).Order(StringComparer.Ordinal).ToList();
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         using (await writeGate.EnterAsync(cancellationToken))
         {
-            await using var write = await contexts.CreateDbContextAsync(cancellationToken);
-            var renewed = await write.CapacityLeases
-                .Where(l => l.ReplicaId == replicaId && l.ExpiresAtMs > now)
-                .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
-            metrics.LeaseOperation("renew", succeeded: true, renewed);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var sql = statements ??= LedgerSql.For(db);
+            var renewed = await sql.ExtendLeasesAsync(db, ids, expires, now);
+            await transaction.CommitAsync(cancellationToken);
+            metrics.LeaseOperation("renew", succeeded: true, renewed.Count(r => r));
         }
 
         // A lease extended just now expires at `expires` or later (a grow since extends it further);
-        // one that expires sooner was created by a grow racing this pass, and is renewed on its own.
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        // one that expires sooner was lost, or created by a grow racing this pass: renewed on its own.
+        var replicaId = replica.Id;
         var alive = await db.CapacityLeases.AsNoTracking()
             .Where(l => l.ReplicaId == replicaId && l.ExpiresAtMs >= expires)
             .Select(l => new { l.Id, l.DebitedByOthers })

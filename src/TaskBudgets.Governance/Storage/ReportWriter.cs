@@ -26,7 +26,7 @@ public sealed partial class ReportWriter(
     });
 
     private readonly int maxBatch = options.Value.MaxBatchSize;
-    private SettlementSql? statements;
+    private LedgerSql? statements;
 
     /// <summary>Queues a settlement and completes once it is committed (or fails with the storage error).</summary>
     public async Task<SettlementOutcome> SubmitAsync(SettlementCommand command, CancellationToken cancellationToken)
@@ -123,7 +123,7 @@ public sealed partial class ReportWriter(
         using var entered = await writeGate.EnterAsync(CancellationToken.None);
         await using var db = await contexts.CreateDbContextAsync();
         await using var transaction = await db.Database.BeginTransactionAsync();
-        var sql = statements ??= SettlementSql.For(db);
+        var sql = statements ??= LedgerSql.For(db);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
 
         // Each id's first settlement in the batch is inserted, in id order (the lock order every

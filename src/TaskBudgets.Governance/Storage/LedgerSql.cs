@@ -7,22 +7,25 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace TaskBudgets.Governance.Storage;
 
 /// <summary>
-/// The group commit's summed updates as plain SQL, sent together: on PostgreSQL (and other
-/// providers that batch commands) all of a batch's lease debits go in one round trip, and all its
-/// counter and task-budget additions in another, in the order given, which is the one lock order
-/// every writer uses. Where the provider cannot batch (SQLite, in process), one prepared command
-/// runs per row. Table and column names come from the EF model, quoted by the provider.
+/// The hot path's writes as plain SQL, sent together: the group commit's summed updates and its
+/// settlement inserts, and the renewal pass's lease extensions. On PostgreSQL (and other
+/// providers that batch commands) all of a kind go in one round trip, in the order given, which
+/// is the one lock order every writer uses (settlements, then leases by id, then counters). Where
+/// the provider cannot batch (SQLite, in process), one prepared command runs per row. Table and
+/// column names come from the EF model, quoted by the provider.
 /// </summary>
-internal sealed class SettlementSql
+internal sealed class LedgerSql
 {
     private readonly string debitLease;
     private readonly string addToCounter;
     private readonly string useTaskBudget;
+    private readonly string extendLease;
     private readonly string insertSettlement;
     private readonly string[] settlementParameters;
     private readonly Func<Settlement, object>[] settlementValues;
+    private readonly SettlementColumns? settlementArrays;
 
-    private SettlementSql(GovernanceDbContext db)
+    private LedgerSql(GovernanceDbContext db)
     {
         var sql = db.GetService<ISqlGenerationHelper>();
         var leases = Table<CapacityLease>(db, sql, out var lease);
@@ -38,12 +41,14 @@ internal sealed class SettlementSql
         addToCounter =
             $"UPDATE {counters} SET {C("Consumed")} = {C("Consumed")} + @consumed, {C("Leased")} = {C("Leased")} - @leased " +
             $"WHERE {C("CounterKey")} = @key AND {C("WindowStart")} = @window";
+        extendLease = $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now";
         useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
         (insertSettlement, settlementParameters, settlementValues) = InsertOnce(db, sql);
+        settlementArrays = db.Database.IsNpgsql() ? SettlementColumns.For(db, sql) : null;
     }
 
     /// <summary>The statements for this context's provider (the model is the same for every context of one provider).</summary>
-    public static SettlementSql For(GovernanceDbContext db) => new(db);
+    public static LedgerSql For(GovernanceDbContext db) => new(db);
 
     /// <summary>Debits each lease its sum, if it is alive and its balance covers it; true where it did.</summary>
     public async Task<bool[]> DebitLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseDebits> leases, long nowMs)
@@ -64,6 +69,11 @@ internal sealed class SettlementSql
     /// </summary>
     public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
     {
+        if (settlementArrays is not null && rows.Count > 1)
+        {
+            return await settlementArrays.InsertAsync(db, rows);
+        }
+
         var statements = new List<Statement>(rows.Count);
         foreach (var row in rows)
         {
@@ -74,6 +84,19 @@ internal sealed class SettlementSql
             }
 
             statements.Add(new Statement(insertSettlement, args));
+        }
+
+        var affected = await ExecuteAsync(db, statements);
+        return Array.ConvertAll(affected, a => a == 1);
+    }
+
+    /// <summary>Extends each live lease to <paramref name="expiresAtMs"/>; true where it was live. Give the ids sorted.</summary>
+    public async Task<bool[]> ExtendLeasesAsync(GovernanceDbContext db, IReadOnlyList<string> leaseIds, long expiresAtMs, long nowMs)
+    {
+        var statements = new List<Statement>(leaseIds.Count);
+        foreach (var id in leaseIds)
+        {
+            statements.Add(new Statement(extendLease, [("@expires", expiresAtMs), ("@id", id), ("@now", nowMs)]));
         }
 
         var affected = await ExecuteAsync(db, statements);

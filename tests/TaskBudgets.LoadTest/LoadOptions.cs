@@ -32,10 +32,12 @@ internal sealed class LoadOptions
                                    default: budget
           --concurrency N          calls in flight at any time (closed loop). default 64
           --duration T             measured time: 15, 15s, 2m. default 15s
-          --warmup T               unmeasured time before it. default 5s
+          --warmup T               unmeasured time before it (the server's JIT settles in ~15 s on two
+                                   busy cores; after 5 s GetBudget still cost 2.6x its settled CPU). default 20s
           --rounds N               repeat (baseline, target) N times, interleaved, and merge. default 1
           --baseline               also run the no-op baseline (grpc.health.v1.Health/Check) at the same
-                                   concurrency and duration, and print the ratios
+                                   concurrency and duration, and print the ratios; against cycles each
+                                   baseline operation is two health checks (a cycle is two RPCs)
           --connections N          HTTP/2 connections (one GrpcChannel each). default 4
           --orgs N                 orgs to spread calls over (load-0 .. load-N-1). default 10
           --org-ids A,B            use these org ids instead (e.g. demo for the sample policy)
@@ -75,7 +77,7 @@ internal sealed class LoadOptions
 
     public TimeSpan? Duration { get; set; }
 
-    public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(20);
 
     public int Rounds { get; set; } = 1;
 

@@ -90,7 +90,15 @@ try
     {
         if (options.Baseline)
         {
-            var b = await ClosedLoop.RunAsync("baseline", options.Concurrency, options.Warmup, options.MeasuredDuration, workload.Baseline, canScrape ? metrics : null, log);
+            // Against full cycles, a baseline operation is two no-op calls, as a cycle is two RPCs.
+            var b = await ClosedLoop.RunAsync(
+                "baseline",
+                options.Concurrency,
+                options.Warmup,
+                options.MeasuredDuration,
+                options.Mode == LoadMode.Budget ? i => workload.Baseline(i) : i => workload.Baseline(i, calls: 2),
+                canScrape ? metrics : null,
+                log);
             if (baseline is null)
             {
                 baseline = b;

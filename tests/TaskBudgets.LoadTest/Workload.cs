@@ -62,8 +62,11 @@ internal sealed class Workload(LoadOptions options, IReadOnlyList<CallInvoker> i
 
     private CallOptions Call() => new(headers, DateTime.UtcNow + Deadline);
 
-    /// <summary>grpc.health.v1.Health/Check (liveness): the server's cheapest RPC, the no-op baseline.</summary>
-    public LoadOperation Baseline(int worker)
+    /// <summary>
+    /// grpc.health.v1.Health/Check (liveness): the server's cheapest RPC, the no-op baseline;
+    /// <paramref name="calls"/> of them one after another per operation (2 against a full cycle's two RPCs).
+    /// </summary>
+    public LoadOperation Baseline(int worker, int calls = 1)
     {
         var client = new Health.HealthClient(invokers[worker % invokers.Count]);
         var request = new HealthCheckRequest();
@@ -71,11 +74,15 @@ internal sealed class Workload(LoadOptions options, IReadOnlyList<CallInvoker> i
         {
             try
             {
-                var response = await client.CheckAsync(request, Call());
+                for (var call = 0; call < calls; call++)
+                {
+                    var response = await client.CheckAsync(request, Call());
 
-                // A completed round trip is what the baseline measures, whatever status it reports
-                // (the server's "" service answers UNKNOWN today: no health check is mapped to it).
-                baselineAnswers.AddOrUpdate(response.Status.ToString(), 1, (_, n) => n + 1);
+                    // A completed round trip is what the baseline measures, whatever status it reports
+                    // (the server's "" service answers UNKNOWN today: no health check is mapped to it).
+                    baselineAnswers.AddOrUpdate(response.Status.ToString(), 1, (_, n) => n + 1);
+                }
+
                 return null;
             }
             catch (RpcException e)

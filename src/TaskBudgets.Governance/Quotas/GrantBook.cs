@@ -27,17 +27,44 @@ public sealed class ActiveGrant(Guid id, DateTimeOffset expiresAt, QuotaBucket[]
 /// The grants this replica holds reservations for, and the request ids it has answered.
 /// Every grant leaves exactly once: settled, released or expired (whoever removes it frees it).
 /// </summary>
+/// <remarks>
+/// Grants are kept by the second they expire in, so a sweep visits only the seconds that have
+/// passed: sweeping every grant held each second cost 6 % of GetBudget's CPU once callers left
+/// a few hundred thousand grants unreported, and grew with them.
+/// </remarks>
 public sealed class GrantBook(GovernanceMetrics metrics)
 {
-    private readonly ConcurrentDictionary<Guid, ActiveGrant> active = new();
+    // A second is dropped this long after it passed: an issuer that read the clock, then was
+    // paused before adding its grant, still finds the second's grants in the book.
+    private const long RetainedSeconds = 10;
+
+    private readonly ConcurrentDictionary<long, ConcurrentDictionary<Guid, ActiveGrant>> byExpiry = new();
     private readonly ConcurrentDictionary<(string OrgId, string RequestId), RequestEntry> requests = new();
 
-    public int ActiveCount => active.Count;
+    public int ActiveCount
+    {
+        get
+        {
+            var count = 0;
+            foreach (var (_, grants) in byExpiry)
+            {
+                count += grants.Count;
+            }
 
-    public void Add(ActiveGrant grant) => active[grant.Id] = grant;
+            return count;
+        }
+    }
+
+    public void Add(ActiveGrant grant)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        byExpiry.GetOrAdd(grant.ExpiresAt.ToUnixTimeSeconds(), _ => new ConcurrentDictionary<Guid, ActiveGrant>())[grant.Id] = grant;
+    }
 
     /// <summary>Removes the grant if it is still held; the caller then owns its reservations.</summary>
-    public ActiveGrant? TryTake(Guid grantId) => active.TryRemove(grantId, out var grant) ? grant : null;
+    /// <param name="expiresAt">When the grant expires (its token says so): where the book keeps it.</param>
+    public ActiveGrant? TryTake(Guid grantId, DateTimeOffset expiresAt) =>
+        byExpiry.TryGetValue(expiresAt.ToUnixTimeSeconds(), out var grants) && grants.TryRemove(grantId, out var grant) ? grant : null;
 
     /// <summary>The answer already given (or being given) to this request id, or a new one from <paramref name="issue"/>.</summary>
     public Task<IssuedGrant> GetOrIssue(string orgId, string requestId, Func<Task<IssuedGrant>> issue)
@@ -53,12 +80,18 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     public int SweepExpired(DateTimeOffset now)
     {
         var expired = 0;
-        foreach (var (id, grant) in active)
+        var current = now.ToUnixTimeSeconds();
+        foreach (var (second, grants) in byExpiry)
         {
-            if (grant.ExpiresAt <= now && active.TryRemove(KeyValuePair.Create(id, grant)))
+            if (second > current)
             {
-                grant.ReleaseAll();
-                expired++;
+                continue;
+            }
+
+            expired += Expire(grants, now);
+            if (second < current - RetainedSeconds && byExpiry.TryRemove(KeyValuePair.Create(second, grants)))
+            {
+                expired += Expire(grants, now);
             }
         }
 
@@ -72,6 +105,21 @@ public sealed class GrantBook(GovernanceMetrics metrics)
         }
 
         metrics.Expired(expired);
+        return expired;
+    }
+
+    private static int Expire(ConcurrentDictionary<Guid, ActiveGrant> grants, DateTimeOffset now)
+    {
+        var expired = 0;
+        foreach (var (id, grant) in grants)
+        {
+            if (grant.ExpiresAt <= now && grants.TryRemove(KeyValuePair.Create(id, grant)))
+            {
+                grant.ReleaseAll();
+                expired++;
+            }
+        }
+
         return expired;
     }
 

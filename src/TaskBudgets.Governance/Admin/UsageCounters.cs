@@ -20,6 +20,7 @@ public readonly record struct UsageKey(string OrgId, string ProjectId, string Pr
 /// </summary>
 public sealed partial class UsageCounters(
     IDbContextFactory<GovernanceDbContext> contexts,
+    SqliteWriteGate writeGate,
     PolicyCatalog catalog,
     IOptions<UsageOptions> options,
     TimeProvider time,
@@ -156,10 +157,14 @@ public sealed partial class UsageCounters(
 
     private async Task WriteAsync(Dictionary<UsageKey, Totals> batch, CancellationToken cancellationToken)
     {
+        // One transaction for the whole flush: all of it counts or none (a failed flush is kept for
+        // the next), one commit instead of one per row (on SQLite each commit is an fsync under the
+        // write lock the group commit waits for), rows taken in id order so replicas cannot deadlock.
+        using var entered = await writeGate.EnterAsync(cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        foreach (var (key, t) in batch)
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        foreach (var (id, key, t) in batch.Select(b => (Id: RowId(b.Key), b.Key, b.Value)).OrderBy(b => b.Id, StringComparer.Ordinal))
         {
-            var id = RowId(key);
             for (var attempt = 0; ; attempt++)
             {
                 var updated = await db.UsageCounters.Where(c => c.Id == id).ExecuteUpdateAsync(
@@ -201,11 +206,14 @@ public sealed partial class UsageCounters(
                 }
                 catch (DbUpdateException) when (attempt == 0)
                 {
-                    // Another replica created the row at the same moment: add to theirs.
+                    // Another replica created the row at the same moment: add to theirs. (EF rolled
+                    // back to the savepoint it takes before saving inside a transaction.)
                     db.ChangeTracker.Clear();
                 }
             }
         }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private static string RowId(UsageKey key) =>

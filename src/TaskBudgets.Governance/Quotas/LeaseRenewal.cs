@@ -57,7 +57,7 @@ public sealed partial class LeaseRenewal(
         // Remembered demand halves every demand horizon.
         var decay = Math.Pow(0.5, 1.0 / horizon);
 
-        // All leases are extended by one statement; then buckets are sized side by side (each
+        // All leases are extended in one transaction; then buckets are sized side by side (each
         // under its own LeaseGate, each touching only its own lease and counter rows): one after
         // another, a pass over a hundred buckets took longer than the interval on PostgreSQL.
         var buckets = ledger.Buckets.ToArray();

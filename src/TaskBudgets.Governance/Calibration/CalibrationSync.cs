@@ -16,6 +16,7 @@ namespace TaskBudgets.Governance.Calibration;
 /// </summary>
 public sealed partial class CalibrationSync(
     IDbContextFactory<GovernanceDbContext> contexts,
+    SqliteWriteGate writeGate,
     CalibrationBook book,
     PolicyCatalog catalog,
     ReplicaIdentity replica,
@@ -53,7 +54,7 @@ public sealed partial class CalibrationSync(
                 throw;
             }
 
-            await ReadOthersAsync(db, now, cancellationToken);
+            await ReadOthersAsync(db, cancellationToken);
 
             var merged = new Dictionary<CalibrationKey, CalibrationStats>();
             foreach (var (key, stats, _) in own)
@@ -116,9 +117,17 @@ public sealed partial class CalibrationSync(
         }
     }
 
+    /// <summary>
+    /// Writes this replica's changed rows and deletes rows past retention, in one transaction: one
+    /// commit (on SQLite, one fsync under the write lock the group commit waits for), not one a row.
+    /// </summary>
     private async Task WriteOwnAsync(GovernanceDbContext db, List<(CalibrationKey Key, CalibrationStats Stats, bool Changed)> own, long nowMs, CancellationToken cancellationToken)
     {
         var id = replica.Id;
+        var cutoff = nowMs - (long)options.Value.Retention.TotalMilliseconds;
+        using var entered = await writeGate.EnterAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Calibrations.Where(r => r.UpdatedAtMs < cutoff).ExecuteDeleteAsync(cancellationToken);
         foreach (var (key, stats, changed) in own)
         {
             if (!changed)
@@ -138,13 +147,12 @@ public sealed partial class CalibrationSync(
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
-    private async Task ReadOthersAsync(GovernanceDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task ReadOthersAsync(GovernanceDbContext db, CancellationToken cancellationToken)
     {
         var id = replica.Id;
-        var cutoff = (now - options.Value.Retention).ToUnixTimeMilliseconds();
-        await db.Calibrations.Where(r => r.UpdatedAtMs < cutoff).ExecuteDeleteAsync(cancellationToken);
 
         // Which rows changed: a cheap read without the statistics, then only changed replicas' rows.
         var heads = await db.Calibrations.AsNoTracking()

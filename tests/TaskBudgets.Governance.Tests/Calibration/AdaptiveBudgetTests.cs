@@ -2,6 +2,8 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using TaskBudgets.Governance.Calibration;
+using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.V1;
 
@@ -120,6 +122,24 @@ public sealed class AdaptiveBudgetTests : IAsyncLifetime
         {
             await app.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_sync_deletes_the_rows_of_replicas_gone_longer_than_the_retention_and_keeps_its_own()
+    {
+        await CallsAsync(App, "light", 5, i => 300);
+        var now = App.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using (var seed = App.Db())
+        {
+            seed.Calibrations.Add(new CalibrationRow { ReplicaId = "gone", Tier = "adaptive", TaskType = "light", UpdatedAtMs = now - (long)TimeSpan.FromDays(15).TotalMilliseconds });
+            await seed.SaveChangesAsync();
+        }
+
+        await SyncAsync(App);
+
+        await using var db = App.Db();
+        var replicas = await db.Calibrations.AsNoTracking().Select(r => r.ReplicaId).Distinct().ToListAsync();
+        Assert.Equal([App.Services.GetRequiredService<ReplicaIdentity>().Id], replicas);
     }
 
     [Fact]

@@ -8,11 +8,12 @@ namespace TaskBudgets.Governance.Storage;
 
 /// <summary>
 /// The hot path's writes as plain SQL, sent together: the group commit's summed updates and its
-/// settlement inserts, and the renewal pass's lease extensions. On PostgreSQL (and other
-/// providers that batch commands) all of a kind go in one round trip, in the order given, which
-/// is the one lock order every writer uses (settlements, then leases by id, then counters). Where
-/// the provider cannot batch (SQLite, in process), one prepared command runs per row. Table and
-/// column names come from the EF model, quoted by the provider.
+/// settlement inserts, and the renewal pass's lease extensions. Rows are taken in the order given,
+/// which is the one lock order every writer uses (settlements, then leases by id, then counters).
+/// On PostgreSQL the group commit's rows go as set-based statements over arrays
+/// (<see cref="PostgreSqlArrayStatements"/>); where the provider batches commands, the statements
+/// of a kind go in one round trip; on SQLite (in process, no batching) one prepared command runs per row. Table and column
+/// names come from the EF model, quoted by the provider.
 /// </summary>
 internal sealed class LedgerSql
 {
@@ -23,7 +24,7 @@ internal sealed class LedgerSql
     private readonly string insertSettlement;
     private readonly string[] settlementParameters;
     private readonly Func<Settlement, object>[] settlementValues;
-    private readonly SettlementColumns? settlementArrays;
+    private readonly PostgreSqlArrayStatements? arrays;
 
     private LedgerSql(GovernanceDbContext db)
     {
@@ -44,7 +45,7 @@ internal sealed class LedgerSql
         extendLease = $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now";
         useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
         (insertSettlement, settlementParameters, settlementValues) = InsertOnce(db, sql);
-        settlementArrays = db.Database.IsNpgsql() ? SettlementColumns.For(db, sql) : null;
+        arrays = db.Database.IsNpgsql() ? PostgreSqlArrayStatements.For(db, sql) : null;
     }
 
     /// <summary>The statements for this context's provider (the model is the same for every context of one provider).</summary>
@@ -53,6 +54,11 @@ internal sealed class LedgerSql
     /// <summary>Debits each lease its sum, if it is alive and its balance covers it; true where it did.</summary>
     public async Task<bool[]> DebitLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseDebits> leases, long nowMs)
     {
+        if (arrays is not null && leases.Count > 1)
+        {
+            return await arrays.DebitLeasesAsync(db, leases, nowMs);
+        }
+
         var statements = new List<Statement>(leases.Count);
         foreach (var lease in leases)
         {
@@ -69,9 +75,9 @@ internal sealed class LedgerSql
     /// </summary>
     public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
     {
-        if (settlementArrays is not null && rows.Count > 1)
+        if (arrays is not null && rows.Count > 1)
         {
-            return await settlementArrays.InsertAsync(db, rows);
+            return await arrays.InsertAsync(db, rows);
         }
 
         var statements = new List<Statement>(rows.Count);
@@ -121,10 +127,14 @@ internal sealed class LedgerSql
         IReadOnlyList<KeyValuePair<(string CounterKey, long WindowStart), CounterDelta>> counters,
         IReadOnlyDictionary<(string OrgId, string TaskId), long> taskUses)
     {
+        var counted = arrays is not null && counters.Count > 1 ? await arrays.AddToCountersAsync(db, counters) : null;
         var statements = new List<Statement>(counters.Count + taskUses.Count);
-        foreach (var ((key, window), delta) in counters)
+        if (counted is null)
         {
-            statements.Add(new Statement(addToCounter, [("@consumed", delta.Consumed), ("@leased", delta.Leased), ("@key", key), ("@window", window)]));
+            foreach (var ((key, window), delta) in counters)
+            {
+                statements.Add(new Statement(addToCounter, [("@consumed", delta.Consumed), ("@leased", delta.Leased), ("@key", key), ("@window", window)]));
+            }
         }
 
         foreach (var ((org, task), used) in taskUses)
@@ -133,6 +143,11 @@ internal sealed class LedgerSql
         }
 
         var affected = await ExecuteAsync(db, statements);
+        if (counted is not null)
+        {
+            return counted;
+        }
+
         var found = new bool[counters.Count];
         for (var i = 0; i < found.Length; i++)
         {

@@ -1,0 +1,198 @@
+using System.Data.Common;
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace TaskBudgets.Governance.Storage;
+
+/// <summary>
+/// The group commit on PostgreSQL as a few set-based statements over array parameters instead of
+/// one statement a row: a batch of ~100 reports was ~100 settlement INSERTs and ~160 lease and
+/// counter UPDATEs, each parsed, planned and executed on its own (the INSERTs alone took 25 ms of a
+/// 55 ms commit). Each kind of row is first locked with <c>SELECT ... ORDER BY id FOR UPDATE</c>, so
+/// rows are still taken in the one order every writer uses (byte order, <c>COLLATE "C"</c>, which is
+/// the ordinal order the other writers sort by for the ASCII ids the service makes).
+/// </summary>
+internal sealed class PostgreSqlArrayStatements
+{
+    private readonly string insertSettlements;
+    private readonly Column[] settlementColumns;
+    private readonly string lockLeases;
+    private readonly string debitLeases;
+    private readonly string lockCounters;
+    private readonly string addToCounters;
+
+    private PostgreSqlArrayStatements(GovernanceDbContext db, ISqlGenerationHelper sql)
+    {
+        var settlement = Entity<Settlement>(db, out var settlementTable);
+        settlementColumns = settlement.GetProperties().Select(p => new Column(
+            Name(p, settlementTable, sql),
+            p.GetRelationalTypeMapping().StoreType,
+            p.ClrType,
+            p.GetGetter())).ToArray();
+        var id = sql.DelimitIdentifier(settlement.FindProperty(nameof(Settlement.Id))!.GetColumnName(settlementTable)!);
+        var names = string.Join(", ", settlementColumns.Select(c => c.Name));
+        var arrays = string.Join(", ", settlementColumns.Select((c, i) => $"@c{i}::{c.StoreType}[]"));
+        insertSettlements = $"INSERT INTO {Table(settlementTable, sql)} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT ({id}) DO NOTHING RETURNING {id}";
+
+        var lease = Entity<CapacityLease>(db, out var leaseTable);
+        string L(string property) => Name(lease.FindProperty(property)!, leaseTable, sql);
+        var leases = Table(leaseTable, sql);
+        lockLeases = $"SELECT 1 FROM {leases} WHERE {L("Id")} = ANY(@ids) ORDER BY {L("Id")} COLLATE \"C\" FOR UPDATE";
+        debitLeases =
+            $"UPDATE {leases} AS l SET {L("DebitedByOwner")} = l.{L("DebitedByOwner")} + u.owner, {L("DebitedByOthers")} = l.{L("DebitedByOthers")} + u.others " +
+            $"FROM unnest(@ids::text[], @owner::bigint[], @others::bigint[]) AS u(id, owner, others) " +
+            $"WHERE l.{L("Id")} = u.id AND l.{L("ExpiresAtMs")} > @now AND l.{L("Amount")} - l.{L("DebitedByOwner")} - l.{L("DebitedByOthers")} >= u.owner + u.others " +
+            $"RETURNING l.{L("Id")}";
+
+        var counter = Entity<QuotaCounter>(db, out var counterTable);
+        string C(string property) => Name(counter.FindProperty(property)!, counterTable, sql);
+        var counters = Table(counterTable, sql);
+        lockCounters =
+            $"SELECT 1 FROM {counters} AS c JOIN unnest(@keys::text[], @windows::bigint[]) AS u(k, w) ON c.{C("CounterKey")} = u.k AND c.{C("WindowStart")} = u.w " +
+            $"ORDER BY c.{C("CounterKey")} COLLATE \"C\", c.{C("WindowStart")} FOR UPDATE OF c";
+        addToCounters =
+            $"UPDATE {counters} AS c SET {C("Consumed")} = c.{C("Consumed")} + u.consumed, {C("Leased")} = c.{C("Leased")} - u.leased " +
+            $"FROM unnest(@keys::text[], @windows::bigint[], @consumed::bigint[], @leased::bigint[]) AS u(k, w, consumed, leased) " +
+            $"WHERE c.{C("CounterKey")} = u.k AND c.{C("WindowStart")} = u.w " +
+            $"RETURNING c.{C("CounterKey")}, c.{C("WindowStart")}";
+    }
+
+    public static PostgreSqlArrayStatements For(GovernanceDbContext db, ISqlGenerationHelper sql) => new(db, sql);
+
+    /// <summary>Inserts the rows whose id is not taken; true where a row was inserted.</summary>
+    public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
+    {
+        await using var command = Command(db, insertSettlements);
+        for (var c = 0; c < settlementColumns.Length; c++)
+        {
+            var values = Array.CreateInstance(settlementColumns[c].ClrType, rows.Count);
+            for (var r = 0; r < rows.Count; r++)
+            {
+                values.SetValue(settlementColumns[c].Getter.GetClrValueUsingContainingEntity(rows[r]), r);
+            }
+
+            Add(command, "@c" + c.ToString(CultureInfo.InvariantCulture), values);
+        }
+
+        var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                inserted.Add(reader.GetString(0));
+            }
+        }
+
+        return rows.Select(r => inserted.Contains(r.Id)).ToArray();
+    }
+
+    /// <summary>Debits each lease its sum where it is alive and its balance covers it; true where it did.</summary>
+    public async Task<bool[]> DebitLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseDebits> leases, long nowMs)
+    {
+        var ids = leases.Select(l => l.LeaseId).ToArray();
+        await using var batch = Batch(db);
+        batch.BatchCommands.Add(BatchCommand(batch, lockLeases, ("@ids", ids)));
+        batch.BatchCommands.Add(BatchCommand(
+            batch,
+            debitLeases,
+            ("@ids", ids),
+            ("@owner", leases.Select(l => l.ByOwner).ToArray()),
+            ("@others", leases.Select(l => l.ByOthers).ToArray()),
+            ("@now", nowMs)));
+        var debited = new HashSet<string>(ids.Length, StringComparer.Ordinal);
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                debited.Add(reader.GetString(0));
+            }
+        }
+
+        return ids.Select(debited.Contains).ToArray();
+    }
+
+    /// <summary>Adds each counter's delta; true where the counter's row exists (the caller inserts the others).</summary>
+    public async Task<bool[]> AddToCountersAsync(GovernanceDbContext db, IReadOnlyList<KeyValuePair<(string CounterKey, long WindowStart), CounterDelta>> counters)
+    {
+        var keys = counters.Select(c => c.Key.CounterKey).ToArray();
+        var windows = counters.Select(c => c.Key.WindowStart).ToArray();
+        await using var batch = Batch(db);
+        batch.BatchCommands.Add(BatchCommand(batch, lockCounters, ("@keys", keys), ("@windows", windows)));
+        batch.BatchCommands.Add(BatchCommand(
+            batch,
+            addToCounters,
+            ("@keys", keys),
+            ("@windows", windows),
+            ("@consumed", counters.Select(c => c.Value.Consumed).ToArray()),
+            ("@leased", counters.Select(c => c.Value.Leased).ToArray())));
+        var found = new HashSet<(string, long)>();
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                found.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+        }
+
+        return counters.Select(c => found.Contains(c.Key)).ToArray();
+    }
+
+    private static DbTransaction Transaction(GovernanceDbContext db) =>
+        db.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("The group commit's statements run inside its transaction.");
+
+    private static DbCommand Command(GovernanceDbContext db, string sql)
+    {
+        var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = Transaction(db);
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static DbBatch Batch(GovernanceDbContext db)
+    {
+        var batch = db.Database.GetDbConnection().CreateBatch();
+        batch.Transaction = Transaction(db);
+        return batch;
+    }
+
+    private static DbBatchCommand BatchCommand(DbBatch batch, string sql, params (string Name, object Value)[] args)
+    {
+        var command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in args)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static IEntityType Entity<TRow>(GovernanceDbContext db, out StoreObjectIdentifier table)
+    {
+        var entity = db.Model.FindEntityType(typeof(TRow)) ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model.");
+        table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        return entity;
+    }
+
+    private static string Table(StoreObjectIdentifier table, ISqlGenerationHelper sql) => sql.DelimitIdentifier(table.Name, table.Schema);
+
+    private static string Name(IProperty property, StoreObjectIdentifier table, ISqlGenerationHelper sql) => sql.DelimitIdentifier(property.GetColumnName(table)!);
+
+    private sealed record Column(string Name, string StoreType, Type ClrType, IClrPropertyGetter Getter);
+}

@@ -41,6 +41,9 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     private readonly ConcurrentDictionary<long, ConcurrentDictionary<Guid, ActiveGrant>> byExpiry = new();
     private readonly ConcurrentDictionary<(string OrgId, string RequestId), RequestEntry> requests = new();
 
+    // The request ids answered, by the second their grant expires in: swept like the grants.
+    private readonly ConcurrentDictionary<long, ConcurrentQueue<(string OrgId, string RequestId)>> requestsByExpiry = new();
+
     public int ActiveCount
     {
         get
@@ -69,8 +72,15 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     /// <summary>The answer already given (or being given) to this request id, or a new one from <paramref name="issue"/>.</summary>
     public Task<IssuedGrant> GetOrIssue(string orgId, string requestId, Func<Task<IssuedGrant>> issue)
     {
-        var entry = requests.GetOrAdd((orgId, requestId), _ => new RequestEntry(new Lazy<Task<IssuedGrant>>(issue)));
+        var entry = requests.GetOrAdd((orgId, requestId), key => new RequestEntry(new Lazy<Task<IssuedGrant>>(() => RememberAsync(key, issue))));
         return entry.Result.Value;
+    }
+
+    private async Task<IssuedGrant> RememberAsync((string OrgId, string RequestId) key, Func<Task<IssuedGrant>> issue)
+    {
+        var grant = await issue();
+        requestsByExpiry.GetOrAdd(grant.ExpiresAt.ToUnixTimeSeconds(), _ => new ConcurrentQueue<(string, string)>()).Enqueue(key);
+        return grant;
     }
 
     /// <summary>Forgets a request id whose grant failed, so that a retry decides again.</summary>
@@ -95,17 +105,40 @@ public sealed class GrantBook(GovernanceMetrics metrics)
             }
         }
 
-        foreach (var (key, entry) in requests)
+        foreach (var (second, keys) in requestsByExpiry)
         {
-            var result = entry.Result;
-            if (result.IsValueCreated && result.Value.IsCompletedSuccessfully && result.Value.Result.ExpiresAt <= now)
+            if (second > current)
             {
-                requests.TryRemove(KeyValuePair.Create(key, entry));
+                continue;
+            }
+
+            // A second that has passed is done once its queue is empty; a grant whose second is
+            // still running stays until it expires (the queue is in no time order within a second).
+            if (second < current)
+            {
+                ForgetExpiredRequests(keys, now);
+                if (second < current - RetainedSeconds && requestsByExpiry.TryRemove(KeyValuePair.Create(second, keys)))
+                {
+                    ForgetExpiredRequests(keys, now);
+                }
             }
         }
 
         metrics.Expired(expired);
         return expired;
+    }
+
+    private void ForgetExpiredRequests(ConcurrentQueue<(string OrgId, string RequestId)> keys, DateTimeOffset now)
+    {
+        while (keys.TryDequeue(out var key))
+        {
+            if (requests.TryGetValue(key, out var entry)
+                && entry.Result is { IsValueCreated: true, Value.IsCompletedSuccessfully: true } result
+                && result.Value.Result.ExpiresAt <= now)
+            {
+                requests.TryRemove(KeyValuePair.Create(key, entry));
+            }
+        }
     }
 
     private static int Expire(ConcurrentDictionary<Guid, ActiveGrant> grants, DateTimeOffset now)

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Telemetry;
 
@@ -64,6 +65,29 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(0, book.ActiveCount);
         Assert.Equal(0, bucket.Reserved);
         Assert.Null(book.TryTake(late.Id, late.ExpiresAt));
+    }
+
+    [Fact]
+    public async Task A_request_id_replays_its_grant_until_the_grant_expires_and_is_then_forgotten()
+    {
+        var issued = 0;
+        Task<IssuedGrant> Issue()
+        {
+            issued++;
+            return Task.FromResult(new IssuedGrant("token-" + issued, Start.AddSeconds(2), default, default, "tier", new TierRule { TaskType = "*" }, 1, []));
+        }
+
+        var first = await book.GetOrIssue("org", "rq-1", Issue);
+        var replayed = await book.GetOrIssue("org", "rq-1", Issue);
+        book.SweepExpired(Start.AddSeconds(1));
+        var stillReplayed = await book.GetOrIssue("org", "rq-1", Issue);
+        book.SweepExpired(Start.AddSeconds(3));
+        var afresh = await book.GetOrIssue("org", "rq-1", Issue);
+
+        Assert.Same(first, replayed);
+        Assert.Same(first, stillReplayed);
+        Assert.Equal("token-2", afresh.Token);
+        Assert.Equal(2, issued);
     }
 
     private ActiveGrant Hold(DateTimeOffset expiresAt)

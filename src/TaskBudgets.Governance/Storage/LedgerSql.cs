@@ -251,7 +251,8 @@ internal sealed class LedgerSql
         return (text, parameters, values);
     }
 
-    private static string Table<TRow>(GovernanceDbContext db, ISqlGenerationHelper sql, out Func<string, string> column)
+    /// <summary>The row type's table and a function from its property names to their columns, both quoted.</summary>
+    internal static string Table<TRow>(GovernanceDbContext db, ISqlGenerationHelper sql, out Func<string, string> column)
     {
         var entity = db.Model.FindEntityType(typeof(TRow)) ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model.");
         var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());

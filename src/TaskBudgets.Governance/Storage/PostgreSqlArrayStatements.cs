@@ -25,20 +25,17 @@ internal sealed class PostgreSqlArrayStatements
 
     private PostgreSqlArrayStatements(GovernanceDbContext db, ISqlGenerationHelper sql)
     {
-        var settlement = Entity<Settlement>(db, out var settlementTable);
-        settlementColumns = settlement.GetProperties().Select(p => new Column(
-            Name(p, settlementTable, sql),
+        var settlements = LedgerSql.Table<Settlement>(db, sql, out var S);
+        settlementColumns = db.Model.FindEntityType(typeof(Settlement))!.GetProperties().Select(p => new Column(
+            S(p.Name),
             p.GetRelationalTypeMapping().StoreType,
             p.ClrType,
             p.GetGetter())).ToArray();
-        var id = sql.DelimitIdentifier(settlement.FindProperty(nameof(Settlement.Id))!.GetColumnName(settlementTable)!);
         var names = string.Join(", ", settlementColumns.Select(c => c.Name));
         var arrays = string.Join(", ", settlementColumns.Select((c, i) => $"@c{i}::{c.StoreType}[]"));
-        insertSettlements = $"INSERT INTO {Table(settlementTable, sql)} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT ({id}) DO NOTHING RETURNING {id}";
+        insertSettlements = $"INSERT INTO {settlements} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT ({S("Id")}) DO NOTHING RETURNING {S("Id")}";
 
-        var lease = Entity<CapacityLease>(db, out var leaseTable);
-        string L(string property) => Name(lease.FindProperty(property)!, leaseTable, sql);
-        var leases = Table(leaseTable, sql);
+        var leases = LedgerSql.Table<CapacityLease>(db, sql, out var L);
         lockLeases = $"SELECT 1 FROM {leases} WHERE {L("Id")} = ANY(@ids) ORDER BY {L("Id")} COLLATE \"C\" FOR UPDATE";
         debitLeases =
             $"UPDATE {leases} AS l SET {L("DebitedByOwner")} = l.{L("DebitedByOwner")} + u.owner, {L("DebitedByOthers")} = l.{L("DebitedByOthers")} + u.others " +
@@ -46,9 +43,7 @@ internal sealed class PostgreSqlArrayStatements
             $"WHERE l.{L("Id")} = u.id AND l.{L("ExpiresAtMs")} > @now AND l.{L("Amount")} - l.{L("DebitedByOwner")} - l.{L("DebitedByOthers")} >= u.owner + u.others " +
             $"RETURNING l.{L("Id")}";
 
-        var counter = Entity<QuotaCounter>(db, out var counterTable);
-        string C(string property) => Name(counter.FindProperty(property)!, counterTable, sql);
-        var counters = Table(counterTable, sql);
+        var counters = LedgerSql.Table<QuotaCounter>(db, sql, out var C);
         lockCounters =
             $"SELECT 1 FROM {counters} AS c JOIN unnest(@keys::text[], @windows::bigint[]) AS u(k, w) ON c.{C("CounterKey")} = u.k AND c.{C("WindowStart")} = u.w " +
             $"ORDER BY c.{C("CounterKey")} COLLATE \"C\", c.{C("WindowStart")} FOR UPDATE OF c";
@@ -182,17 +177,6 @@ internal sealed class PostgreSqlArrayStatements
         parameter.Value = value;
         command.Parameters.Add(parameter);
     }
-
-    private static IEntityType Entity<TRow>(GovernanceDbContext db, out StoreObjectIdentifier table)
-    {
-        var entity = db.Model.FindEntityType(typeof(TRow)) ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model.");
-        table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
-        return entity;
-    }
-
-    private static string Table(StoreObjectIdentifier table, ISqlGenerationHelper sql) => sql.DelimitIdentifier(table.Name, table.Schema);
-
-    private static string Name(IProperty property, StoreObjectIdentifier table, ISqlGenerationHelper sql) => sql.DelimitIdentifier(property.GetColumnName(table)!);
 
     private sealed record Column(string Name, string StoreType, Type ClrType, IClrPropertyGetter Getter);
 }

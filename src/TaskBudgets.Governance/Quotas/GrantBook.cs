@@ -107,20 +107,17 @@ public sealed class GrantBook(GovernanceMetrics metrics)
 
         foreach (var (second, keys) in requestsByExpiry)
         {
-            if (second > current)
+            // Only seconds that have passed, whose grants have all expired: a queue is in no time
+            // order within its second, so the current one waits for the next sweep.
+            if (second >= current)
             {
                 continue;
             }
 
-            // A second that has passed is done once its queue is empty; a grant whose second is
-            // still running stays until it expires (the queue is in no time order within a second).
-            if (second < current)
+            ForgetExpiredRequests(keys, now);
+            if (second < current - RetainedSeconds && requestsByExpiry.TryRemove(KeyValuePair.Create(second, keys)))
             {
                 ForgetExpiredRequests(keys, now);
-                if (second < current - RetainedSeconds && requestsByExpiry.TryRemove(KeyValuePair.Create(second, keys)))
-                {
-                    ForgetExpiredRequests(keys, now);
-                }
             }
         }
 

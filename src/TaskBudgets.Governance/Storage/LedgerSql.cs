@@ -71,9 +71,9 @@ internal sealed class LedgerSql
 
     /// <summary>
     /// Inserts each settlement unless a row with its id is already stored (committed, or earlier in
-    /// this transaction); true where it was inserted. Give the rows in id order: the lock order.
+    /// this transaction); returns the ids it inserted. Give the rows in id order: the lock order.
     /// </summary>
-    public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
+    public async Task<IReadOnlySet<string>> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
     {
         if (arrays is not null && rows.Count > 1)
         {
@@ -93,7 +93,16 @@ internal sealed class LedgerSql
         }
 
         var affected = await ExecuteAsync(db, statements);
-        return Array.ConvertAll(affected, a => a == 1);
+        var inserted = new HashSet<string>(rows.Count, StringComparer.Ordinal);
+        for (var r = 0; r < rows.Count; r++)
+        {
+            if (affected[r] == 1)
+            {
+                inserted.Add(rows[r].Id);
+            }
+        }
+
+        return inserted;
     }
 
     /// <summary>Extends each live lease to <paramref name="expiresAtMs"/>; true where it was live. Give the ids sorted.</summary>

@@ -56,8 +56,8 @@ internal sealed class PostgreSqlArrayStatements
 
     public static PostgreSqlArrayStatements For(GovernanceDbContext db, ISqlGenerationHelper sql) => new(db, sql);
 
-    /// <summary>Inserts the rows whose id is not taken; true where a row was inserted.</summary>
-    public async Task<bool[]> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
+    /// <summary>Inserts the rows whose id is not taken; returns the ids it inserted.</summary>
+    public async Task<IReadOnlySet<string>> InsertAsync(GovernanceDbContext db, IReadOnlyList<Settlement> rows)
     {
         await using var command = Command(db, insertSettlements);
         for (var c = 0; c < settlementColumns.Length; c++)
@@ -80,7 +80,7 @@ internal sealed class PostgreSqlArrayStatements
             }
         }
 
-        return rows.Select(r => inserted.Contains(r.Id)).ToArray();
+        return inserted;
     }
 
     /// <summary>Debits each lease its sum where it is alive and its balance covers it; true where it did.</summary>

@@ -139,25 +139,23 @@ public sealed partial class ReportWriter(
         }
 
         inserts.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
-        var insertedFlags = await sql.InsertAsync(db, inserts);
-        var inserted = new HashSet<string>(inserts.Count, StringComparer.Ordinal);
-        for (var r = 0; r < inserts.Count; r++)
+        var inserted = await sql.InsertAsync(db, inserts);
+        var fresh = new bool[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
         {
-            if (insertedFlags[r])
-            {
-                inserted.Add(inserts[r].Id);
-            }
+            var id = batch[i].Command.Row.Id;
+            fresh[i] = firsts[id] == i && inserted.Contains(id);
         }
 
         // Retries (of a stored row, or repeated within the batch) are rare: only they read rows back.
-        var stored = await StoredRowsAsync(db, batch, firsts, inserted);
+        var stored = await StoredRowsAsync(db, batch, fresh);
         var work = new SettlementBatch();
         var outcomes = new SettlementOutcome[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
             var command = batch[i].Command;
             var debited = new bool[command.Debits.Count];
-            if (firsts[command.Row.Id] == i && inserted.Contains(command.Row.Id))
+            if (fresh[i])
             {
                 if (command.Kind == SettlementKind.Reported)
                 {
@@ -183,9 +181,8 @@ public sealed partial class ReportWriter(
             }
         }
 
-        // One statement per lease, counter and task budget touched, each set sorted and taken in
-        // the order every writer uses (leases, then counters), sent together where the provider
-        // batches: no per-report round trips, no deadlocks.
+        // One change per lease, counter and task budget touched, each set sorted and taken in the
+        // order every writer uses (leases, then counters): no per-report round trips, no deadlocks.
         var leases = work.Leases.ToList();
         var took = await sql.DebitLeasesAsync(db, leases, nowMs);
         for (var l = 0; l < leases.Count; l++)
@@ -220,17 +217,15 @@ public sealed partial class ReportWriter(
         return outcomes;
     }
 
-    /// <summary>The stored rows (tracked, so a late report can update one) of the settlements not inserted by this batch.</summary>
-    private static async Task<Dictionary<string, Settlement>> StoredRowsAsync(
-        GovernanceDbContext db, List<Pending> batch, Dictionary<string, int> firsts, HashSet<string> inserted)
+    /// <summary>The stored rows (tracked, so a late report can update one) of the settlements this batch did not insert.</summary>
+    private static async Task<Dictionary<string, Settlement>> StoredRowsAsync(GovernanceDbContext db, List<Pending> batch, bool[] fresh)
     {
         var ids = new List<string>();
         for (var i = 0; i < batch.Count; i++)
         {
-            var id = batch[i].Command.Row.Id;
-            if ((firsts[id] != i || !inserted.Contains(id)) && !ids.Contains(id))
+            if (!fresh[i] && !ids.Contains(batch[i].Command.Row.Id))
             {
-                ids.Add(id);
+                ids.Add(batch[i].Command.Row.Id);
             }
         }
 

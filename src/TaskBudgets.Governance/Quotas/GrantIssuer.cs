@@ -182,7 +182,7 @@ public sealed class GrantIssuer(
             reservations[i] = new QuotaReservation(bucket.Quota, bucket.Subject, bucket.WindowStart, bucket.WindowEnd, amounts[i], Math.Max(0, headrooms[i].Remaining - amounts[i]));
         }
 
-        book.Add(new ActiveGrant(new Guid(id), expiresAt, buckets, amounts));
+        book.Add(new Guid(id), expiresAt, buckets, amounts);
         metrics.Granted(decision, tier, rule.TaskType, model.Family);
         var provider = ProviderParameters.For(model, decision, taskTotal);
         return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, rule, policyVersion, reservations);

@@ -74,7 +74,7 @@ public sealed class UsageSettlement(
         var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, []), cancellationToken);
         if (!outcome.Duplicate)
         {
-            book.TryTake(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs))?.ReleaseAll();
+            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs));
         }
 
         return !outcome.Duplicate;
@@ -128,7 +128,7 @@ public sealed class UsageSettlement(
                 }
             }
 
-            book.TryTake(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs))?.ReleaseAll();
+            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs));
             var stored = outcome.Row;
             var ruleTaskType = RuleTaskType(claims.Tier, claims.TaskType);
             metrics.Settled(claims.Tier, ruleTaskType, usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);

@@ -11,18 +11,13 @@ public sealed class GrantBookTests : IDisposable
 {
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
     private readonly ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly QuotaBucket bucket = new(
-        new QuotaDefinition { Id = "q", OrgId = "o", Scope = QuotaScope.Org, Metric = QuotaMetric.Requests, Window = WindowKind.Day, Limit = 1_000_000 },
-        string.Empty,
-        Start,
-        "lease");
+    private readonly QuotaBucket bucket = Bucket("q");
 
     private readonly GrantBook book;
 
     public GrantBookTests()
     {
         book = new GrantBook(new GovernanceMetrics(services.GetRequiredService<IMeterFactory>(), Options.Create(new TelemetryOptions())));
-        bucket.AddLeased(1_000);
     }
 
     public void Dispose() => services.Dispose();
@@ -37,18 +32,40 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(150, expired);
         Assert.Equal(150, book.ActiveCount);
         Assert.Equal(150, bucket.Reserved);
-        Assert.Null(book.TryTake(grants[0].Id, grants[0].ExpiresAt));
-        Assert.Same(grants[150], book.TryTake(grants[150].Id, grants[150].ExpiresAt));
+        Assert.False(book.TryRelease(grants[0].Id, grants[0].ExpiresAt));
+        Assert.True(book.TryRelease(grants[150].Id, grants[150].ExpiresAt));
+        Assert.Equal(149, bucket.Reserved);
     }
 
     [Fact]
-    public void A_grant_is_taken_once_whoever_comes_first()
+    public void A_grant_is_released_once_whoever_comes_first()
     {
         var grant = Hold(Start.AddSeconds(5));
 
-        Assert.Same(grant, book.TryTake(grant.Id, grant.ExpiresAt));
-        Assert.Null(book.TryTake(grant.Id, grant.ExpiresAt));
+        Assert.True(book.TryRelease(grant.Id, grant.ExpiresAt));
+        Assert.False(book.TryRelease(grant.Id, grant.ExpiresAt));
         Assert.Equal(0, book.SweepExpired(Start.AddSeconds(6)));
+        Assert.Equal(0, bucket.Reserved);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(6)]
+    public void Releasing_a_grant_frees_each_of_its_reservations_by_its_own_amount(int quotas)
+    {
+        var buckets = Enumerable.Range(0, quotas).Select(i => Bucket($"q{i}")).ToArray();
+        var amounts = Enumerable.Range(0, quotas).Select(i => 10L * (i + 1)).ToArray();
+        for (var i = 0; i < quotas; i++)
+        {
+            Assert.True(buckets[i].TryReserve(amounts[i] + 1));
+        }
+
+        var id = Guid.NewGuid();
+        book.Add(id, Start.AddSeconds(5), buckets, amounts);
+
+        Assert.True(book.TryRelease(id, Start.AddSeconds(5)));
+        Assert.All(buckets, b => Assert.Equal(1, b.Reserved));
     }
 
     [Fact]
@@ -64,7 +81,7 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(1, expired);
         Assert.Equal(0, book.ActiveCount);
         Assert.Equal(0, bucket.Reserved);
-        Assert.Null(book.TryTake(late.Id, late.ExpiresAt));
+        Assert.False(book.TryRelease(late.Id, late.ExpiresAt));
     }
 
     [Fact]
@@ -90,11 +107,22 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(2, issued);
     }
 
-    private ActiveGrant Hold(DateTimeOffset expiresAt)
+    private static QuotaBucket Bucket(string id)
+    {
+        var bucket = new QuotaBucket(
+            new QuotaDefinition { Id = id, OrgId = "o", Scope = QuotaScope.Org, Metric = QuotaMetric.Requests, Window = WindowKind.Day, Limit = 1_000_000 },
+            string.Empty,
+            Start,
+            "lease");
+        bucket.AddLeased(1_000);
+        return bucket;
+    }
+
+    private (Guid Id, DateTimeOffset ExpiresAt) Hold(DateTimeOffset expiresAt)
     {
         Assert.True(bucket.TryReserve(1));
-        var grant = new ActiveGrant(Guid.NewGuid(), expiresAt, [bucket], [1]);
-        book.Add(grant);
-        return grant;
+        var id = Guid.NewGuid();
+        book.Add(id, expiresAt, [bucket], [1]);
+        return (id, expiresAt);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
@@ -163,14 +164,10 @@ public static class ProtoMapping
         var has = (BudgetReasons flag) => (d.Reasons & flag) != 0;
         string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-        if (has(BudgetReasons.DefaultRule))
-        {
-            yield return new Reason { Code = ReasonCode.DefaultRule, Text = F($"tier '{grant.Tier}' has no rule for this task type; its '*' rule applies ({rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens})") };
-        }
-        else
-        {
-            yield return new Reason { Code = ReasonCode.TierRule, Text = F($"tier '{grant.Tier}' rule '{rule.TaskType}': {rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens}") };
-        }
+        var ruleText = RuleTexts.Of(grant.Tier, rule);
+        yield return has(BudgetReasons.DefaultRule)
+            ? new Reason { Code = ReasonCode.DefaultRule, Text = ruleText.AsDefault }
+            : new Reason { Code = ReasonCode.TierRule, Text = ruleText.AsRule };
 
         if (has(BudgetReasons.Adaptive))
         {
@@ -249,6 +246,31 @@ public static class ProtoMapping
         if (has(BudgetReasons.TaskBudget))
         {
             yield return new Reason { Code = ReasonCode.TaskBudget, Text = F($"the task has {d.TaskBudgetTokens} tokens of its budget left") };
+        }
+    }
+
+    /// <summary>
+    /// The reason a grant's rule gives reads the same on every grant under that rule: formatted once
+    /// per rule (a policy change brings new rule objects) instead of once per GetBudget.
+    /// </summary>
+    private sealed record RuleTexts(string Tier, string AsRule, string AsDefault)
+    {
+        private static readonly ConditionalWeakTable<Budgeting.TierRule, RuleTexts> Known = [];
+
+        public static RuleTexts Of(string tier, Budgeting.TierRule rule)
+        {
+            if (Known.TryGetValue(rule, out var texts) && texts.Tier == tier)
+            {
+                return texts;
+            }
+
+            var range = string.Create(CultureInfo.InvariantCulture, $"{rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens}");
+            texts = new RuleTexts(
+                tier,
+                string.Create(CultureInfo.InvariantCulture, $"tier '{tier}' rule '{rule.TaskType}': {range}"),
+                string.Create(CultureInfo.InvariantCulture, $"tier '{tier}' has no rule for this task type; its '*' rule applies ({range})"));
+            Known.AddOrUpdate(rule, texts);
+            return texts;
         }
     }
 }

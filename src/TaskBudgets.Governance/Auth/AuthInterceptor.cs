@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using TaskBudgets.Governance.Api;
@@ -67,7 +68,9 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
             return;
         }
 
-        var header = context.RequestHeaders.GetValue("authorization");
+        // From the HTTP request: context.RequestHeaders would first copy every header of the call.
+        var values = context.GetHttpContext().Request.Headers.Authorization;
+        var header = values.Count > 0 ? values[0] : null;
         if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
             throw RpcErrors.Unauthenticated("KEY_MISSING", "This call needs an API key: send the header 'authorization: Bearer <key>'.");

@@ -31,8 +31,12 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
             return bucket;
         }
 
-        return buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, QuotaDefinition.LeaseIdOf(replica.Id, k.CounterKey, k.Window)));
+        return Open(key, quota, subject, start);
     }
+
+    // Apart from BucketFor, so the closure is allocated only when a window opens, not on every grant.
+    private QuotaBucket Open((string CounterKey, long Window) key, QuotaDefinition quota, string subject, DateTimeOffset start) =>
+        buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, QuotaDefinition.LeaseIdOf(replica.Id, k.CounterKey, k.Window)));
 
     /// <summary>Finds a bucket by its counter, for settling a grant this replica issued.</summary>
     public QuotaBucket? Find(string counterKey, long windowStartUnix) =>

@@ -142,14 +142,14 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     /// <summary>The grants expiring in one second, in stripes by grant id: concurrent issuers seldom share a lock.</summary>
     private sealed class ExpirySecond
     {
-        private const int StripeCount = 8;
-        private readonly Dictionary<Guid, HeldGrant>[] stripes = new Dictionary<Guid, HeldGrant>[StripeCount];
+        private const int StripeCount = 16;
+        private readonly Stripe[] stripes = new Stripe[StripeCount];
 
         public ExpirySecond(int capacity)
         {
             for (var i = 0; i < StripeCount; i++)
             {
-                stripes[i] = new Dictionary<Guid, HeldGrant>(capacity / StripeCount);
+                stripes[i] = new Stripe(capacity / StripeCount);
             }
         }
 
@@ -158,9 +158,9 @@ public sealed class GrantBook(GovernanceMetrics metrics)
             var count = 0;
             foreach (var stripe in stripes)
             {
-                lock (stripe)
+                lock (stripe.Gate)
                 {
-                    count += stripe.Count;
+                    count += stripe.Grants.Count;
                 }
             }
 
@@ -170,18 +170,18 @@ public sealed class GrantBook(GovernanceMetrics metrics)
         public void Add(Guid grantId, HeldGrant grant)
         {
             var stripe = StripeOf(grantId);
-            lock (stripe)
+            lock (stripe.Gate)
             {
-                stripe[grantId] = grant;
+                stripe.Grants[grantId] = grant;
             }
         }
 
         public bool TryRemove(Guid grantId, out HeldGrant grant)
         {
             var stripe = StripeOf(grantId);
-            lock (stripe)
+            lock (stripe.Gate)
             {
-                return stripe.Remove(grantId, out grant);
+                return stripe.Grants.Remove(grantId, out grant);
             }
         }
 
@@ -190,13 +190,13 @@ public sealed class GrantBook(GovernanceMetrics metrics)
             var expired = 0;
             foreach (var stripe in stripes)
             {
-                lock (stripe)
+                lock (stripe.Gate)
                 {
-                    foreach (var (id, grant) in stripe)
+                    foreach (var (id, grant) in stripe.Grants)
                     {
                         if (grant.ExpiresAtTicks <= nowTicks)
                         {
-                            stripe.Remove(id);
+                            stripe.Grants.Remove(id);
                             grant.Release();
                             expired++;
                         }
@@ -207,6 +207,13 @@ public sealed class GrantBook(GovernanceMetrics metrics)
             return expired;
         }
 
-        private Dictionary<Guid, HeldGrant> StripeOf(Guid grantId) => stripes[(grantId.GetHashCode() & int.MaxValue) % StripeCount];
+        private Stripe StripeOf(Guid grantId) => stripes[(grantId.GetHashCode() & int.MaxValue) % StripeCount];
+
+        private sealed class Stripe(int capacity)
+        {
+            public Lock Gate { get; } = new();
+
+            public Dictionary<Guid, HeldGrant> Grants { get; } = new(capacity);
+        }
     }
 }

@@ -55,7 +55,6 @@ public sealed class UsageSettlement(
     CalibrationBook calibration,
     TimeProvider time)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <exception cref="GovernanceException">Unknown or forged grant, unknown org or model, or a mismatched org.</exception>
     public async Task<SettlementResult> ReportAsync(UsageReport report, CancellationToken cancellationToken)
@@ -216,7 +215,7 @@ public sealed class UsageSettlement(
         row.Truncated = report.Truncated;
         row.Outcome = report.Outcome;
         row.LatencyMs = (long)report.Latency.TotalMilliseconds;
-        row.QuotasJson = JsonSerializer.Serialize(settled, Json);
+        row.QuotasJson = JsonSerializer.Serialize(settled, SettledQuotasJson.Default.IReadOnlyListQuotaSettled);
     }
 
     /// <param name="settled">What this report settled: the stored row's quotas unless it is a duplicate.</param>
@@ -225,7 +224,7 @@ public sealed class UsageSettlement(
         var row = outcome.Row;
 
         // Only a duplicate needs the first report's quotas read back from the row.
-        var quotas = outcome.Duplicate ? JsonSerializer.Deserialize<QuotaSettled[]>(row.QuotasJson, Json) ?? [] : settled;
+        var quotas = outcome.Duplicate ? JsonSerializer.Deserialize(row.QuotasJson, SettledQuotasJson.Default.QuotaSettledArray) ?? [] : settled;
         return new SettlementResult(
             outcome.Duplicate,
             row.Late,

@@ -149,7 +149,7 @@ public sealed partial class ReportWriter(
 
         // Retries (of a stored row, or repeated within the batch) are rare: only they read rows back.
         var stored = await StoredRowsAsync(db, batch, fresh);
-        var work = new SettlementBatch();
+        var work = new SettlementBatch(batch.Sum(p => p.Command.Debits.Count));
         var outcomes = new SettlementOutcome[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {

@@ -12,10 +12,11 @@ namespace TaskBudgets.Governance.Storage;
 /// the writer falls back to that lease's debits one by one in batch order (<see cref="LeaseDebits.Items"/>),
 /// which is exactly what debiting them one by one would have done.
 /// </remarks>
-public sealed class SettlementBatch
+/// <param name="expectedDebits">How many debits the batch will hold, so its list does not grow in steps.</param>
+public sealed class SettlementBatch(int expectedDebits = 0)
 {
     private readonly SortedDictionary<string, LeaseDebits> leases = new(StringComparer.Ordinal);
-    private readonly List<DebitSlot> debits = [];
+    private readonly List<DebitSlot> debits = new(expectedDebits);
     private readonly SortedDictionary<(string OrgId, string TaskId), long> taskUses = new(OrdinalPairComparer.Instance);
 
     /// <summary>The leases to debit, sorted by id.</summary>

@@ -17,7 +17,7 @@ internal sealed record MemorySample(
 internal sealed record MemoryResult(
     IReadOnlyList<MemorySample> Samples,
     MemorySample? AfterDrain,
-    double WarmupSeconds,
+    double MeasuredFromSeconds,
     double HeapStartBytes,
     double HeapEndBytes,
     double HeapSlopeBytesPerGrant,
@@ -30,7 +30,7 @@ internal sealed record MemoryResult(
 /// <summary>
 /// Issues many grants at full speed, settles most and leaves a share to expire, and samples the
 /// server's GC heap (after its last collection), working set and active reservations from /metrics.
-/// Flat means: after warm-up, growth per grant is ~0 and the active reservations stay bounded.
+/// Flat means: once the books are full, growth per grant is ~0 and the active reservations stay bounded.
 /// </summary>
 internal static class MemoryRun
 {
@@ -100,7 +100,18 @@ internal static class MemoryRun
             afterDrain = await SampleAsync(metrics, workload, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
 
-        var measured = samples.Where(s => s.Seconds >= options.Warmup.TotalSeconds).ToList();
+        // Growth is fitted once the books are full (after the warm-up, from the first sample with
+        // 90 % of the run's most active reservations): until then memory rises with the live grants
+        // (rate x TTL) towards its steady size, which is not growth per grant.
+        var peakActive = samples.Count > 0 ? samples.Max(s => s.ActiveReservations) : 0;
+        var full = samples.FirstOrDefault(s => s.Seconds >= options.Warmup.TotalSeconds && s.ActiveReservations >= 0.9 * peakActive);
+        var measured = full is null ? [] : samples.Where(s => s.Seconds >= full.Seconds).ToList();
+        if (measured.Count < 4)
+        {
+            // Too short a run to see the books full: fit after the warm-up, or over everything.
+            measured = samples.Where(s => s.Seconds >= options.Warmup.TotalSeconds).ToList();
+        }
+
         if (measured.Count < 4)
         {
             measured = samples;
@@ -112,7 +123,7 @@ internal static class MemoryRun
         return new MemoryResult(
             samples,
             afterDrain,
-            options.Warmup.TotalSeconds,
+            measured[0].Seconds,
             first.Average(s => s.GcHeapBytes),
             lastFifth.Average(s => s.GcHeapBytes),
             Slope(measured, s => s.GcHeapBytes),

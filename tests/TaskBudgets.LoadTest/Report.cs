@@ -164,7 +164,7 @@ internal static class Report
         }
 
         output.WriteLine();
-        output.WriteLine(Invariant($"after {memory.WarmupSeconds:0} s warm-up, over {memory.GrantsMeasured:N0} grants:"));
+        output.WriteLine(Invariant($"from {memory.MeasuredFromSeconds:0} s (after the warm-up; once the books were full if the run was long enough), over {memory.GrantsMeasured:N0} grants:"));
         output.WriteLine(Invariant($"  GC heap (after last GC): {memory.HeapStartBytes / 1048576:0.0} MiB (first fifth) -> {memory.HeapEndBytes / 1048576:0.0} MiB (last fifth); fitted {memory.HeapSlopeBytesPerGrant:0.00} B/grant = {perMillionHeap / 1048576:0.0} MiB per million grants"));
         output.WriteLine(Invariant($"  working set:             {memory.WorkingSetStartBytes / 1048576:0.0} MiB -> {memory.WorkingSetEndBytes / 1048576:0.0} MiB; fitted {memory.WorkingSetSlopeBytesPerGrant:0.00} B/grant = {perMillionWs / 1048576:0.0} MiB per million grants"));
         if (memory.AfterDrain is { } drained)

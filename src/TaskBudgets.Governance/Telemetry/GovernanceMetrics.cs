@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
@@ -15,14 +16,11 @@ public sealed class GovernanceMetrics
 {
     public const string MeterName = "TaskBudgets.Governance";
 
-    private readonly Counter<long> grants;
+    private static readonly ModelFamily[] Families = Enum.GetValues<ModelFamily>();
+
+    private readonly ConcurrentDictionary<(string Tier, string TaskType), RuleCounts> counts = new();
     private readonly Counter<long> denials;
-    private readonly Counter<long> grantedTokens;
-    private readonly Counter<long> usedTokens;
     private readonly Histogram<double> usageRatio;
-    private readonly Counter<long> truncations;
-    private readonly Counter<long> overGrant;
-    private readonly Counter<long> lateReports;
     private long expired;
     private readonly Counter<long> leaseOperations;
     private readonly Histogram<double> flushDuration;
@@ -36,17 +34,17 @@ public sealed class GovernanceMetrics
         ArgumentNullException.ThrowIfNull(options);
         orgLabels = new HashSet<string>(options.Value.OrgLabels, StringComparer.Ordinal);
         var meter = meters.Create(MeterName);
-        grants = meter.CreateCounter<long>("taskbudgets.grants", "{grant}", "GetBudget answers by decision (granted, reduced, denied).");
+        meter.CreateObservableCounter("taskbudgets.grants", ObserveGrants, "{grant}", "GetBudget answers by decision (granted, reduced, denied).");
         denials = meter.CreateCounter<long>("taskbudgets.denials", "{grant}", "GetBudget denials by the quota metric that denied.");
-        grantedTokens = meter.CreateCounter<long>("taskbudgets.granted_tokens", "{token}", "Tokens granted, by kind (reasoning, output).");
-        usedTokens = meter.CreateCounter<long>("taskbudgets.used_tokens", "{token}", "Tokens reported used, by kind.");
+        meter.CreateObservableCounter("taskbudgets.granted_tokens", ObserveGrantedTokens, "{token}", "Tokens granted, by kind (reasoning, output).");
+        meter.CreateObservableCounter("taskbudgets.used_tokens", ObserveUsedTokens, "{token}", "Tokens reported used, by kind.");
         usageRatio = meter.CreateHistogram<double>(
             "taskbudgets.usage_ratio",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 2.0] },
             description: "Output tokens used over output tokens granted, per settled grant.");
-        truncations = meter.CreateCounter<long>("taskbudgets.truncations", "{call}", "Calls that stopped on MAX_TOKENS.");
-        overGrant = meter.CreateCounter<long>("taskbudgets.over_grant_calls", "{call}", "Calls that used more than their grant.");
-        lateReports = meter.CreateCounter<long>("taskbudgets.late_reports", "{report}", "Reports for grants that had expired or been released.");
+        meter.CreateObservableCounter("taskbudgets.truncations", () => Observe(c => c.Truncations), "{call}", "Calls that stopped on MAX_TOKENS.");
+        meter.CreateObservableCounter("taskbudgets.over_grant_calls", () => Observe(c => c.OverGrantCalls), "{call}", "Calls that used more than their grant.");
+        meter.CreateObservableCounter("taskbudgets.late_reports", () => Observe(c => c.LateReports), "{report}", "Reports for grants that had expired or been released.");
         meter.CreateObservableCounter("taskbudgets.expired_grants", () => Volatile.Read(ref expired), "{grant}", "Grants that expired unreported and gave their capacity back.");
         leaseOperations = meter.CreateCounter<long>("taskbudgets.lease.operations", "{operation}", "Capacity lease operations on the database, by operation and outcome.");
         flushDuration = meter.CreateHistogram<double>("taskbudgets.report.flush.duration", "s", "Time to commit one group of settlements.");
@@ -65,45 +63,44 @@ public sealed class GovernanceMetrics
 
     public void Granted(BudgetDecision decision, string tier, string ruleTaskType, ModelFamily family)
     {
-        var kind = decision.Kind == DecisionKind.Reduced ? "reduced" : "granted";
-        var tags = new TagList { { "decision", kind }, { "tier", tier }, { "task_type", ruleTaskType }, { "model_family", Family(family) } };
-        grants.Add(1, tags);
-        grantedTokens.Add(decision.ReasoningTokens, new TagList { { "kind", "reasoning" }, { "tier", tier }, { "task_type", ruleTaskType } });
-        grantedTokens.Add(decision.MaxOutputTokens, new TagList { { "kind", "output" }, { "tier", tier }, { "task_type", ruleTaskType } });
+        var rule = CountsFor(tier, ruleTaskType);
+        rule.CountGrant(family, decision.Kind == DecisionKind.Reduced ? RuleCounts.DecisionReduced : RuleCounts.DecisionGranted);
+        Interlocked.Add(ref rule.ReasoningGranted, decision.ReasoningTokens);
+        Interlocked.Add(ref rule.OutputGranted, decision.MaxOutputTokens);
     }
 
     public void Denied(QuotaMetric metric, string tier, string ruleTaskType, ModelFamily family)
     {
-        grants.Add(1, new TagList { { "decision", "denied" }, { "tier", tier }, { "task_type", ruleTaskType }, { "model_family", Family(family) } });
+        CountsFor(tier, ruleTaskType).CountGrant(family, RuleCounts.DecisionDenied);
         denials.Add(1, new TagList { { "metric", metric.Label() }, { "tier", tier }, { "task_type", ruleTaskType } });
     }
 
     public void Settled(string tier, string ruleTaskType, in Usage usage, long grantedOutput, bool truncated, bool overGrantCall, bool late)
     {
-        var tags = new TagList { { "tier", tier }, { "task_type", ruleTaskType } };
-        Used("input", usage.InputTokens, tier, ruleTaskType);
-        Used("cached_input", usage.CachedInputTokens, tier, ruleTaskType);
-        Used("cache_write_input", usage.CacheWriteInputTokens, tier, ruleTaskType);
-        Used("output", usage.OutputTokens, tier, ruleTaskType);
-        Used("reasoning", usage.ReasoningTokens, tier, ruleTaskType);
+        var rule = CountsFor(tier, ruleTaskType);
+        Interlocked.Add(ref rule.InputUsed, usage.InputTokens);
+        Interlocked.Add(ref rule.CachedInputUsed, usage.CachedInputTokens);
+        Interlocked.Add(ref rule.CacheWriteInputUsed, usage.CacheWriteInputTokens);
+        Interlocked.Add(ref rule.OutputUsed, usage.OutputTokens);
+        Interlocked.Add(ref rule.ReasoningUsed, usage.ReasoningTokens);
         if (grantedOutput > 0)
         {
-            usageRatio.Record((double)usage.OutputTokens / grantedOutput, tags);
+            usageRatio.Record((double)usage.OutputTokens / grantedOutput, new TagList { { "tier", tier }, { "task_type", ruleTaskType } });
         }
 
         if (truncated)
         {
-            truncations.Add(1, tags);
+            Interlocked.Increment(ref rule.Truncations);
         }
 
         if (overGrantCall)
         {
-            overGrant.Add(1, tags);
+            Interlocked.Increment(ref rule.OverGrantCalls);
         }
 
         if (late)
         {
-            lateReports.Add(1, tags);
+            Interlocked.Increment(ref rule.LateReports);
         }
     }
 
@@ -221,13 +218,67 @@ public sealed class GovernanceMetrics
         }
     }
 
-    private void Used(string kind, long tokens, string tier, string ruleTaskType)
+
+    private RuleCounts CountsFor(string tier, string taskType) =>
+        counts.TryGetValue((tier, taskType), out var rule) ? rule : counts.GetOrAdd((tier, taskType), static k => new RuleCounts(k.Tier, k.TaskType));
+
+    private IEnumerable<Measurement<long>> ObserveGrants()
     {
-        if (tokens > 0)
+        foreach (var rule in counts.Values)
         {
-            usedTokens.Add(tokens, new TagList { { "kind", kind }, { "tier", tier }, { "task_type", ruleTaskType } });
+            foreach (var family in Families)
+            {
+                for (var decision = RuleCounts.DecisionGranted; decision <= RuleCounts.DecisionDenied; decision++)
+                {
+                    // Only what happened, as Counter.Add would have shown it.
+                    if (rule.Grants(family, decision) is var count and > 0)
+                    {
+                        yield return new Measurement<long>(count, new TagList { { "decision", Decision(decision) }, { "tier", rule.Tier }, { "task_type", rule.TaskType }, { "model_family", Family(family) } });
+                    }
+                }
+            }
         }
     }
+
+    private IEnumerable<Measurement<long>> ObserveGrantedTokens()
+    {
+        foreach (var rule in counts.Values.Where(r => r.HasGranted))
+        {
+            yield return Tokens("reasoning", Volatile.Read(ref rule.ReasoningGranted), rule);
+            yield return Tokens("output", Volatile.Read(ref rule.OutputGranted), rule);
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveUsedTokens() =>
+        Observe(c => c.InputUsed, "input")
+            .Concat(Observe(c => c.CachedInputUsed, "cached_input"))
+            .Concat(Observe(c => c.CacheWriteInputUsed, "cache_write_input"))
+            .Concat(Observe(c => c.OutputUsed, "output"))
+            .Concat(Observe(c => c.ReasoningUsed, "reasoning"));
+
+    // A series appears once its count is above zero, as it did when each call added to a Counter.
+    private IEnumerable<Measurement<long>> Observe(Func<RuleCounts, long> count, string? kind = null)
+    {
+        foreach (var rule in counts.Values)
+        {
+            if (count(rule) is var value and > 0)
+            {
+                yield return kind is null
+                    ? new Measurement<long>(value, new TagList { { "tier", rule.Tier }, { "task_type", rule.TaskType } })
+                    : Tokens(kind, value, rule);
+            }
+        }
+    }
+
+    private static Measurement<long> Tokens(string kind, long value, RuleCounts rule) =>
+        new(value, new TagList { { "kind", kind }, { "tier", rule.Tier }, { "task_type", rule.TaskType } });
+
+    private static string Decision(int decision) => decision switch
+    {
+        RuleCounts.DecisionGranted => "granted",
+        RuleCounts.DecisionReduced => "reduced",
+        _ => "denied",
+    };
 
     private static string Family(ModelFamily family) => family switch
     {

@@ -217,7 +217,11 @@ public sealed partial class CapacityLeases(
         return new LeaseReadings(alive, counters, time.GetUtcNow());
     }
 
-    /// <summary>Extends the lease and reads what other replicas did. False when the lease is gone.</summary>
+    /// <summary>
+    /// Extends the lease and reads what other replicas did. False when there is no lease: it was
+    /// lost, or (a window new to this replica) there never was one, and then only the window's
+    /// counter is read.
+    /// </summary>
     public async Task<bool> RenewAsync(QuotaBucket bucket, CancellationToken cancellationToken)
     {
         using var entered = await writeGate.EnterAsync(cancellationToken);
@@ -225,11 +229,20 @@ public sealed partial class CapacityLeases(
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
         var leaseId = bucket.LeaseId;
-        var renewed = await db.CapacityLeases
-            .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
-            .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken);
+        var hadLease = bucket.HoldsLease;
+        var renewed = hadLease
+            ? await db.CapacityLeases
+                .Where(l => l.Id == leaseId && l.ExpiresAtMs > now)
+                .ExecuteUpdateAsync(s => s.SetProperty(l => l.ExpiresAtMs, expires), cancellationToken)
+            : 0;
         var counter = await ReadCounterAsync(db, bucket, cancellationToken) ?? (0, 0);
-        metrics.LeaseOperation("renew", renewed == 1);
+        if (hadLease)
+        {
+            // Only a lease that was held and is gone is a refused renewal: counting the first read
+            // of every new window as one made a healthy replica show refusals at each window's start.
+            metrics.LeaseOperation("renew", renewed == 1);
+        }
+
         if (renewed == 0)
         {
             bucket.LeaseLost();

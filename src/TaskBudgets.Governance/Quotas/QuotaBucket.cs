@@ -17,6 +17,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long demand;
     private double smoothedDemand;
     private DateTimeOffset? syncedAt;
+    private bool holdsLease;
 
     public QuotaDefinition Quota { get; private set; } = quota;
 
@@ -144,6 +145,23 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         lock (gate)
         {
             leased += amount;
+            holdsLease = true;
+        }
+    }
+
+    /// <summary>
+    /// Whether this replica has a lease on the window in the database, as far as it knows: it
+    /// committed one that has not been found lost since. Replica ids are new on every start, so a
+    /// window this process never leased from has no lease to renew.
+    /// </summary>
+    public bool HoldsLease
+    {
+        get
+        {
+            lock (gate)
+            {
+                return holdsLease;
+            }
         }
     }
 
@@ -171,6 +189,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             leased = 0;
             debitedLocally = 0;
             debitedElsewhere = 0;
+            holdsLease = false;
         }
     }
 

@@ -104,6 +104,11 @@ public sealed partial class MetricsTests : IAsyncLifetime
         Assert.Equal(1, Delta(before, scrape, "taskbudgets_rpc_duration_seconds_count", "rpc_grpc_status_code=\"ResourceExhausted\"", "GetBudget"));
         Assert.Equal(3, Delta(before, scrape, "taskbudgets_rpc_duration_seconds_count", "rpc_grpc_status_code=\"OK\"", "GetBudget"));
         Assert.True(Value(scrape, "taskbudgets_report_flush_duration_seconds_count") >= 1);
+
+        // The first grants opened the org's windows: each took its first lease on the way, and
+        // reading a window this replica never leased from is not a refused renewal.
+        Assert.True(Delta(before, scrape, "taskbudgets_lease_operations_total", "operation=\"grow\"", "outcome=\"ok\"", "path=\"grant\"") >= 1);
+        Assert.False(Has(scrape, "taskbudgets_lease_operations_total", ["operation=\"renew\"", "outcome=\"refused\""]), "a new window's first read counted as a refused renewal");
         var utilisation = Value(scrape, "taskbudgets_quota_utilization_ratio", "metric=\"reasoning_tokens\"", "org=\"small\"", "window=\"day\"");
         Assert.InRange(utilisation, 0.5, 1.0);
         Assert.Contains("http_server_request_duration_seconds", scrape, StringComparison.Ordinal);

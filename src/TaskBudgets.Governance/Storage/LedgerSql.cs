@@ -8,7 +8,7 @@ namespace TaskBudgets.Governance.Storage;
 
 /// <summary>
 /// The hot path's writes as plain SQL, sent together: the group commit's summed updates and its
-/// settlement inserts, and the renewal pass's lease extensions. Rows are taken in the order given,
+/// settlement inserts, the renewal pass's lease extensions, and the usage counters' flush. Rows are taken in the order given,
 /// which is the one lock order every writer uses (settlements, then leases by id, then counters).
 /// On PostgreSQL the group commit's rows go as set-based statements over arrays
 /// (<see cref="PostgreSqlArrayStatements"/>); where the provider batches commands, the statements
@@ -17,11 +17,24 @@ namespace TaskBudgets.Governance.Storage;
 /// </summary>
 internal sealed class LedgerSql
 {
+    // The usage counters' columns a flush adds to, with the parameter each is added from.
+    private static readonly (string Property, Func<UsageCounterRow, object> Value)[] UsageCounts =
+    [
+        (nameof(UsageCounterRow.Grants), r => r.Grants),
+        (nameof(UsageCounterRow.Reduced), r => r.Reduced),
+        (nameof(UsageCounterRow.Denials), r => r.Denials),
+        (nameof(UsageCounterRow.GrantedReasoningTokens), r => r.GrantedReasoningTokens),
+        (nameof(UsageCounterRow.GrantedOutputTokens), r => r.GrantedOutputTokens),
+        (nameof(UsageCounterRow.GrantedInputTokens), r => r.GrantedInputTokens),
+        (nameof(UsageCounterRow.GrantedCostMicros), r => r.GrantedCostMicros),
+    ];
+
     private readonly string debitLease;
     private readonly string addToCounter;
     private readonly string useTaskBudget;
     private readonly string extendLease;
     private readonly string insertSettlement;
+    private readonly string addUsage;
     private readonly string[] settlementParameters;
     private readonly Func<Settlement, object>[] settlementValues;
     private readonly PostgreSqlArrayStatements? arrays;
@@ -45,6 +58,10 @@ internal sealed class LedgerSql
         extendLease = $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now";
         useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
         (insertSettlement, settlementParameters, settlementValues) = InsertOnce(db, sql);
+        var usage = Table<UsageCounterRow>(db, sql, out var usageColumn);
+        string Add(string property) => $"{usageColumn(property)} = {usageColumn(property)} + @{property}";
+        addUsage =
+            $"UPDATE {usage} SET {string.Join(", ", UsageCounts.Select(c => Add(c.Property)))} WHERE {usageColumn(nameof(UsageCounterRow.Id))} = @Id";
         arrays = db.Database.IsNpgsql() ? PostgreSqlArrayStatements.For(db, sql) : null;
     }
 
@@ -164,6 +181,30 @@ internal sealed class LedgerSql
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// Adds each row's counts to the stored row with its id, all in one round trip where the provider
+    /// batches; true where the row existed (a missing one is inserted by the caller). Give the rows
+    /// in id order: the lock order of every replica's flush.
+    /// </summary>
+    public async Task<bool[]> AddUsageAsync(GovernanceDbContext db, IReadOnlyList<UsageCounterRow> rows)
+    {
+        var statements = new List<Statement>(rows.Count);
+        foreach (var row in rows)
+        {
+            var args = new (string, object)[UsageCounts.Length + 1];
+            for (var c = 0; c < UsageCounts.Length; c++)
+            {
+                args[c] = ("@" + UsageCounts[c].Property, UsageCounts[c].Value(row));
+            }
+
+            args[^1] = ("@Id", row.Id);
+            statements.Add(new Statement(addUsage, args));
+        }
+
+        var affected = await ExecuteAsync(db, statements);
+        return Array.ConvertAll(affected, a => a == 1);
     }
 
     private static async Task<int[]> ExecuteAsync(GovernanceDbContext db, List<Statement> statements)

@@ -487,6 +487,38 @@ public abstract class AdminServiceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Usage_counts_flushed_again_add_to_the_stored_rows_of_every_dimension()
+    {
+        async Task<long> GrantAsync(string principal, string taskType)
+        {
+            var ask = Ask("acme", taskType);
+            ask.PrincipalId = principal;
+            return (await App.Budgets.GetBudgetAsync(ask)).Budget.ReasoningTokens;
+        }
+
+        async Task<(long Grants, long Reasoning)> CountedAsync(string principal, string taskType)
+        {
+            var summary = await Admin.GetUsageSummaryAsync(new GetUsageSummaryRequest { OrgId = "acme", PrincipalId = principal, TaskType = taskType });
+            return (summary.Grants, summary.Granted.ReasoningTokens);
+        }
+
+        // The first flush (inside the summary) stores two rows; the second adds to both and stores a third.
+        var p1Support = await GrantAsync("flush-p1", "support") + await GrantAsync("flush-p1", "support");
+        var p2Research = await GrantAsync("flush-p2", "research");
+        Assert.Equal((2, p1Support), await CountedAsync("flush-p1", "support"));
+
+        p1Support += await GrantAsync("flush-p1", "support");
+        p2Research += await GrantAsync("flush-p2", "research") + await GrantAsync("flush-p2", "research");
+        var p1Research = await GrantAsync("flush-p1", "research");
+
+        Assert.Equal((3, p1Support), await CountedAsync("flush-p1", "support"));
+        Assert.Equal((3, p2Research), await CountedAsync("flush-p2", "research"));
+        Assert.Equal((1, p1Research), await CountedAsync("flush-p1", "research"));
+        await using var db = App.Db();
+        Assert.Equal(3, await db.UsageCounters.CountAsync(r => r.PrincipalId.StartsWith("flush-")));
+    }
+
+    [Fact]
     public async Task The_usage_summary_counts_grants_denials_usage_truncations_and_over_grants()
     {
         var grants = new List<GetBudgetResponse>();

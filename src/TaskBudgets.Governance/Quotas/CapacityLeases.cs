@@ -27,13 +27,17 @@ public sealed partial class CapacityLeases(
     /// but never by less than <paramref name="needed"/>. Returns what was added (0: refused).
     /// </summary>
     /// <param name="forGrant">A grant is waiting for it (else the renewal grows ahead of need); for the metric.</param>
-    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, bool forGrant, CancellationToken cancellationToken)
+    /// <param name="counter">
+    /// The window's counter as the caller has just read it (the renewal pass), so the first attempt
+    /// need not read it again; the conditional update still refuses what the window no longer has.
+    /// </param>
+    public async Task<long> GrowAsync(QuotaBucket bucket, long needed, long wanted, bool forGrant, (long Consumed, long Leased)? counter, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var (outcome, amount) = await TryGrowOnceAsync(bucket, needed, wanted, now, expires, forGrant, cancellationToken);
+            var (outcome, amount) = await TryGrowOnceAsync(bucket, needed, wanted, now, expires, forGrant, attempt == 0 ? counter : null, cancellationToken);
             switch (outcome)
             {
                 case GrowOutcome.Grown:
@@ -52,12 +56,13 @@ public sealed partial class CapacityLeases(
         return 0;
     }
 
-    private async Task<(GrowOutcome Outcome, long Amount)> TryGrowOnceAsync(QuotaBucket bucket, long needed, long wanted, long now, long expires, bool forGrant, CancellationToken cancellationToken)
+    private async Task<(GrowOutcome Outcome, long Amount)> TryGrowOnceAsync(
+        QuotaBucket bucket, long needed, long wanted, long now, long expires, bool forGrant, (long Consumed, long Leased)? known, CancellationToken cancellationToken)
     {
         var limit = bucket.Quota.Limit;
         using var entered = await writeGate.EnterAsync(cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var counter = await ReadCounterAsync(db, bucket, cancellationToken);
+        var counter = known ?? await ReadCounterAsync(db, bucket, cancellationToken);
         if (counter is null)
         {
             if (!await TryCreateCounterAsync(db, bucket, cancellationToken))
@@ -69,7 +74,11 @@ public sealed partial class CapacityLeases(
         }
 
         var pool = limit - counter.Value.Consumed - counter.Value.Leased;
-        bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
+        if (known is null)
+        {
+            bucket.Observe(await ReadDebitedElsewhereAsync(db, bucket, cancellationToken), counter.Value.Consumed, counter.Value.Leased, time.GetUtcNow());
+        }
+
         if (pool < needed)
         {
             metrics.LeaseGrown(succeeded: false, forGrant);

@@ -22,4 +22,11 @@ public sealed record LeaseReadings(
         bucket.Observe(debitedElsewhere, consumed, leased, At);
         return true;
     }
+
+    /// <summary>What the pass read of the bucket's window counter, or null when it was not read.</summary>
+    public (long Consumed, long Leased)? CounterOf(QuotaBucket bucket)
+    {
+        ArgumentNullException.ThrowIfNull(bucket);
+        return Counters.TryGetValue((bucket.CounterKey, bucket.WindowStartUnix), out var counter) ? counter : null;
+    }
 }

@@ -98,7 +98,7 @@ public sealed partial class LeaseRenewal(
                 var nearLimit = unleased < bucket.Quota.Limit / 10;
                 if (target > 0 && free < (nearLimit ? target / 2 : target))
                 {
-                    await leases.GrowAsync(bucket, 0, (nearLimit ? target : target + (target / 2)) - free, forGrant: false, token);
+                    await leases.GrowAsync(bucket, 0, (nearLimit ? target : target + (target / 2)) - free, forGrant: false, readings.CounterOf(bucket), token);
                 }
                 else if (free > (2 * target) + 1)
                 {

@@ -99,7 +99,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
                     var limit = bucket.Quota.Limit;
                     var target = LeaseSizing.NearLimit(unleased, limit) ? 0 : LeaseSizing.Target(demand, demand, horizonIntervals, unleased, limit);
                     var wanted = LeaseSizing.RequestPathWant(missing, needed, grantsAhead, target);
-                    var grown = await leases.GrowAsync(bucket, missing, wanted, forGrant: true, cancellationToken);
+                    var grown = await leases.GrowAsync(bucket, missing, wanted, forGrant: true, counter: null, cancellationToken);
                     if (grown == 0)
                     {
                         return false;

@@ -218,7 +218,6 @@ public sealed class GovernanceMetrics
         }
     }
 
-
     private RuleCounts CountsFor(string tier, string taskType) =>
         counts.TryGetValue((tier, taskType), out var rule) ? rule : counts.GetOrAdd((tier, taskType), static k => new RuleCounts(k.Tier, k.TaskType));
 

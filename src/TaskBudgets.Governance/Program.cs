@@ -2,24 +2,33 @@ using TaskBudgets.Governance.Hosting;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddGovernanceStorage();
-builder.AddGovernanceDomain();
-builder.AddGovernanceApi();
-builder.AddGovernanceTelemetry();
-builder.AddGovernanceAdmin();
-
-var app = builder.Build();
-if (args.Contains("migrate"))
+try
 {
-    await DatabaseStartup.MigrateAsync(app.Services, CancellationToken.None);
-    return;
-}
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddGovernanceStorage();
+    builder.AddGovernanceDomain();
+    builder.AddGovernanceApi();
+    builder.AddGovernanceTelemetry();
+    builder.AddGovernanceAdmin();
 
-app.MapGovernanceApi();
-app.MapGovernanceTelemetry();
-app.MapGovernanceAdmin();
-await app.RunAsync();
+    var app = builder.Build();
+    if (args.Contains("migrate"))
+    {
+        await DatabaseStartup.MigrateAsync(app.Services, CancellationToken.None);
+        return 0;
+    }
+
+    app.MapGovernanceApi();
+    app.MapGovernanceTelemetry();
+    app.MapGovernanceAdmin();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (ConfigurationErrors.Describe(e) is { } problem)
+{
+    await Console.Error.WriteLineAsync($"Configuration error: {problem}");
+    return ConfigurationErrors.ExitCode;
+}
 
 /// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>
 public partial class Program;

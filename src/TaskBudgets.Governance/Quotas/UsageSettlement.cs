@@ -55,7 +55,6 @@ public sealed class UsageSettlement(
     CalibrationBook calibration,
     TimeProvider time)
 {
-
     /// <exception cref="GovernanceException">Unknown or forged grant, unknown org or model, or a mismatched org.</exception>
     public async Task<SettlementResult> ReportAsync(UsageReport report, CancellationToken cancellationToken)
     {

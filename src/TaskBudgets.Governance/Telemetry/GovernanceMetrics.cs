@@ -16,8 +16,6 @@ public sealed class GovernanceMetrics
 {
     public const string MeterName = "TaskBudgets.Governance";
 
-    private static readonly ModelFamily[] Families = Enum.GetValues<ModelFamily>();
-
     private readonly ConcurrentDictionary<(string Tier, string TaskType), RuleCounts> counts = new();
     private readonly Counter<long> denials;
     private readonly Histogram<double> usageRatio;
@@ -225,7 +223,7 @@ public sealed class GovernanceMetrics
     {
         foreach (var rule in counts.Values)
         {
-            foreach (var family in Families)
+            foreach (var family in RuleCounts.Families)
             {
                 for (var decision = RuleCounts.DecisionGranted; decision <= RuleCounts.DecisionDenied; decision++)
                 {

@@ -19,7 +19,9 @@ internal sealed class RuleCounts(string tier, string taskType)
     private const int Decisions = 3;
 
     // By model family (1..3) and decision; row 0 is unused so a family indexes it directly.
-    private readonly long[] grants = new long[(Enum.GetValues<ModelFamily>().Max(f => (int)f) + 1) * Decisions];
+    private readonly long[] grants = new long[(Families.Max(f => (int)f) + 1) * Decisions];
+
+    public static IReadOnlyList<ModelFamily> Families { get; } = Enum.GetValues<ModelFamily>();
 
     public string Tier { get; } = tier;
 
@@ -42,5 +44,5 @@ internal sealed class RuleCounts(string tier, string taskType)
     public long Grants(ModelFamily family, int decision) => Volatile.Read(ref grants[((int)family * Decisions) + decision]);
 
     /// <summary>Whether any grant (not a denial) was counted: its token counters are shown from then on.</summary>
-    public bool HasGranted => Enum.GetValues<ModelFamily>().Any(f => Grants(f, DecisionGranted) + Grants(f, DecisionReduced) > 0);
+    public bool HasGranted => Families.Any(f => Grants(f, DecisionGranted) + Grants(f, DecisionReduced) > 0);
 }

@@ -153,6 +153,8 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
+                // Its last lines may still be on their way through the output readers: this waits for them.
+                await process.WaitForExitAsync();
                 throw new InvalidOperationException($"the server exited with {process.ExitCode}:\n{Output}");
             }
 

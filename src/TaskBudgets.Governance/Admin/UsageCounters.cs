@@ -3,9 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Budgeting;
-using TaskBudgets.Governance.Policies;
-using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Admin;
@@ -21,7 +18,6 @@ public readonly record struct UsageKey(string OrgId, string ProjectId, string Pr
 public sealed partial class UsageCounters(
     IDbContextFactory<GovernanceDbContext> contexts,
     SqliteWriteGate writeGate,
-    PolicyCatalog catalog,
     IOptions<UsageOptions> options,
     TimeProvider time,
     ILogger<UsageCounters> logger) : BackgroundService
@@ -31,24 +27,6 @@ public sealed partial class UsageCounters(
     private readonly ConcurrentDictionary<UsageKey, Totals> pending = new();
 
     /// <summary>Counts a new grant (not a replay) with what it allows.</summary>
-    public void Granted(GrantRequest request, IssuedGrant grant)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(grant);
-        var d = grant.Decision;
-        var input = request.Features.EstimatedInputTokens;
-        var cost = catalog.Current.Models.GetValueOrDefault(request.Model)?.CostMicros(input, 0, 0, d.MaxOutputTokens) ?? 0;
-        Granted(request.OrgId, request.ProjectId, request.PrincipalId, grant.Tier, request.TaskType, d.Kind == DecisionKind.Reduced, d.ReasoningTokens, d.MaxOutputTokens, input, cost);
-    }
-
-    /// <summary>Counts a quota denial.</summary>
-    public void Denied(GrantRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var tier = catalog.Current.Orgs.GetValueOrDefault(request.OrgId)?.Tier ?? string.Empty;
-        Denied(request.OrgId, request.ProjectId, request.PrincipalId, tier, request.TaskType);
-    }
-
     public void Granted(string orgId, string projectId, string principalId, string tier, string taskType, bool reduced, long reasoningTokens, long outputTokens, long inputTokens, long costMicros)
     {
         var totals = pending.GetOrAdd(Key(orgId, projectId, principalId, tier, taskType), _ => new Totals());
@@ -64,6 +42,7 @@ public sealed partial class UsageCounters(
         Interlocked.Add(ref totals.CostMicros, costMicros);
     }
 
+    /// <summary>Counts a quota denial.</summary>
     public void Denied(string orgId, string projectId, string principalId, string tier, string taskType)
     {
         var totals = pending.GetOrAdd(Key(orgId, projectId, principalId, tier, taskType), _ => new Totals());

@@ -1,6 +1,8 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Admin;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Telemetry;
@@ -18,6 +20,7 @@ public sealed class GrantIssuer(
     GrantTokens tokens,
     ReplicaIdentity replica,
     GovernanceMetrics metrics,
+    UsageCounters usage,
     TaskBudgetLedger tasks,
     CalibrationBook calibration,
     IOptions<GrantOptions> options,
@@ -58,7 +61,70 @@ public sealed class GrantIssuer(
         }
     }
 
+    /// <summary>
+    /// What <see cref="IssueAsync"/> would answer now, on the same headroom and by the same
+    /// decision, with nothing reserved, no loop started, no grant issued and nothing counted.
+    /// </summary>
+    /// <returns>The grant it would issue (with no token), or the refusal it would give.</returns>
+    /// <exception cref="GovernanceException">Unknown org or model, or no rule.</exception>
+    public async Task<GrantPreview> PreviewAsync(GrantRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var a = await AssessAsync(request, startsLoop: false, cancellationToken);
+        var headrooms = Headrooms(a.Buckets);
+        var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated);
+        if (decision.Denied)
+        {
+            return new GrantPreview(null, Denial(a.Buckets, headrooms, decision.LimitingQuota));
+        }
+
+        var amounts = Amounts(a.Buckets, decision, request.Features, a.Model);
+        var provider = ProviderParameters.For(a.Model, decision, a.TaskTotal);
+        var grant = new IssuedGrant(string.Empty, a.Now, decision, provider, a.Org.Tier, a.Rule, a.PolicyVersion, Reservations(a.Buckets, headrooms, amounts));
+        return new GrantPreview(grant, null);
+    }
+
     private async Task<IssuedGrant> IssueNewAsync(GrantRequest request, CancellationToken cancellationToken)
+    {
+        var a = await AssessAsync(request, startsLoop: true, cancellationToken);
+        var buckets = a.Buckets;
+        var headrooms = new QuotaHeadroom[buckets.Length];
+        for (var attempt = 0; attempt < DecideAttempts; attempt++)
+        {
+            Headrooms(buckets, headrooms);
+            var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated);
+            if (decision.Denied)
+            {
+                // Expired grants may not have been swept yet: free them and look again once.
+                if (attempt == 0 && book.SweepExpired(time.GetUtcNow()) > 0)
+                {
+                    continue;
+                }
+
+                throw Denied(request, a, buckets, headrooms, decision.LimitingQuota);
+            }
+
+            var amounts = Amounts(buckets, decision, request.Features, a.Model);
+            if (await ledger.TryReserveAsync(buckets, amounts, cancellationToken))
+            {
+                return Grant(request, a, decision, headrooms, amounts);
+            }
+
+            // The database had less than this replica thought: expired grants may free some,
+            // and the refusal refreshed the headroom, so decide again with the truth.
+            book.SweepExpired(time.GetUtcNow());
+        }
+
+        Headrooms(buckets, headrooms);
+        throw Denied(request, a, buckets, headrooms, -1);
+    }
+
+    /// <summary>
+    /// Everything the decision depends on besides the headroom: the org, model and rule, the
+    /// applicable quotas' buckets (synced), what an agentic loop has left, and the calibration.
+    /// </summary>
+    /// <param name="startsLoop">Whether a loop this request names and nobody has started yet is started now.</param>
+    private async Task<Assessment> AssessAsync(GrantRequest request, bool startsLoop, CancellationToken cancellationToken)
     {
         var policy = catalog.Current;
         var (org, model) = policy.Resolve(request.OrgId, request.ProjectId, request.Model);
@@ -79,69 +145,19 @@ public sealed class GrantIssuer(
         var taskTotal = rule.TaskBudgetTokens;
         if (request.TaskId.Length > 0 && rule.TaskBudgetTokens > 0)
         {
-            (taskTotal, var left) = await tasks.RemainingAsync(request.OrgId, request.TaskId, rule.TaskBudgetTokens, cancellationToken);
+            (taskTotal, var left) = startsLoop
+                ? await tasks.RemainingAsync(request.OrgId, request.TaskId, rule.TaskBudgetTokens, cancellationToken)
+                : await tasks.PeekAsync(request.OrgId, request.TaskId, rule.TaskBudgetTokens, cancellationToken);
             taskLeft = left;
         }
 
-        var headrooms = new QuotaHeadroom[buckets.Length];
-        var amounts = new long[buckets.Length];
-        var features = request.Features;
         var calibrated = rule.Adaptive ? calibration.Current.Recommend(org.Tier, rule.TaskType, rule, org.Id) : default;
-        for (var attempt = 0; attempt < DecideAttempts; attempt++)
-        {
-            for (var i = 0; i < buckets.Length; i++)
-            {
-                headrooms[i] = buckets[i].Headroom();
-            }
-
-            var decision = BudgetDecision.Decide(rule, features, model, headrooms, taskLeft, calibrated);
-            if (decision.Denied)
-            {
-                // Expired grants may not have been swept yet: free them and look again once.
-                if (attempt == 0 && book.SweepExpired(time.GetUtcNow()) > 0)
-                {
-                    continue;
-                }
-
-                throw Denial(buckets, headrooms, decision.LimitingQuota, org.Tier, rule, model);
-            }
-
-            for (var i = 0; i < buckets.Length; i++)
-            {
-                amounts[i] = MeteredAmounts.Reserved(buckets[i].Quota.Metric, decision.ReasoningTokens, decision.MaxOutputTokens, features.EstimatedInputTokens, model);
-            }
-
-            if (await ledger.TryReserveAsync(buckets, amounts, cancellationToken))
-            {
-                return Grant(request, org.Tier, rule, model, policy.Version, decision, buckets, headrooms, amounts, now, taskTotal);
-            }
-
-            // The database had less than this replica thought: expired grants may free some,
-            // and the refusal refreshed the headroom, so decide again with the truth.
-            book.SweepExpired(time.GetUtcNow());
-        }
-
-        for (var i = 0; i < buckets.Length; i++)
-        {
-            headrooms[i] = buckets[i].Headroom();
-        }
-
-        throw Denial(buckets, headrooms, -1, org.Tier, rule, model);
+        return new Assessment(policy.Version, org, model, rule, buckets, taskLeft, taskTotal, calibrated, now);
     }
 
-    private IssuedGrant Grant(
-        GrantRequest request,
-        string tier,
-        TierRule rule,
-        ModelSpec model,
-        long policyVersion,
-        BudgetDecision decision,
-        QuotaBucket[] buckets,
-        QuotaHeadroom[] headrooms,
-        long[] amounts,
-        DateTimeOffset now,
-        long taskTotal)
+    private IssuedGrant Grant(GrantRequest request, Assessment a, BudgetDecision decision, QuotaHeadroom[] headrooms, long[] amounts)
     {
+        var (now, tier, model, buckets) = (a.Now, a.Org.Tier, a.Model, a.Buckets);
         var id = GrantIds.Next(now);
         var expiresAt = now + ttl;
         var claims = new GrantClaims
@@ -160,32 +176,69 @@ public sealed class GrantIssuer(
             ReasoningTokens = decision.ReasoningTokens,
             MaxOutputTokens = decision.MaxOutputTokens,
             EstimatedInputTokens = request.Features.EstimatedInputTokens,
-            PolicyVersion = policyVersion,
+            PolicyVersion = a.PolicyVersion,
         };
         if (request.Features.Complexity is { } complexity)
         {
             claims.Complexity = complexity;
         }
 
-        var reservations = new QuotaReservation[buckets.Length];
-        for (var i = 0; i < buckets.Length; i++)
+        foreach (var (bucket, amount) in buckets.Zip(amounts))
         {
-            var bucket = buckets[i];
             claims.Reservations.Add(new ReservationClaim
             {
                 QuotaId = bucket.Quota.Id,
                 Subject = bucket.Subject,
                 WindowStartUnixS = bucket.WindowStartUnix,
                 Metric = (int)bucket.Quota.Metric,
-                Amount = amounts[i],
+                Amount = amount,
             });
-            reservations[i] = new QuotaReservation(bucket.Quota, bucket.Subject, bucket.WindowStart, bucket.WindowEnd, amounts[i], Math.Max(0, headrooms[i].Remaining - amounts[i]));
         }
 
         book.Add(new Guid(id), expiresAt, buckets, amounts);
-        metrics.Granted(decision, tier, rule.TaskType, model.Family);
-        var provider = ProviderParameters.For(model, decision, taskTotal);
-        return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, rule, policyVersion, reservations);
+        metrics.Granted(decision, tier, a.Rule.TaskType, model.Family);
+        var input = request.Features.EstimatedInputTokens;
+        usage.Granted(request.OrgId, request.ProjectId, request.PrincipalId, tier, request.TaskType, decision.Kind == DecisionKind.Reduced, decision.ReasoningTokens, decision.MaxOutputTokens, input, model.CostMicros(input, 0, 0, decision.MaxOutputTokens));
+        var provider = ProviderParameters.For(model, decision, a.TaskTotal);
+        return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, a.Rule, a.PolicyVersion, Reservations(buckets, headrooms, amounts));
+    }
+
+    private static QuotaHeadroom[] Headrooms(QuotaBucket[] buckets)
+    {
+        var headrooms = new QuotaHeadroom[buckets.Length];
+        Headrooms(buckets, headrooms);
+        return headrooms;
+    }
+
+    private static void Headrooms(QuotaBucket[] buckets, QuotaHeadroom[] headrooms)
+    {
+        for (var i = 0; i < buckets.Length; i++)
+        {
+            headrooms[i] = buckets[i].Headroom();
+        }
+    }
+
+    private static long[] Amounts(QuotaBucket[] buckets, BudgetDecision decision, CallFeatures features, ModelSpec model)
+    {
+        var amounts = new long[buckets.Length];
+        for (var i = 0; i < buckets.Length; i++)
+        {
+            amounts[i] = MeteredAmounts.Reserved(buckets[i].Quota.Metric, decision.ReasoningTokens, decision.MaxOutputTokens, features.EstimatedInputTokens, model);
+        }
+
+        return amounts;
+    }
+
+    private static QuotaReservation[] Reservations(QuotaBucket[] buckets, QuotaHeadroom[] headrooms, long[] amounts)
+    {
+        var reservations = new QuotaReservation[buckets.Length];
+        for (var i = 0; i < buckets.Length; i++)
+        {
+            var bucket = buckets[i];
+            reservations[i] = new QuotaReservation(bucket.Quota, bucket.Subject, bucket.WindowStart, bucket.WindowEnd, amounts[i], Math.Max(0, headrooms[i].Remaining - amounts[i]));
+        }
+
+        return reservations;
     }
 
     private static List<(QuotaDefinition Quota, string Subject)> Applicable(OrgPolicy org, GrantRequest request)
@@ -202,7 +255,20 @@ public sealed class GrantIssuer(
         return applicable;
     }
 
-    private GovernanceException Denial(QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting, string tier, TierRule rule, ModelSpec model)
+    /// <summary>A quota denial (or an unsatisfiable rule) being given: counted, then thrown by the caller.</summary>
+    private GovernanceException Denied(GrantRequest request, Assessment a, QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting)
+    {
+        var denial = Denial(buckets, headrooms, limiting);
+        if (denial.Denial is { } quota)
+        {
+            metrics.Denied(quota.Quota.Metric, a.Org.Tier, a.Rule.TaskType, a.Model.Family);
+            usage.Denied(request.OrgId, request.ProjectId, request.PrincipalId, a.Org.Tier, request.TaskType);
+        }
+
+        return denial;
+    }
+
+    private static GovernanceException Denial(QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting)
     {
         if (limiting < 0 && buckets.Length > 0)
         {
@@ -223,7 +289,6 @@ public sealed class GrantIssuer(
         }
 
         var bucket = buckets[limiting];
-        metrics.Denied(bucket.Quota.Metric, tier, rule.TaskType, model.Family);
         return new GovernanceException(
             RefusalKind.ResourceExhausted,
             "QUOTA_EXHAUSTED",
@@ -232,4 +297,15 @@ public sealed class GrantIssuer(
             Denial = new QuotaDenial(bucket.Quota, bucket.Subject, bucket.WindowEnd, headrooms[limiting].Remaining),
         };
     }
+
+    private readonly record struct Assessment(
+        long PolicyVersion,
+        OrgPolicy Org,
+        ModelSpec Model,
+        TierRule Rule,
+        QuotaBucket[] Buckets,
+        long? TaskLeft,
+        long TaskTotal,
+        CalibratedBudget Calibrated,
+        DateTimeOffset Now);
 }

@@ -26,3 +26,6 @@ public sealed record IssuedGrant(
     TierRule Rule,
     long PolicyVersion,
     IReadOnlyList<QuotaReservation> Quotas);
+
+/// <summary>What GetBudget would answer: the grant it would issue (with no token), or its refusal.</summary>
+public sealed record GrantPreview(IssuedGrant? Grant, GovernanceException? Refusal);

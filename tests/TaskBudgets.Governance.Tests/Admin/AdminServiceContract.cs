@@ -524,9 +524,15 @@ public abstract class AdminServiceContract : IAsyncLifetime
         var grants = new List<GetBudgetResponse>();
         for (var i = 0; i < 5; i++)
         {
-            grants.Add(await App.Budgets.GetBudgetAsync(Ask("capped")));
+            var ask = Ask("capped");
+            ask.RequestId = $"summary-{i}";
+            grants.Add(await App.Budgets.GetBudgetAsync(ask));
         }
 
+        // A retry with the same request id replays its grant: it is not a sixth grant.
+        var retry = Ask("capped");
+        retry.RequestId = "summary-0";
+        Assert.Equal(grants[0].GrantId, (await App.Budgets.GetBudgetAsync(retry)).GrantId);
         await RpcAssert.FailsAsync(StatusCode.ResourceExhausted, "QUOTA_EXHAUSTED", () => App.Budgets.GetBudgetAsync(Ask("capped")).ResponseAsync);
         await App.Budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = grants[0].GrantId, Usage = new UsageTokens { InputTokens = 100, OutputTokens = 1000, ReasoningTokens = 800 }, StopReason = StopReason.EndTurn });
         await App.Budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = grants[1].GrantId, Usage = new UsageTokens { InputTokens = 100, OutputTokens = 9000, ReasoningTokens = 8500 }, StopReason = StopReason.MaxTokens });

@@ -46,7 +46,8 @@ internal sealed class LoadOptions
           --model NAME             default claude-sonnet-4-5
           --task-share X           share of calls that belong to an agentic loop (carry a task_id). default 0
           --request-ids            send a unique request_id with every GetBudget (memory mode always does)
-          --api-key KEY            sent as authorization: Bearer KEY
+          --api-key KEY            sent as authorization: Bearer KEY. default: TASKBUDGETS_API_KEY, or
+                           a started server's own admin key
 
         Memory mode:
           --grants N               grants to issue. default 200000 (stops earlier at --duration, default 180s there)

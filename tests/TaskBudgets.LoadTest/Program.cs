@@ -42,7 +42,7 @@ if (await metrics.CpuSecondsAsync() is null)
     await log.WriteLineAsync($"note: no /metrics at {metricsAddress}; server CPU is not reported (--metrics URL)");
 }
 
-var apiKey = options.ApiKey;
+var apiKey = options.ApiKey ?? Environment.GetEnvironmentVariable("TASKBUDGETS_API_KEY");
 if (apiKey is null && started is not null && File.Exists(Path.Combine(started.Directory, "admin-key")))
 {
     apiKey = (await File.ReadAllTextAsync(Path.Combine(started.Directory, "admin-key"))).Trim();

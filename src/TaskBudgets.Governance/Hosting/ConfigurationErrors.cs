@@ -22,6 +22,10 @@ public static class ConfigurationErrors
         // exception says what the type expects.
         InvalidOperationException { Source: "Microsoft.Extensions.Configuration.Binder", InnerException: not null } conversion =>
             $"{conversion.Message} {Innermost(conversion).Message}",
+
+        // A content root (--contentRoot) that is not there; a relative one is taken from the app's folder.
+        DirectoryNotFoundException { Source: "Microsoft.Extensions.FileProviders.Physical" } missing =>
+            $"the content root {missing.Message} does not exist (a relative --contentRoot is relative to the server's own folder).",
         _ => null,
     };
 

@@ -27,6 +27,12 @@ internal sealed class PhaseResult(string name)
     /// <summary>CPU seconds the load generator used in the measured window.</summary>
     public double ClientCpuSeconds { get; set; }
 
+    /// <summary>Collections the load generator's own GC made in the measured window.</summary>
+    public long ClientCollections { get; set; }
+
+    /// <summary>Seconds the load generator's own GC paused it in the measured window.</summary>
+    public double ClientGcPauseSeconds { get; set; }
+
     /// <summary>CPU seconds the server used in the measured window (from its /metrics), if known.</summary>
     public double? ServerCpuSeconds { get; set; }
 
@@ -74,6 +80,8 @@ internal sealed class PhaseResult(string name)
 
         Seconds += other.Seconds;
         ClientCpuSeconds += other.ClientCpuSeconds;
+        ClientCollections += other.ClientCollections;
+        ClientGcPauseSeconds += other.ClientGcPauseSeconds;
         ServerCpuSeconds = ServerCpuSeconds is { } a && other.ServerCpuSeconds is { } b ? a + b : null;
     }
 }
@@ -104,11 +112,13 @@ internal static class ClosedLoop
         {
             await Task.Delay(TimeSpan.FromTicks(Math.Max(0, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), recordFrom).Ticks)));
             var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var (collectionsBefore, pausedBefore) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
             var serverBefore = server is null ? null : await server.TryScrapeAsync();
             await Task.Delay(TimeSpan.FromTicks(Math.Max(0, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), recordUntil).Ticks)));
             var clientAfter = Process.GetCurrentProcess().TotalProcessorTime;
+            var (collectionsAfter, pausedAfter) = (GC.CollectionCount(0), GC.GetTotalPauseDuration());
             var serverAfter = server is null ? null : await server.TryScrapeAsync();
-            return ((clientAfter - clientBefore).TotalSeconds, serverBefore, serverAfter);
+            return ((clientAfter - clientBefore).TotalSeconds, collectionsAfter - collectionsBefore, (pausedAfter - pausedBefore).TotalSeconds, serverBefore, serverAfter);
         });
 
         await Task.WhenAll(workers.Select(w => Task.Run(() => WorkAsync(w.Stats, w.Operation, recordFrom, recordUntil))));
@@ -118,8 +128,10 @@ internal static class ClosedLoop
             result.Add(stats);
         }
 
-        var (clientCpu, before, after) = await window;
+        var (clientCpu, collections, paused, before, after) = await window;
         result.ClientCpuSeconds = clientCpu;
+        result.ClientCollections = collections;
+        result.ClientGcPauseSeconds = paused;
         if (before is not null && after is not null)
         {
             foreach (var (metric, value) in after)

@@ -98,6 +98,16 @@ internal static class Report
             output.WriteLine("baseline health answers: " + string.Join(", ", run.BaselineAnswers.Select(a => Invariant($"{a.Key} {a.Value:N0}"))) + " (timed all the same: the round trip is the baseline)");
         }
 
+        output.WriteLine();
+        foreach (var phase in new[] { baseline, target })
+        {
+            if (phase is not null)
+            {
+                // The generator shares the machine: what its own GC costs is taken from the server.
+                output.WriteLine(Invariant($"{phase.Name}: the load generator's GC made {phase.ClientCollections / phase.Seconds:N1} collections a second and paused it {1000 * phase.ClientGcPauseSeconds / phase.Seconds:N0} ms a second"));
+            }
+        }
+
         foreach (var phase in new[] { baseline, target })
         {
             if (phase is null || phase.ServerCounters.Count == 0)
@@ -183,6 +193,8 @@ internal static class Report
         latencyMs = Latency(p.Latency),
         stages = p.Stages.ToDictionary(s => s.Key, s => Latency(s.Value)),
         clientCores = p.ClientCpuSeconds / p.Seconds,
+        clientCollectionsPerSecond = p.ClientCollections / p.Seconds,
+        clientGcPauseMsPerSecond = 1000 * p.ClientGcPauseSeconds / p.Seconds,
         serverCores = p.ServerCpuSeconds / p.Seconds,
         serverMicrosPerOp = p.ServerCpuSeconds is { } cpu && p.Ok > 0 ? cpu * 1e6 / p.Ok : (double?)null,
         serverCounters = p.ServerCounters,

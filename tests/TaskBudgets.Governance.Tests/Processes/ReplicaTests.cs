@@ -211,8 +211,16 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
             await Task.Delay(20);
         }
 
-        // The victim holds a lease; kill it without a chance to hand anything back.
-        await victim.Budgets.GetBudgetAsync(Ask("shared"));
+        // The victim holds a lease; kill it without a chance to hand anything back. Under this load
+        // the two others can hold the whole pool for a moment (the victim then answers "1 of 300000
+        // left"), until a renewal pass returns their surplus: so the victim gets a few seconds.
+        var holding = DateTime.UtcNow.AddSeconds(5);
+        while (await TryGrantAsync(victim, "shared") == 0)
+        {
+            Assert.True(DateTime.UtcNow < holding, "the victim got no grant within 5 s while the quota was far from used");
+            await Task.Delay(100);
+        }
+
         await victim.KillAsync();
         var afterKill = Interlocked.Read(ref acknowledged);
         await Task.Delay(3000);

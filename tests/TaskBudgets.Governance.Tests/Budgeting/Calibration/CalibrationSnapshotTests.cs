@@ -139,15 +139,22 @@ public class CalibrationSnapshotTests
     {
         var snapshot = Build(new() { [new("t", "cheap", "")] = Stats(300, i => Used(500)) });
         var rule = Policy.Tiers["t"].Rules["cheap"];
-        long sum = snapshot.Recommend("t", "cheap", rule, "acme").BaseTokens;
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        long sum = 0;
+        long Allocated()
         {
-            sum += snapshot.Recommend("t", "cheap", rule, "acme").BaseTokens;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++)
+            {
+                sum += snapshot.Recommend("t", "cheap", rule, "acme").BaseTokens;
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
+        // The first loop can see the runtime's own allocations (tiering up, on-stack replacement),
+        // which once failed this test in a busy full run; a lookup that allocates does so every time.
+        Allocated();
+        Assert.Equal(0, Math.Min(Allocated(), Allocated()));
         Assert.True(sum > 0);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

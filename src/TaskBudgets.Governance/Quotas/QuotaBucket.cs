@@ -14,6 +14,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long reserved;
     private long consumedSeen;
     private long othersLeasedSeen;
+    private long outflow;
     private long demand;
     private double smoothedDemand;
     private DateTimeOffset? syncedAt;
@@ -104,17 +105,18 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             }
 
             reserved += amount;
-            demand += amount;
+            TakenOut(amount);
             return true;
         }
     }
 
-    /// <summary>A grant's reservation ends unused (released or expired).</summary>
+    /// <summary>A grant's reservation ends (settled, released or expired): its capacity is free again.</summary>
     public void Release(long amount)
     {
         lock (gate)
         {
             reserved -= amount;
+            outflow -= amount;
         }
     }
 
@@ -125,6 +127,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         {
             debitedLocally += debit;
             consumedSeen += debit;
+            TakenOut(debit);
         }
     }
 
@@ -173,6 +176,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     {
         lock (gate)
         {
+            TakenOut(Math.Max(0, leaseDebitedElsewhere - debitedElsewhere));
             debitedElsewhere = Math.Max(debitedElsewhere, leaseDebitedElsewhere);
             var mine = leased - debitedLocally - debitedElsewhere;
             consumedSeen = consumed;
@@ -194,9 +198,13 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     }
 
     /// <summary>
-    /// Reserved since the last call, and a slowly decaying memory of it: a lease sized to the
-    /// latter survives a lull, so a replica still has capacity to grant from when the database
-    /// is briefly away.
+    /// Demand since the last call, and a slowly decaying memory of it: a lease sized to the latter
+    /// survives a lull, so a replica still has capacity to grant from when the database is briefly
+    /// away. Demand is the most the free lease had to cover at once in that time: reservations and
+    /// debits less what came back from reservations that ended. A reservation settled within the
+    /// interval gives its capacity back, so a thousand short calls one at a time need one call's
+    /// worth plus what they used, not a thousand calls' worth (which leased a busy replica the
+    /// whole window and left the others refused).
     /// </summary>
     public (long Recent, long Smoothed) TakeDemand(double decay)
     {
@@ -204,6 +212,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         {
             var recent = demand;
             demand = 0;
+            outflow = 0;
             smoothedDemand = Math.Max(recent, smoothedDemand * decay);
             return (recent, (long)smoothedDemand);
         }
@@ -224,4 +233,10 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     }
 
     public void UpdateQuota(QuotaDefinition definition) => Quota = definition;
+
+    private void TakenOut(long amount)
+    {
+        outflow += amount;
+        demand = Math.Max(demand, outflow);
+    }
 }

@@ -57,7 +57,7 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
     private string connectionString = string.Empty;
 
     /// <summary>Starts three replicas; grants and leases live as long as the test needs.</summary>
-    private async Task StartReplicasAsync(TimeSpan grantTtl)
+    private async Task StartReplicasAsync(TimeSpan grantTtl, string? demandHorizon = null)
     {
         connectionString = await postgres.CreateDatabaseAsync();
         var settings = directory.WithTestPolicy(Policy);
@@ -66,6 +66,10 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
         settings["Leases:RenewInterval"] = "00:00:00.200";
         settings["Grants:Ttl"] = grantTtl.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
         settings["Leases:Ttl"] = (grantTtl + TimeSpan.FromSeconds(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        if (demandHorizon is not null)
+        {
+            settings["Leases:DemandHorizon"] = demandHorizon;
+        }
 
         // The first replica migrates and seeds; the others find the policy there.
         replicas.Add(await ServerProcess.StartAsync(directory.Path, settings));
@@ -149,6 +153,39 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
         Assert.True(granted.Sum() + more <= 300_000);
         Assert.True(granted.Sum() + more > 300_000 - 1024, $"only {granted.Sum()} + {more} of 300000 could be granted: capacity is stranded\n" + string.Join("\n", replicas.Select(r => r.Output[^Math.Min(3000, r.Output.Length)..])));
         AssertNoDeadlocks();
+    }
+
+    [Fact]
+    public async Task Short_calls_on_two_replicas_leave_the_third_room_while_the_quota_is_far_from_used()
+    {
+        // Five renewal passes of demand (200 ms each): short calls give their reservation back.
+        await StartReplicasAsync(TimeSpan.FromMinutes(1), demandHorizon: "00:00:01");
+        var calls = 0L;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async client =>
+        {
+            var replica = replicas[client % 2];
+            while (!stop.IsCancellationRequested)
+            {
+                var grant = await replica.Budgets.GetBudgetAsync(Ask("shared"));
+                await replica.Budgets.ReportUsageAsync(new ReportUsageRequest
+                {
+                    GrantId = grant.GrantId,
+                    Usage = new UsageTokens { OutputTokens = 20, ReasoningTokens = 10 },
+                    StopReason = StopReason.EndTurn,
+                });
+                Interlocked.Increment(ref calls);
+            }
+        }));
+
+        // Hundreds of calls reserved far more than the limit in all, but held at most four at a
+        // time on each replica: the leases hold about that, and the window stays open to others.
+        var (consumed, leased) = await CounterAsync("shared:reasoning_tokens:day");
+        Assert.True(calls > 300, $"only {calls} calls in 3 s");
+        Assert.Equal(calls * 10, consumed);
+        Assert.True(leased < 100_000, $"{leased} of 300000 leased for {calls} calls held four at a time per replica");
+        var third = await replicas[2].Budgets.GetBudgetAsync(Ask("shared"));
+        Assert.True(third.Budget.ReasoningTokens >= 1000);
     }
 
     [Fact]

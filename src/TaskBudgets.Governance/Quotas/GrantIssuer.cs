@@ -101,7 +101,7 @@ public sealed class GrantIssuer(
                     continue;
                 }
 
-                throw Denied(request, a, buckets, headrooms, decision.LimitingQuota);
+                throw Denied(request, a, headrooms, decision.LimitingQuota);
             }
 
             var amounts = Amounts(buckets, decision, request.Features, a.Model);
@@ -116,7 +116,7 @@ public sealed class GrantIssuer(
         }
 
         Headrooms(buckets, headrooms);
-        throw Denied(request, a, buckets, headrooms, -1);
+        throw Denied(request, a, headrooms, -1);
     }
 
     /// <summary>
@@ -256,9 +256,9 @@ public sealed class GrantIssuer(
     }
 
     /// <summary>A quota denial (or an unsatisfiable rule) being given: counted, then thrown by the caller.</summary>
-    private GovernanceException Denied(GrantRequest request, Assessment a, QuotaBucket[] buckets, QuotaHeadroom[] headrooms, int limiting)
+    private GovernanceException Denied(GrantRequest request, Assessment a, QuotaHeadroom[] headrooms, int limiting)
     {
-        var denial = Denial(buckets, headrooms, limiting);
+        var denial = Denial(a.Buckets, headrooms, limiting);
         if (denial.Denial is { } quota)
         {
             metrics.Denied(quota.Quota.Metric, a.Org.Tier, a.Rule.TaskType, a.Model.Family);

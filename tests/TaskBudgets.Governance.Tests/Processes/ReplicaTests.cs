@@ -102,6 +102,18 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
+    /// <summary>One short call: a grant, then its report (the answer's tokens are ten more than the reasoning).</summary>
+    private static async Task CallAsync(ServerProcess replica, string org, long reasoningUsed)
+    {
+        var grant = await replica.Budgets.GetBudgetAsync(Ask(org));
+        await replica.Budgets.ReportUsageAsync(new ReportUsageRequest
+        {
+            GrantId = grant.GrantId,
+            Usage = new UsageTokens { OutputTokens = reasoningUsed + 10, ReasoningTokens = reasoningUsed },
+            StopReason = StopReason.EndTurn,
+        });
+    }
+
     private static async Task<long> TryGrantAsync(ServerProcess replica, string org)
     {
         try
@@ -167,13 +179,7 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
             var replica = replicas[client % 2];
             while (!stop.IsCancellationRequested)
             {
-                var grant = await replica.Budgets.GetBudgetAsync(Ask("shared"));
-                await replica.Budgets.ReportUsageAsync(new ReportUsageRequest
-                {
-                    GrantId = grant.GrantId,
-                    Usage = new UsageTokens { OutputTokens = 20, ReasoningTokens = 10 },
-                    StopReason = StopReason.EndTurn,
-                });
+                await CallAsync(replica, "shared", reasoningUsed: 10);
                 Interlocked.Increment(ref calls);
             }
         }));
@@ -222,13 +228,7 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
             {
                 try
                 {
-                    var grant = await replica.Budgets.GetBudgetAsync(Ask("shared"));
-                    await replica.Budgets.ReportUsageAsync(new ReportUsageRequest
-                    {
-                        GrantId = grant.GrantId,
-                        Usage = new UsageTokens { OutputTokens = 10, ReasoningTokens = 1 },
-                        StopReason = StopReason.EndTurn,
-                    });
+                    await CallAsync(replica, "shared", reasoningUsed: 1);
                     Interlocked.Increment(ref acknowledged);
                 }
                 catch (RpcException) when (ReferenceEquals(replica, victim) || stop.IsCancellationRequested)

@@ -73,6 +73,10 @@ for f in files:
             skipped += 1
         else:
             failed += 1
+            # Named again here, next to the totals, so a truncated log still says what failed.
+            message = r.find(".//t:Message", ns)
+            first = (message.text or "").strip().splitlines()[:1] if message is not None else []
+            print(f"FAILED {r.get('testName')}: {first[0] if first else outcome}")
 if not files:
     failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")

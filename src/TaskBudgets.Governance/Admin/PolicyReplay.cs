@@ -5,6 +5,7 @@ using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 using TaskBudgets.V1;
 using TierRule = TaskBudgets.Governance.Budgeting.TierRule;
 

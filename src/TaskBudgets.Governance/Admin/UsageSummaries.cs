@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 using TaskBudgets.V1;
 using DomainMetric = TaskBudgets.Governance.Quotas.QuotaMetric;
 using DomainScope = TaskBudgets.Governance.Quotas.QuotaScope;

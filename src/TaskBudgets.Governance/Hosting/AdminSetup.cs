@@ -13,7 +13,6 @@ public static class AdminSetup
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<UsageOptions>().Bind(builder.Configuration.GetSection(UsageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddSingleton<KeyDirectory>();
         services.AddSingleton<AccessRules>();
@@ -32,8 +31,6 @@ public static class AdminSetup
         services.AddSingleton<PolicyReplay>();
         services.AddSingleton<CalibrationReport>();
         services.AddSingleton<AuditLog>();
-        services.AddSingleton<UsageCounters>();
-        services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());
         return builder;
     }
 

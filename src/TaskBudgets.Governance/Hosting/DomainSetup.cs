@@ -1,10 +1,11 @@
 using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Hosting;
 
-/// <summary>Composes the domain: policy, quota engine, grants and settlement.</summary>
+/// <summary>Composes the domain: policy, quota engine, grants, settlement and usage counts.</summary>
 public static class DomainSetup
 {
     public static IHostApplicationBuilder AddGovernanceDomain(this IHostApplicationBuilder builder)
@@ -36,6 +37,8 @@ public static class DomainSetup
             .Validate(o => o.Retention >= o.HalfLife, "Calibration:Retention must be at least Calibration:HalfLife.")
             .ValidateOnStart();
         services.AddSingleton<CalibrationBook>();
+        services.AddOptions<UsageOptions>().Bind(configuration.GetSection(UsageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<UsageCounters>();
         services.AddOptions<TaskBudgetOptions>().Bind(configuration.GetSection(TaskBudgetOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         // Start-up work runs before the server listens; the loops after it.
@@ -48,6 +51,7 @@ public static class DomainSetup
         services.AddHostedService(sp => sp.GetRequiredService<PolicyRefresh>());
         services.AddSingleton<CalibrationSync>();
         services.AddHostedService(sp => sp.GetRequiredService<CalibrationSync>());
+        services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());
         return builder;
     }
 }

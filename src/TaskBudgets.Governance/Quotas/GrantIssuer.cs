@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Admin;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Calibration;

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace TaskBudgets.Governance.Admin;
+namespace TaskBudgets.Governance.Telemetry;
 
 /// <summary>Grant and denial counting for usage summaries. Bound from the "Usage" section.</summary>
 public sealed class UsageOptions

@@ -33,7 +33,19 @@ if (options.WritePolicy is { } policyFile)
 
 // Progress on stderr; the report (text or JSON) alone on stdout.
 var log = Console.Error;
-await using var started = options.StartServer is null ? null : await ServerHost.StartAsync(options, log);
+ServerHost? host = null;
+try
+{
+    host = options.StartServer is null ? null : await ServerHost.StartAsync(options, log);
+}
+catch (Exception e) when (e is InvalidOperationException or FileNotFoundException)
+{
+    // The server's own words (e.g. its "Configuration error" line) are in the message.
+    await log.WriteLineAsync("could not start the server: " + e.Message);
+    return 1;
+}
+
+await using var started = host;
 var grpcAddress = started?.GrpcAddress ?? options.Address!;
 var metricsAddress = options.Metrics ?? started?.HttpAddress ?? new UriBuilder(grpcAddress) { Port = 8081 }.Uri;
 using var metrics = new MetricsScraper(metricsAddress);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TaskBudgets.Governance.Tests.Infrastructure;
+using TaskBudgets.Testing;
 
 namespace TaskBudgets.Client.Tests.Infrastructure;
 
@@ -36,7 +37,7 @@ public sealed class SdkHost : IAsyncDisposable
 
     /// <summary>The SDK pointed at a loopback port nothing listens on.</summary>
     public static SdkHost Unreachable(Action<TaskBudgetsClientOptions>? configure = null) =>
-        Create(new Uri($"http://127.0.0.1:{Ports.Free()}"), configure, _ => { });
+        Create(new Uri($"http://127.0.0.1:{FreePort.Next()}"), configure, _ => { });
 
     public ValueTask DisposeAsync() => provider.DisposeAsync();
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 
 [assembly: AssemblyFixture(typeof(TaskBudgets.Governance.Tests.Infrastructure.PostgresServer))]
@@ -15,9 +14,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public const string Variable = "TASKBUDGETS_TEST_POSTGRES";
     private readonly SemaphoreSlim gate = new(1, 1);
     private string? adminConnectionString;
-    private string? directory;
-    private string? binaries;
-    private int port;
+    private PostgresCluster? cluster;
 
     /// <summary>A connection string to a new, empty database of its own.</summary>
     public async Task<string> CreateDatabaseAsync()
@@ -50,26 +47,14 @@ public sealed class PostgresServer : IAsyncDisposable
                 return adminConnectionString = given;
             }
 
-            binaries = Directory.Exists("/usr/lib/postgresql")
-                ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "pg_ctl"))).OrderDescending().FirstOrDefault()
-                : null;
-            if (binaries is null)
+            if (PostgresCluster.FindBinaries() is null)
             {
                 throw new InvalidOperationException($"PostgreSQL tests need a server: install PostgreSQL (apt-get install postgresql) or set {Variable} to a connection string.");
             }
 
-            directory = Path.Combine(Path.GetTempPath(), "tb-pg-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(directory);
-            port = Ports.Free();
-            var asRoot = Environment.UserName == "root";
-            if (asRoot)
-            {
-                await RunAsync("chown", $"postgres {directory}");
-            }
-
-            await RunPgAsync(asRoot, "initdb", $"-D {directory}/data -U postgres --auth=trust -E UTF8 --no-sync");
-            await StartClusterAsync();
-            return adminConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=30";
+            // fsync off: these tests kill the service, never the database's machine.
+            cluster = await PostgresCluster.StartAsync(Path.Combine(Path.GetTempPath(), "tb-pg-" + Guid.NewGuid().ToString("N")[..8]), fsync: false);
+            return adminConnectionString = cluster.ConnectionString;
         }
         finally
         {
@@ -81,18 +66,17 @@ public sealed class PostgresServer : IAsyncDisposable
     public async Task StopAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        await RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -m fast -w stop");
+        await Started.StopAsync();
     }
 
     /// <summary>Starts a stopped server again on the same port.</summary>
-    public Task StartAgainAsync() => StartClusterAsync();
+    public Task StartAgainAsync() => Started.StartAgainAsync();
 
-    private Task StartClusterAsync() =>
-        RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -l {directory}/log -w -t 60 -o \"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
+    private PostgresCluster Started => cluster ?? throw new InvalidOperationException("Only a cluster this run started can be stopped and started.");
 
     public async ValueTask DisposeAsync()
     {
-        if (directory is null || binaries is null)
+        if (cluster is null)
         {
             return;
         }
@@ -100,37 +84,11 @@ public sealed class PostgresServer : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
         try
         {
-            try
-            {
-                await RunPgAsync(Environment.UserName == "root", "pg_ctl", $"-D {directory}/data -m immediate -w stop");
-            }
-            catch (InvalidOperationException)
-            {
-                // Already stopped by a test.
-            }
+            await cluster.DisposeAsync();
         }
         finally
         {
-            Directory.Delete(directory, recursive: true);
+            Directory.Delete(cluster.Directory, recursive: true);
         }
     }
-
-    private Task RunPgAsync(bool asRoot, string tool, string arguments) =>
-        asRoot
-            ? RunAsync("runuser", $"-u postgres -- {Path.Combine(binaries!, tool)} {arguments}")
-            : RunAsync(Path.Combine(binaries!, tool), arguments);
-
-    private static async Task RunAsync(string file, string arguments)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {await output}{await error}");
-        }
-    }
-
 }

@@ -47,7 +47,7 @@ public class PolicyDocumentTests
     [Fact]
     public void The_policy_the_compose_stack_seeds_with_is_valid()
     {
-        var path = Path.Combine(TaskBudgets.Governance.Tests.Infrastructure.Repository.Root, "deploy", "policies", "policies.yaml");
+        var path = Path.Combine(Repository.Root, "deploy", "policies", "policies.yaml");
 
         Assert.NotEmpty(PolicyDocument.Load(path).ToSnapshot(1).Orgs);
     }

@@ -20,7 +20,7 @@ public sealed class PrometheusScrapeTests
             await server.Budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "gpt-test" });
         }
 
-        var port = Ports.Free();
+        var port = FreePort.Next();
         var config = Path.Combine(directory.Path, "prometheus.yml");
         await File.WriteAllTextAsync(config, $"""
             global:

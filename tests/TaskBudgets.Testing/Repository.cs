@@ -1,6 +1,6 @@
-namespace TaskBudgets.Governance.Tests.Infrastructure;
+namespace TaskBudgets.Testing;
 
-/// <summary>Where the repository is, found from the test's own folder.</summary>
+/// <summary>Where the repository is, found from the running program's own folder.</summary>
 public static class Repository
 {
     public static string Root { get; } = Find();
@@ -15,6 +15,6 @@ public static class Repository
             }
         }
 
-        throw new InvalidOperationException("TaskBudgets.Governance.sln not found above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException("TaskBudgets.Governance.sln not found above " + AppContext.BaseDirectory + " (a program run from elsewhere takes --server-dll)");
     }
 }

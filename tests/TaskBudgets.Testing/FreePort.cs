@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace TaskBudgets.Governance.Tests.Infrastructure;
+namespace TaskBudgets.Testing;
 
-public static class Ports
+public static class FreePort
 {
-    /// <summary>A loopback port that was free a moment ago.</summary>
-    public static int Free()
+    /// <summary>A loopback port that was free a moment ago (a parallel start may still take it).</summary>
+    public static int Next()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace TaskBudgets.Testing;
+
+/// <summary>
+/// The built server (dotnet TaskBudgets.Governance.dll) as a process on two free loopback ports,
+/// gRPC and HTTP (health, metrics), its settings given as command-line configuration; ready once
+/// /readyz answers. Disposing kills it: no shutdown, as a crash would leave it.
+/// </summary>
+public sealed class LocalServer : IAsyncDisposable
+{
+    private static readonly TimeSpan ReadyWithin = TimeSpan.FromSeconds(90);
+    private readonly Process process;
+    private readonly Action<string>? echo;
+    private readonly StringBuilder output = new();
+
+    private LocalServer(Process process, int grpcPort, int httpPort, Action<string>? echo)
+    {
+        this.process = process;
+        this.echo = echo;
+        GrpcPort = grpcPort;
+        HttpPort = httpPort;
+    }
+
+    public int GrpcPort { get; }
+
+    public int HttpPort { get; }
+
+    public Uri GrpcAddress => new($"http://127.0.0.1:{GrpcPort}");
+
+    public Uri HttpAddress => new($"http://127.0.0.1:{HttpPort}");
+
+    public int ProcessId => process.Id;
+
+    /// <summary>Everything the server printed so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+
+    /// <summary>The server this repository built in <paramref name="configuration"/>.</summary>
+    public static string BuiltAssembly(string configuration = "Release")
+    {
+        var dll = Path.Combine(Repository.Root, "src", "TaskBudgets.Governance", "bin", configuration, "net10.0", "TaskBudgets.Governance.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the server first: dotnet build src/TaskBudgets.Governance -c {configuration} ({dll} is missing)", dll);
+    }
+
+    /// <summary>Starts the server and waits until it is ready.</summary>
+    /// <param name="settings">Configuration keys and values; the listen address and ports are set here.</param>
+    /// <param name="echo">Also gets each line the server prints (e.g. to write a log file).</param>
+    /// <exception cref="InvalidOperationException">The server exited, or was not ready in 90 s; the message holds its output.</exception>
+    public static async Task<LocalServer> StartAsync(string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings, Action<string>? echo = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var given = settings.ToList();
+
+        // A port that was free can be taken by a parallel start before the server binds it: new ports.
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = Launch(dll, workingDirectory, given, echo);
+            var failure = await server.WaitReadyAsync();
+            if (failure is null)
+            {
+                return server;
+            }
+
+            await server.DisposeAsync();
+            if (attempt >= 4 || !server.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"{failure}:\n{server.Output}");
+            }
+        }
+    }
+
+    /// <summary>kill -9: no shutdown, no flush, no goodbye.</summary>
+    public async Task KillAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        await process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        process.Dispose();
+    }
+
+    private static LocalServer Launch(string dll, string workingDirectory, List<KeyValuePair<string, string>> settings, Action<string>? echo)
+    {
+        var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var (key, value) in settings)
+        {
+            info.ArgumentList.Add($"--{key}={value}");
+        }
+
+        info.ArgumentList.Add("--Server:ListenAddress=127.0.0.1");
+        info.ArgumentList.Add($"--Server:GrpcPort={grpcPort}");
+        info.ArgumentList.Add($"--Server:HttpPort={httpPort}");
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
+        var server = new LocalServer(process, grpcPort, httpPort, echo);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return server;
+    }
+
+    /// <returns>Null once ready, else why not.</returns>
+    private async Task<string?> WaitReadyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.GetTimestamp() + (long)(ReadyWithin.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (process.HasExited)
+            {
+                // Its last lines may still be on their way through the output readers: this waits for them.
+                await process.WaitForExitAsync();
+                return $"the server exited with {process.ExitCode}";
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri(HttpAddress, "/readyz"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return null;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet, or slow to answer on a busy machine.
+            }
+
+            await Task.Delay(100);
+        }
+
+        return $"the server was not ready within {ReadyWithin.TotalSeconds:0} s";
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (output)
+        {
+            output.AppendLine(line);
+            echo?.Invoke(line);
+        }
+    }
+}

@@ -176,6 +176,7 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
     {
         // Five renewal passes of demand (200 ms each): short calls give their reservation back.
         await StartReplicasAsync(TimeSpan.FromMinutes(1), demandHorizon: "00:00:01");
+
         // At least 400 calls (409,600 tokens reserved in all, more than the limit) over at least
         // 3 s (many renewal passes); a slow machine takes longer rather than fewer calls.
         var calls = 0L;

@@ -34,7 +34,8 @@ internal sealed class LoadOptions
           --duration T             measured time: 15, 15s, 2m. default 15s
           --warmup T               unmeasured time before it (the server's JIT settles in ~15 s on two
                                    busy cores; after 5 s GetBudget still cost 2.6x its settled CPU). default 20s
-          --rounds N               repeat (baseline, target) N times, interleaved, and merge. default 1
+          --rounds N               repeat (baseline, target) N times, interleaved, and merge; each
+                                   round's own ratio is printed too. default 1
           --baseline               also run the no-op baseline (grpc.health.v1.Health/Check) at the same
                                    concurrency and duration, and print the ratios; against cycles each
                                    baseline operation is two health checks (a cycle is two RPCs)

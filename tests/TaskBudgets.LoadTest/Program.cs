@@ -98,12 +98,14 @@ try
     var targetName = options.Mode == LoadMode.Budget ? "GetBudget" : "cycle";
     PhaseResult? baseline = null;
     PhaseResult? target = null;
+    var roundRatios = new List<double>();
     for (var round = 0; round < options.Rounds; round++)
     {
+        PhaseResult? b = null;
         if (options.Baseline)
         {
             // Against full cycles, a baseline operation is two no-op calls, as a cycle is two RPCs.
-            var b = await ClosedLoop.RunAsync(
+            b = await ClosedLoop.RunAsync(
                 "baseline",
                 options.Concurrency,
                 options.Warmup,
@@ -129,6 +131,11 @@ try
             options.Mode == LoadMode.Budget ? workload.GetBudgetOnly : i => workload.Cycle(i),
             canScrape ? metrics : null,
             log);
+        if (b is { Throughput: > 0 })
+        {
+            roundRatios.Add(t.Throughput / b.Throughput);
+        }
+
         if (target is null)
         {
             target = t;
@@ -139,7 +146,7 @@ try
         }
     }
 
-    Report.Phases(options, Run(), baseline, target!, Console.Out);
+    Report.Phases(options, Run(), baseline, target!, roundRatios, Console.Out);
     return target!.Ok > 0 ? 0 : 1;
 }
 finally

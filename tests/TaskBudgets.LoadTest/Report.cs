@@ -18,7 +18,8 @@ internal static class Report
     /// <summary>Full cycles a second, on PostgreSQL and on SQLite.</summary>
     private const double CycleTarget = 10_000;
 
-    public static void Phases(LoadOptions options, RunInfo run, PhaseResult? baseline, PhaseResult target, TextWriter output)
+    /// <param name="roundRatios">Each round's throughput against its own baseline, in order.</param>
+    public static void Phases(LoadOptions options, RunInfo run, PhaseResult? baseline, PhaseResult target, IReadOnlyList<double> roundRatios, TextWriter output)
     {
         double? throughputRatio = baseline is null || baseline.Throughput == 0 ? null : target.Throughput / baseline.Throughput;
         double? p99Ratio = baseline is null || baseline.Latency.Percentile(0.99) == 0 ? null : (double)target.Latency.Percentile(0.99) / baseline.Latency.Percentile(0.99);
@@ -51,6 +52,7 @@ internal static class Report
                 ratios = throughputRatio is null ? null : new
                 {
                     throughput = throughputRatio,
+                    throughputPerRound = roundRatios,
                     p99 = p99Ratio,
                     throughputTarget = ThroughputTarget,
                     p99Target = P99Target,
@@ -81,6 +83,12 @@ internal static class Report
         {
             output.WriteLine();
             output.WriteLine(Invariant($"{target.Name} / baseline: throughput {tr:0.00}x, p99 {pr:0.00}x"));
+            if (roundRatios.Count > 1)
+            {
+                // How far rounds of one run spread says how much one ratio can be trusted.
+                output.WriteLine(Invariant($"throughput ratio by round: {string.Join(", ", roundRatios.Select(r => Invariant($"{r:0.00}x")))}"));
+            }
+
             if (options.Mode == LoadMode.Budget)
             {
                 output.WriteLine(Invariant($"targets: throughput >= {ThroughputTarget}x: {(tr >= ThroughputTarget ? "met" : "MISSED")}; p99 <= {P99Target}x: {(pr <= P99Target ? "met" : "MISSED")}"));

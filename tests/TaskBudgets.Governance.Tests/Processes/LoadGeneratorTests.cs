@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace TaskBudgets.Governance.Tests.Processes;
+
+/// <summary>
+/// The load generator (tests/TaskBudgets.LoadTest) as anyone runs it, in short runs: it starts its
+/// own server, drives it, and reports throughput, latency, errors, the no-op baseline and the ratio.
+/// What its figures are worth is for docs/performance.md; here, that it measures at all.
+/// </summary>
+public sealed class LoadGeneratorTests
+{
+    [Fact]
+    public async Task A_budget_run_reports_both_phases_their_latency_and_the_ratio_of_each_round()
+    {
+        var (exit, report, progress) = await RunAsync("--start-server", "sqlite", "--mode", "budget", "--baseline", "--rounds", "2", "--concurrency", "8", "--orgs", "2", "--warmup", "1s", "--duration", "1s", "--json");
+
+        Assert.True(exit == 0, $"exit {exit}:\n{progress}");
+        var root = report.RootElement;
+        var phases = root.GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal(["baseline", "GetBudget"], phases.Select(p => p.GetProperty("name").GetString()));
+        foreach (var phase in phases)
+        {
+            Assert.True(phase.GetProperty("ok").GetInt64() > 0, phase.ToString());
+            Assert.Empty(phase.GetProperty("errors").EnumerateObject());
+            var latency = phase.GetProperty("latencyMs");
+            Assert.InRange(latency.GetProperty("p50").GetDouble(), 0.001, latency.GetProperty("p99").GetDouble());
+            Assert.True(latency.GetProperty("p999").GetDouble() >= latency.GetProperty("p99").GetDouble());
+
+            // The server's CPU comes from its /metrics: the started server's HTTP port was found.
+            Assert.True(phase.GetProperty("serverMicrosPerOp").GetDouble() > 0, phase.ToString());
+        }
+
+        var ratios = root.GetProperty("ratios");
+        var expected = phases[1].GetProperty("throughput").GetDouble() / phases[0].GetProperty("throughput").GetDouble();
+        Assert.Equal(expected, ratios.GetProperty("throughput").GetDouble(), 6);
+        Assert.Equal(2, ratios.GetProperty("throughputPerRound").GetArrayLength());
+        Assert.Contains("server ready", progress, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_cycle_run_on_a_throwaway_postgresql_settles_every_grant_it_gets()
+    {
+        var (exit, report, progress) = await RunAsync("--start-server", "postgresql", "--mode", "cycle", "--concurrency", "8", "--orgs", "2", "--warmup", "1s", "--duration", "1s", "--json");
+
+        Assert.True(exit == 0, $"exit {exit}:\n{progress}");
+        var cycle = Assert.Single(report.RootElement.GetProperty("phases").EnumerateArray());
+        Assert.Equal("cycle", cycle.GetProperty("name").GetString());
+        Assert.True(cycle.GetProperty("ok").GetInt64() > 0, cycle.ToString());
+        Assert.Empty(cycle.GetProperty("errors").EnumerateObject());
+        Assert.Contains("PostgreSQL", report.RootElement.GetProperty("server").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_server_that_will_not_start_is_one_line_with_its_reason_and_exit_code_1()
+    {
+        var (exit, _, progress) = await RunAsync("--start-server", "sqlite", "--server-arg", "Leases:RenewParallelism=0", "--warmup", "1s", "--duration", "1s");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("could not start the server: the server exited with 1", progress, StringComparison.Ordinal);
+        Assert.Contains("Configuration error:", progress, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", progress, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, JsonDocument Report, string Progress)> RunAsync(params string[] args)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        var dll = Path.Combine(Repository.Root, "tests", "TaskBudgets.LoadTest", "bin", configuration, "net10.0", "TaskBudgets.LoadTest.dll");
+        Assert.True(File.Exists(dll), $"build the solution first: {dll} is missing");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add("--server-dll");
+        info.ArgumentList.Add(LocalServer.BuiltAssembly(configuration));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        var output = await stdout;
+        return (process.ExitCode, output.TrimStart().StartsWith('{') ? JsonDocument.Parse(output) : JsonDocument.Parse("{}"), await stderr + output);
+    }
+}

@@ -52,6 +52,23 @@ public sealed class LoadGeneratorTests
     }
 
     [Fact]
+    public async Task A_memory_run_samples_the_server_and_sees_every_grant_settled_or_expired_and_evicted()
+    {
+        var (exit, report, progress) = await RunAsync("--start-server", "sqlite", "--mode", "memory", "--grants", "2000", "--grant-ttl", "2s", "--sample-interval", "1s", "--concurrency", "8", "--json");
+
+        Assert.True(exit == 0, $"exit {exit}:\n{progress}");
+        var memory = report.RootElement.GetProperty("memory");
+        Assert.True(memory.GetProperty("samples").GetArrayLength() >= 2, memory.ToString());
+        var drained = memory.GetProperty("afterDrain");
+        Assert.True(drained.GetProperty("grantsIssued").GetInt64() >= 2000);
+        Assert.True(drained.GetProperty("grantsLeftToExpire").GetInt64() > 0);
+        Assert.True(drained.GetProperty("gcHeapBytes").GetInt64() > 0);
+
+        // Read from the server's own gauge after the grant TTL: nothing settled or expired is still held.
+        Assert.Equal(0, drained.GetProperty("activeReservations").GetInt64());
+    }
+
+    [Fact]
     public async Task A_server_that_will_not_start_is_one_line_with_its_reason_and_exit_code_1()
     {
         var (exit, _, progress) = await RunAsync("--start-server", "sqlite", "--server-arg", "Leases:RenewParallelism=0", "--warmup", "1s", "--duration", "1s");

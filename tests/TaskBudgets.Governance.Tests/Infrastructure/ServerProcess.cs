@@ -37,8 +37,11 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? settings = null)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        var dll = LocalServer.BuiltAssembly(configuration);
         var all = new Dictionary<string, string>
         {
+            // The server's own appsettings.json (its log levels), as it runs when deployed.
+            ["contentRoot"] = Path.GetDirectoryName(dll)!,
             ["Storage:DataDirectory"] = dataDirectory,
             ["Logging:Console:FormatterName"] = "simple",
             ["Auth:AdminKey"] = GovernanceApp.AdminKey,
@@ -48,7 +51,7 @@ public sealed class ServerProcess : IAsyncDisposable
             all[key] = value;
         }
 
-        return new ServerProcess(await LocalServer.StartAsync(LocalServer.BuiltAssembly(configuration), dataDirectory, all));
+        return new ServerProcess(await LocalServer.StartAsync(dll, dataDirectory, all));
     }
 
     /// <summary>kill -9: no shutdown, no flush, no goodbye.</summary>

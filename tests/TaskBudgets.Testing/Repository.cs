@@ -5,6 +5,10 @@ public static class Repository
 {
     public static string Root { get; } = Find();
 
+    /// <summary>The configuration this program was built in (Release or Debug), from its own folder.</summary>
+    public static string Configuration { get; } =
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -36,8 +36,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <exception cref="InvalidOperationException">It exited or was not ready; the message holds its output.</exception>
     public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? settings = null)
     {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var dll = LocalServer.BuiltAssembly(configuration);
+        var dll = LocalServer.BuiltAssembly(Repository.Configuration);
         var all = new Dictionary<string, string>
         {
             // The server's own appsettings.json (its log levels), as it runs when deployed.

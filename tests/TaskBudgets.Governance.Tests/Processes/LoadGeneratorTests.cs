@@ -83,13 +83,12 @@ public sealed class LoadGeneratorTests
 
     private static async Task<(int Exit, JsonDocument Report, string Progress)> RunAsync(params string[] args)
     {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var dll = Path.Combine(Repository.Root, "tests", "TaskBudgets.LoadTest", "bin", configuration, "net10.0", "TaskBudgets.LoadTest.dll");
+        var dll = Path.Combine(Repository.Root, "tests", "TaskBudgets.LoadTest", "bin", Repository.Configuration, "net10.0", "TaskBudgets.LoadTest.dll");
         Assert.True(File.Exists(dll), $"build the solution first: {dll} is missing");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add("--server-dll");
-        info.ArgumentList.Add(LocalServer.BuiltAssembly(configuration));
+        info.ArgumentList.Add(LocalServer.BuiltAssembly(Repository.Configuration));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -99,7 +98,17 @@ public sealed class LoadGeneratorTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Not left running (with its server) after the test gives up on it.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
         var output = await stdout;
         return (process.ExitCode, output.TrimStart().StartsWith('{') ? JsonDocument.Parse(output) : JsonDocument.Parse("{}"), await stderr + output);
     }

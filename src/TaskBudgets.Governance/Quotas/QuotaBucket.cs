@@ -3,9 +3,10 @@ namespace TaskBudgets.Governance.Quotas;
 /// <summary>
 /// This replica's view of one quota window: the capacity it leased from the database, what
 /// its grants reserve out of it, and what it last saw of everyone else. Grants reserve here,
-/// in memory; only lease changes reach the database.
+/// in memory; only lease changes reach the database. <paramref name="rememberedDemand"/> is the
+/// demand the counter's previous window last saw, so a new window's first lease is sized to it.
 /// </summary>
-public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeOffset windowStart, string leaseId)
+public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeOffset windowStart, string leaseId, long rememberedDemand = 0)
 {
     private readonly Lock gate = new();
     private long leased;
@@ -16,7 +17,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long othersLeasedSeen;
     private long outflow;
     private long demand;
-    private double smoothedDemand;
+    private double smoothedDemand = rememberedDemand;
     private DateTimeOffset? syncedAt;
     private bool holdsLease;
 

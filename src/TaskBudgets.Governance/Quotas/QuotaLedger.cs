@@ -36,7 +36,16 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
 
     // Apart from BucketFor, so the closure is allocated only when a window opens, not on every grant.
     private QuotaBucket Open((string CounterKey, long Window) key, QuotaDefinition quota, string subject, DateTimeOffset start) =>
-        buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, QuotaDefinition.LeaseIdOf(replica.Id, k.CounterKey, k.Window)));
+        buckets.GetOrAdd(key, k => new QuotaBucket(quota, subject, start, QuotaDefinition.LeaseIdOf(replica.Id, k.CounterKey, k.Window), DemandBefore(k.CounterKey, quota.Window, start)));
+
+    // A busy counter's new window starts with the demand of the window before it. Starting from
+    // none, every grant of a new minute took a few grants' worth from the database under the
+    // bucket's gate until a renewal pass sized the lease: hundreds of writes at each rollover.
+    private long DemandBefore(string counterKey, WindowKind window, DateTimeOffset start)
+    {
+        var previous = WindowCalendar.StartOf(window, start.AddTicks(-1)).ToUnixTimeSeconds();
+        return buckets.TryGetValue((counterKey, previous), out var bucket) ? bucket.DemandNow().Demand : 0;
+    }
 
     /// <summary>Finds a bucket by its counter, for settling a grant this replica issued.</summary>
     public QuotaBucket? Find(string counterKey, long windowStartUnix) =>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -19,15 +20,15 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
 
     private const int MaxCached = 10_000;
     private static readonly CallerIdentity Bootstrap = new(BootstrapKeyId, KeyRole.Admin, string.Empty);
-    private readonly ConcurrentDictionary<string, Entry> cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SecretDigest, Entry> cache = new();
     private readonly TimeSpan ttl = options.Value.KeyCacheTtl;
-    private byte[] bootstrapHash = [];
+    private byte[] bootstrapSecret = [];
 
     /// <summary>Sets the first admin key; done once at start-up.</summary>
     public void UseBootstrapKey(string secret)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(secret);
-        bootstrapHash = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+        bootstrapSecret = Encoding.UTF8.GetBytes(secret);
     }
 
     /// <summary>The key's identity, or null for an unknown or revoked key.</summary>
@@ -39,7 +40,7 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
             return null;
         }
 
-        if (bootstrapHash.Length > 0 && IsBootstrap(secret))
+        if (IsBootstrap(secret))
         {
             return Bootstrap;
         }
@@ -49,13 +50,14 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
             return null;
         }
 
-        var hash = ApiKeySecrets.Hash(secret);
+        var digest = SecretDigest.Of(secret);
         var now = time.GetUtcNow();
-        if (cache.TryGetValue(hash, out var cached) && cached.Until > now)
+        if (cache.TryGetValue(digest, out var cached) && cached.Until > now)
         {
             return cached.Identity;
         }
 
+        var hash = digest.ToHex();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var row = await db.ApiKeys.AsNoTracking()
             .Where(k => k.Hash == hash && k.RevokedAtMs == null)
@@ -67,22 +69,51 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
             cache.Clear();
         }
 
-        cache[hash] = new Entry(identity, now + ttl);
+        cache[digest] = new Entry(identity, now + ttl);
         return identity;
     }
 
-    // Hashed in stack buffers: every call with the bootstrap key (and every other call) pays this.
+    // Every call pays this, so it compares bytes in constant time rather than hashing: the first
+    // admin key is in this process's configuration anyway.
     private bool IsBootstrap(string secret)
     {
+        if (bootstrapSecret.Length == 0)
+        {
+            return false;
+        }
+
         Span<byte> utf8 = stackalloc byte[ApiKeySecrets.MaxLength * 3];
         var length = Encoding.UTF8.GetBytes(secret, utf8);
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(utf8[..length], hash);
-        return CryptographicOperations.FixedTimeEquals(bootstrapHash, hash);
+        return CryptographicOperations.FixedTimeEquals(bootstrapSecret, utf8[..length]);
     }
 
     /// <summary>Forgets every cached lookup: a key was revoked here, so it is refused here at once.</summary>
     public void Invalidate() => cache.Clear();
 
     private sealed record Entry(CallerIdentity? Identity, DateTimeOffset Until);
+
+    /// <summary>
+    /// A secret's SHA-256 as a value, so the cache is looked up without the hex string the
+    /// database holds (made only on a miss), and keeps no secret in memory.
+    /// </summary>
+    private readonly record struct SecretDigest(UInt128 High, UInt128 Low)
+    {
+        public static SecretDigest Of(string secret)
+        {
+            Span<byte> utf8 = stackalloc byte[ApiKeySecrets.MaxLength * 3];
+            var length = Encoding.UTF8.GetBytes(secret, utf8);
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(utf8[..length], digest);
+            return new SecretDigest(BinaryPrimitives.ReadUInt128BigEndian(digest), BinaryPrimitives.ReadUInt128BigEndian(digest[16..]));
+        }
+
+        /// <summary>Lower-case hex, as <see cref="ApiKeySecrets.Hash"/> writes it.</summary>
+        public string ToHex()
+        {
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            BinaryPrimitives.WriteUInt128BigEndian(digest, High);
+            BinaryPrimitives.WriteUInt128BigEndian(digest[16..], Low);
+            return Convert.ToHexStringLower(digest);
+        }
+    }
 }

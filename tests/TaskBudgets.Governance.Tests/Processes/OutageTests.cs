@@ -48,42 +48,35 @@ public sealed class OutageTests
 
         await postgres.StartAgainAsync();
 
-        // Recovery: grants again, and the refused report, retried, is counted once.
-        GetBudgetResponse? after = null;
+        // Recovery: grants again, and the refused report, retried, is counted once. A report may
+        // still meet a connection the restart broke: UNAVAILABLE means "not recorded, retry with the
+        // same ids", which is what a client does.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (after is null && DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                after = await budgets.GetBudgetAsync(ask);
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
-            {
-                await Task.Delay(200);
-            }
-        }
-
-        Assert.NotNull(after);
-
-        // A report may still meet a connection the restart broke: UNAVAILABLE means "not recorded,
-        // retry with the same ids", which is what a client does. Once accepted, it counts once.
-        ReportUsageResponse? first = null;
-        while (first is null && DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                first = await budgets.ReportUsageAsync(report);
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
-            {
-                await Task.Delay(200);
-            }
-        }
-
+        Assert.NotNull(await UntilAvailableAsync(() => budgets.GetBudgetAsync(ask).ResponseAsync, deadline));
+        var first = await UntilAvailableAsync(() => budgets.ReportUsageAsync(report).ResponseAsync, deadline);
         Assert.NotNull(first);
         var again = await budgets.ReportUsageAsync(report);
         Assert.False(first.Duplicate);
         Assert.True(again.Duplicate);
         Assert.NotEqual(before.GrantId, during.GrantId);
+    }
+
+    /// <summary>Calls until an answer other than UNAVAILABLE, or null at the deadline.</summary>
+    private static async Task<T?> UntilAvailableAsync<T>(Func<Task<T>> call, DateTime deadline)
+        where T : class
+    {
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        return null;
     }
 }

@@ -100,20 +100,18 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
     {
         public static SecretDigest Of(string secret)
         {
-            Span<byte> utf8 = stackalloc byte[ApiKeySecrets.MaxLength * 3];
-            var length = Encoding.UTF8.GetBytes(secret, utf8);
             Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(utf8[..length], digest);
+            ApiKeySecrets.Digest(secret, digest);
             return new SecretDigest(BinaryPrimitives.ReadUInt128BigEndian(digest), BinaryPrimitives.ReadUInt128BigEndian(digest[16..]));
         }
 
-        /// <summary>Lower-case hex, as <see cref="ApiKeySecrets.Hash"/> writes it.</summary>
+        /// <summary>As the database holds it (<see cref="ApiKeySecrets.Hash"/>).</summary>
         public string ToHex()
         {
             Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
             BinaryPrimitives.WriteUInt128BigEndian(digest, High);
             BinaryPrimitives.WriteUInt128BigEndian(digest[16..], Low);
-            return Convert.ToHexStringLower(digest);
+            return ApiKeySecrets.HashText(digest);
         }
     }
 }

@@ -104,12 +104,12 @@ internal static class MemoryRun
         // 90 % of the run's most active reservations): until then memory rises with the live grants
         // (rate x TTL) towards its steady size, which is not growth per grant.
         var peakActive = samples.Count > 0 ? samples.Max(s => s.ActiveReservations) : 0;
-        var full = samples.FirstOrDefault(s => s.Seconds >= options.Warmup.TotalSeconds && s.ActiveReservations >= 0.9 * peakActive);
+        var full = samples.FirstOrDefault(s => s.Seconds >= options.WarmupTime.TotalSeconds && s.ActiveReservations >= 0.9 * peakActive);
         var measured = full is null ? [] : samples.Where(s => s.Seconds >= full.Seconds).ToList();
         if (measured.Count < 4)
         {
             // Too short a run to see the books full: fit after the warm-up, or over everything.
-            measured = samples.Where(s => s.Seconds >= options.Warmup.TotalSeconds).ToList();
+            measured = samples.Where(s => s.Seconds >= options.WarmupTime.TotalSeconds).ToList();
         }
 
         if (measured.Count < 4)

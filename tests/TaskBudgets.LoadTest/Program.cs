@@ -108,7 +108,7 @@ try
             b = await ClosedLoop.RunAsync(
                 "baseline",
                 options.Concurrency,
-                options.Warmup,
+                options.WarmupTime,
                 options.MeasuredDuration,
                 options.Mode == LoadMode.Budget ? i => workload.Baseline(i) : i => workload.Baseline(i, calls: 2),
                 canScrape ? metrics : null,
@@ -126,7 +126,7 @@ try
         var t = await ClosedLoop.RunAsync(
             targetName,
             options.Concurrency,
-            options.Warmup,
+            options.WarmupTime,
             options.MeasuredDuration,
             options.Mode == LoadMode.Budget ? workload.GetBudgetOnly : i => workload.Cycle(i),
             canScrape ? metrics : null,

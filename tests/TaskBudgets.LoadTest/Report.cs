@@ -38,7 +38,7 @@ internal static class Report
                 options.Concurrency,
                 options.Connections,
                 durationSeconds = options.MeasuredDuration.TotalSeconds,
-                warmupSeconds = options.Warmup.TotalSeconds,
+                warmupSeconds = options.WarmupTime.TotalSeconds,
                 options.Rounds,
                 orgs = options.OrgIdList.Count,
                 options.Principals,
@@ -62,7 +62,7 @@ internal static class Report
             return;
         }
 
-        output.WriteLine(Invariant($"TaskBudgets load test: mode {options.Mode.ToString().ToLowerInvariant()}, {options.Concurrency} in flight over {options.Connections} HTTP/2 connections, {options.MeasuredDuration.TotalSeconds:0.#} s measured after {options.Warmup.TotalSeconds:0.#} s warm-up, {options.Rounds} round(s)"));
+        output.WriteLine(Invariant($"TaskBudgets load test: mode {options.Mode.ToString().ToLowerInvariant()}, {options.Concurrency} in flight over {options.Connections} HTTP/2 connections, {options.MeasuredDuration.TotalSeconds:0.#} s measured after {options.WarmupTime.TotalSeconds:0.#} s warm-up, {options.Rounds} round(s)"));
         output.WriteLine(Invariant($"workload: {options.OrgIdList.Count} orgs x {options.Principals} principals, task mix {string.Join(',', options.TaskMix.Select(m => $"{m.TaskType}:{m.Weight}"))}, model {options.Model}"));
         output.WriteLine($"server: {run.Server}");
         output.WriteLine(Invariant($"machine: {run.Machine.Cores} cores ({run.Machine.Cpu}), {run.Machine.Memory}, {run.Machine.Runtime}; load generator on the same machine; load average {run.LoadBefore} before, {run.LoadAfter} after"));

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -12,7 +13,8 @@ namespace TaskBudgets.Governance.Storage;
 /// which is the one lock order every writer uses (settlements, then leases by id, then counters).
 /// On PostgreSQL the group commit's rows go as set-based statements over arrays
 /// (<see cref="PostgreSqlArrayStatements"/>); where the provider batches commands, the statements
-/// of a kind go in one round trip; on SQLite (in process, no batching) one prepared command runs per row. Table and column
+/// of a kind go in one round trip; on SQLite (in process) they run one by one through SQLite's own API
+/// (<see cref="SqliteStatements"/>). Table and column
 /// names come from the EF model, quoted by the provider.
 /// </summary>
 internal sealed class LedgerSql
@@ -218,58 +220,33 @@ internal sealed class LedgerSql
         var connection = db.Database.GetDbConnection();
         var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException("The group commit's statements run inside its transaction.");
-        if (connection.CanCreateBatch)
+        if (connection is SqliteConnection sqlite)
         {
-            await using var batch = connection.CreateBatch();
-            batch.Transaction = transaction;
-            foreach (var statement in statements)
-            {
-                var command = batch.CreateBatchCommand();
-                command.CommandText = statement.Sql;
-                foreach (var (name, value) in statement.Args)
-                {
-                    var parameter = command.CreateParameter();
-                    parameter.ParameterName = name;
-                    parameter.Value = value;
-                    command.Parameters.Add(parameter);
-                }
-
-                batch.BatchCommands.Add(command);
-            }
-
-            await batch.ExecuteNonQueryAsync();
-            for (var i = 0; i < affected.Length; i++)
-            {
-                affected[i] = batch.BatchCommands[i].RecordsAffected;
-            }
-
-            return affected;
+            // In process, no round trips to save: each statement runs on its own, through SQLite's API.
+            return SqliteStatements.Run(sqlite, statements);
         }
 
-        // One command, re-bound per row: the provider keeps its statement prepared while the text stays.
-        await using var single = connection.CreateCommand();
-        single.Transaction = transaction;
-        for (var i = 0; i < statements.Count; i++)
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var statement in statements)
         {
-            var statement = statements[i];
-            if (!ReferenceEquals(single.CommandText, statement.Sql))
+            var command = batch.CreateBatchCommand();
+            command.CommandText = statement.Sql;
+            foreach (var (name, value) in statement.Args)
             {
-                single.CommandText = statement.Sql;
-                single.Parameters.Clear();
-                foreach (var (name, _) in statement.Args)
-                {
-                    var parameter = single.CreateParameter();
-                    parameter.ParameterName = name;
-                    single.Parameters.Add(parameter);
-                }
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                parameter.Value = value;
+                command.Parameters.Add(parameter);
             }
 
-            for (var p = 0; p < statement.Args.Length; p++)
-            {
-                single.Parameters[p].Value = statement.Args[p].Value;
-            }
+            batch.BatchCommands.Add(command);
+        }
 
-            affected[i] = await single.ExecuteNonQueryAsync();
+        await batch.ExecuteNonQueryAsync();
+        for (var i = 0; i < affected.Length; i++)
+        {
+            affected[i] = batch.BatchCommands[i].RecordsAffected;
         }
 
         return affected;
@@ -310,5 +287,6 @@ internal sealed class LedgerSql
         return sql.DelimitIdentifier(table.Name, table.Schema);
     }
 
-    private sealed record Statement(string Sql, (string Name, object Value)[] Args);
+    /// <summary>One statement and its parameters' names and values.</summary>
+    internal sealed record Statement(string Sql, (string Name, object Value)[] Args);
 }

@@ -20,8 +20,8 @@ public sealed class OutageTests
         settings["Storage:Provider"] = "PostgreSql";
         settings["ConnectionStrings:Governance"] = await postgres.CreateDatabaseAsync();
         settings["Leases:RenewInterval"] = "00:00:00.200";
-        // Long enough that a slow stop of the database on a busy machine still leaves the lease
-        // serving when the test asks; the fail-closed check below waits it out from the stop.
+        // Long enough that the lease still serves when the test asks after the stop; the fail-closed
+        // check below waits it out.
         settings["Leases:ServeWithoutDatabaseFor"] = "00:00:08";
         await using var server = await ServerProcess.StartAsync(directory.Path, settings);
         var budgets = server.Budgets;
@@ -32,8 +32,10 @@ public sealed class OutageTests
             await budgets.GetBudgetAsync(ask);
         }
 
-        var stopped = System.Diagnostics.Stopwatch.StartNew();
+        // Timed from the end of the stop: until then a renewal can still reach the database, and
+        // each one that does restarts the lease's serving time.
         await postgres.StopAsync();
+        var stopped = System.Diagnostics.Stopwatch.StartNew();
 
         // From the lease, without the database.
         var during = await budgets.GetBudgetAsync(ask);

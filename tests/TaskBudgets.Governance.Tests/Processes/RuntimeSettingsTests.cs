@@ -9,7 +9,7 @@ public sealed class RuntimeSettingsTests
     [Fact]
     public void The_server_runs_with_server_GC_and_thread_pool_workers_that_do_not_spin()
     {
-        var dll = LocalServer.BuiltAssembly();
+        var dll = LocalServer.BuiltAssembly(Repository.Configuration);
         using var runtimeConfig = JsonDocument.Parse(File.ReadAllText(Path.ChangeExtension(dll, ".runtimeconfig.json")));
         var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
 

@@ -10,25 +10,55 @@ namespace TaskBudgets.Governance.Api;
 /// </summary>
 public sealed partial class GovernanceErrorInterceptor(TimeProvider time, ILogger<GovernanceErrorInterceptor> logger) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+    // Not async: a call that completed successfully is handed back as it is, without a state
+    // machine and a task of its own; only failures need translating.
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
         ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(continuation);
+        Task<TResponse> call;
         try
         {
-            return await continuation(request, context);
+            call = continuation(request, context);
         }
-        catch (GovernanceException e)
+        catch (Exception e) when (Translated(e, context) is { } translated)
         {
-            throw RpcErrors.From(e, time);
+            throw translated;
         }
-        catch (Exception e) when (IsStorageFailure(e))
+
+        return call.IsCompletedSuccessfully ? call : TranslateAsync(call, context);
+    }
+
+    private async Task<TResponse> TranslateAsync<TResponse>(Task<TResponse> call, ServerCallContext context)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (Exception e) when (Translated(e, context) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    /// <summary>The RpcException a refusal or a storage failure becomes; null for anything else, which stays as it is.</summary>
+    private RpcException? Translated(Exception e, ServerCallContext context)
+    {
+        if (e is GovernanceException refusal)
+        {
+            return RpcErrors.From(refusal, time);
+        }
+
+        if (IsStorageFailure(e))
         {
             LogStorageFailure(logger, context.Method, e);
-            throw RpcErrors.Unavailable("Storage is unavailable; the request was not recorded. Retry with the same ids.");
+            return RpcErrors.Unavailable("Storage is unavailable; the request was not recorded. Retry with the same ids.");
         }
+
+        return null;
     }
 
     private static bool IsStorageFailure(Exception e) =>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
@@ -61,7 +62,7 @@ public static class ProtoMapping
             RuleTaskType = grant.Rule.TaskType,
             Replayed = replayed,
         };
-        response.Reasons.AddRange(Reasons(grant));
+        AddReasons(response.Reasons, grant);
         foreach (var q in grant.Quotas)
         {
             response.Quotas.Add(new QuotaSnapshot
@@ -157,95 +158,97 @@ public static class ProtoMapping
     };
 
     /// <summary>The decision's steps, in order, with the numbers behind them.</summary>
-    private static IEnumerable<Reason> Reasons(IssuedGrant grant)
+    // Added in place, with local functions rather than a lambda and an iterator: every GetBudget
+    // maps its reasons, and those allocated a closure, a delegate and an enumerator each time.
+    private static void AddReasons(RepeatedField<Reason> reasons, IssuedGrant grant)
     {
         var d = grant.Decision;
         var rule = grant.Rule;
-        var has = (BudgetReasons flag) => (d.Reasons & flag) != 0;
+        bool has(BudgetReasons flag) => (d.Reasons & flag) != 0;
         string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
         var ruleText = RuleTexts.Of(grant.Tier, rule);
-        yield return has(BudgetReasons.DefaultRule)
+        reasons.Add(has(BudgetReasons.DefaultRule)
             ? new Reason { Code = ReasonCode.DefaultRule, Text = ruleText.AsDefault }
-            : new Reason { Code = ReasonCode.TierRule, Text = ruleText.AsRule };
+            : new Reason { Code = ReasonCode.TierRule, Text = ruleText.AsRule });
 
         if (has(BudgetReasons.Adaptive))
         {
             var c = d.Calibration;
             var whose = c.OrgSpecific ? "this org's" : F($"tier '{grant.Tier}'");
-            yield return new Reason
+            reasons.Add(new Reason
             {
                 Code = ReasonCode.Adaptive,
                 Text = F($"adaptive: calibrated on {c.Samples:0} samples of {whose} '{rule.TaskType}' calls (min_samples {rule.MinSamples}): base {c.BaseTokens} reasoning tokens, the tier's share of its {c.TargetTruncationRate:0.##%} truncation target"),
-            };
+            });
         }
 
         if (has(BudgetReasons.Complexity))
         {
-            yield return new Reason
+            reasons.Add(new Reason
             {
                 Code = ReasonCode.Complexity,
                 Text = has(BudgetReasons.Adaptive)
                     ? F($"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
                     : "the complexity hint placed the budget between the rule's min and max",
-            };
+            });
         }
 
         if (has(BudgetReasons.LongInput))
         {
-            yield return new Reason { Code = ReasonCode.LongInput, Text = F($"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget") };
+            reasons.Add(new Reason { Code = ReasonCode.LongInput, Text = F($"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget") });
         }
 
         if (has(BudgetReasons.PreliminaryPhase))
         {
-            yield return new Reason { Code = ReasonCode.PreliminaryPhase, Text = F($"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort") };
+            reasons.Add(new Reason { Code = ReasonCode.PreliminaryPhase, Text = F($"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort") });
         }
 
         if (has(BudgetReasons.DeepPhase))
         {
-            yield return new Reason { Code = ReasonCode.DeepPhase, Text = "deep phase: the rule's maximum budget" };
+            reasons.Add(new Reason { Code = ReasonCode.DeepPhase, Text = "deep phase: the rule's maximum budget" });
         }
 
         if (has(BudgetReasons.Priority))
         {
-            yield return new Reason { Code = ReasonCode.Priority, Text = "the call's priority scaled the budget" };
+            reasons.Add(new Reason { Code = ReasonCode.Priority, Text = "the call's priority scaled the budget" });
         }
 
         if (has(BudgetReasons.Escalated))
         {
-            yield return new Reason
+            reasons.Add(new Reason
             {
                 Code = ReasonCode.Escalated,
                 Text = has(BudgetReasons.Adaptive)
                     ? F($"retry after a truncated attempt: what calls truncated at the previous budget went on to need (x{d.EscalationMultiplier:0.##}), up to the rule's max {rule.MaxReasoningTokens}")
                     : F($"retry after a truncated attempt: budget x{d.EscalationMultiplier:0.##}, up to the rule's max {rule.MaxReasoningTokens}"),
-            };
+            });
         }
 
         if (has(BudgetReasons.ClampedToRule))
         {
-            yield return new Reason { Code = ReasonCode.ClampedToRule, Text = "the budget was clamped to the rule's (or the model's) bounds" };
+            reasons.Add(new Reason { Code = ReasonCode.ClampedToRule, Text = "the budget was clamped to the rule's (or the model's) bounds" });
         }
 
         if (has(BudgetReasons.ProviderMinimum))
         {
-            yield return new Reason { Code = ReasonCode.ProviderMinimum, Text = "raised to the model's minimum thinking budget" };
+            reasons.Add(new Reason { Code = ReasonCode.ProviderMinimum, Text = "raised to the model's minimum thinking budget" });
         }
 
         if (has(BudgetReasons.SoftLimit))
         {
-            yield return new Reason { Code = ReasonCode.SoftLimit, Text = F($"a quota is {d.Utilisation:P0} used, past the soft threshold {rule.SoftLimitThreshold:P0}: the budget shrinks toward the rule's min") };
+            reasons.Add(new Reason { Code = ReasonCode.SoftLimit, Text = F($"a quota is {d.Utilisation:P0} used, past the soft threshold {rule.SoftLimitThreshold:P0}: the budget shrinks toward the rule's min") });
         }
 
         if (has(BudgetReasons.QuotaCap))
         {
             var limiting = d.LimitingQuota >= 0 && d.LimitingQuota < grant.Quotas.Count ? grant.Quotas[d.LimitingQuota].Quota.Id : "a quota";
-            yield return new Reason { Code = ReasonCode.QuotaCap, Text = F($"capped by what quota '{limiting}' has left") };
+            reasons.Add(new Reason { Code = ReasonCode.QuotaCap, Text = F($"capped by what quota '{limiting}' has left") });
         }
 
         if (has(BudgetReasons.TaskBudget))
         {
-            yield return new Reason { Code = ReasonCode.TaskBudget, Text = F($"the task has {d.TaskBudgetTokens} tokens of its budget left") };
+            reasons.Add(new Reason { Code = ReasonCode.TaskBudget, Text = F($"the task has {d.TaskBudgetTokens} tokens of its budget left") });
         }
     }
 

@@ -31,7 +31,7 @@ public sealed class GrantIssuer(
     /// <summary>Issues a grant, or replays the one already issued for the same request id.</summary>
     /// <returns>The grant, and whether it replays an earlier answer.</returns>
     /// <exception cref="GovernanceException">Unknown org or model, no rule, or a quota denial.</exception>
-    public async Task<(IssuedGrant Grant, bool Replayed)> IssueAsync(GrantRequest request, CancellationToken cancellationToken)
+    public async ValueTask<(IssuedGrant Grant, bool Replayed)> IssueAsync(GrantRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.RequestId.Length == 0)
@@ -45,7 +45,7 @@ public sealed class GrantIssuer(
             issuedNow = true;
 
             // Not the first caller's token: a retry must find the grant even if that caller gave up.
-            return IssueNewAsync(request, CancellationToken.None);
+            return IssueNewAsync(request, CancellationToken.None).AsTask();
         });
         try
         {
@@ -83,7 +83,9 @@ public sealed class GrantIssuer(
         return new GrantPreview(grant, null);
     }
 
-    private async Task<IssuedGrant> IssueNewAsync(GrantRequest request, CancellationToken cancellationToken)
+    // ValueTasks down this path: a grant served from a lease completes synchronously, and then
+    // allocates no task at each level.
+    private async ValueTask<IssuedGrant> IssueNewAsync(GrantRequest request, CancellationToken cancellationToken)
     {
         var a = await AssessAsync(request, startsLoop: true, cancellationToken);
         var buckets = a.Buckets;
@@ -123,7 +125,7 @@ public sealed class GrantIssuer(
     /// applicable quotas' buckets (synced), what an agentic loop has left, and the calibration.
     /// </summary>
     /// <param name="startsLoop">Whether a loop this request names and nobody has started yet is started now.</param>
-    private async Task<Assessment> AssessAsync(GrantRequest request, bool startsLoop, CancellationToken cancellationToken)
+    private async ValueTask<Assessment> AssessAsync(GrantRequest request, bool startsLoop, CancellationToken cancellationToken)
     {
         var policy = catalog.Current;
         var (org, model) = policy.Resolve(request.OrgId, request.ProjectId, request.Model);
@@ -132,12 +134,10 @@ public sealed class GrantIssuer(
             ?? throw new GovernanceException(RefusalKind.FailedPrecondition, "NO_RULE", $"Tier '{org.Tier}' has no rule for task type '{request.TaskType}' and no '*' rule.");
 
         var now = time.GetUtcNow();
-        var applicable = Applicable(org, request);
-        var buckets = new QuotaBucket[applicable.Count];
-        for (var i = 0; i < buckets.Length; i++)
+        var buckets = Buckets(org, request, now);
+        foreach (var bucket in buckets)
         {
-            buckets[i] = ledger.BucketFor(applicable[i].Quota, applicable[i].Subject, now);
-            await ledger.EnsureSyncedAsync(buckets[i], now, cancellationToken);
+            await ledger.EnsureSyncedAsync(bucket, now, cancellationToken);
         }
 
         long? taskLeft = null;
@@ -182,15 +182,16 @@ public sealed class GrantIssuer(
             claims.Complexity = complexity;
         }
 
-        foreach (var (bucket, amount) in buckets.Zip(amounts))
+        for (var i = 0; i < buckets.Length; i++)
         {
+            var bucket = buckets[i];
             claims.Reservations.Add(new ReservationClaim
             {
                 QuotaId = bucket.Quota.Id,
                 Subject = bucket.Subject,
                 WindowStartUnixS = bucket.WindowStartUnix,
                 Metric = (int)bucket.Quota.Metric,
-                Amount = amount,
+                Amount = amounts[i],
             });
         }
 
@@ -240,18 +241,31 @@ public sealed class GrantIssuer(
         return reservations;
     }
 
-    private static List<(QuotaDefinition Quota, string Subject)> Applicable(OrgPolicy org, GrantRequest request)
+    /// <summary>The bucket of every quota of the org that applies to this call, in the org's order.</summary>
+    private QuotaBucket[] Buckets(OrgPolicy org, GrantRequest request, DateTimeOffset now)
     {
-        var applicable = new List<(QuotaDefinition, string)>(org.Quotas.Count);
-        foreach (var quota in org.Quotas)
+        // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator each time.
+        var quotas = org.Quotas;
+        var count = 0;
+        for (var i = 0; i < quotas.Count; i++)
         {
-            if (quota.SubjectFor(request.ProjectId, request.PrincipalId) is { } subject)
+            if (quotas[i].SubjectFor(request.ProjectId, request.PrincipalId) is not null)
             {
-                applicable.Add((quota, subject));
+                count++;
             }
         }
 
-        return applicable;
+        var buckets = new QuotaBucket[count];
+        var at = 0;
+        for (var i = 0; i < quotas.Count; i++)
+        {
+            if (quotas[i].SubjectFor(request.ProjectId, request.PrincipalId) is { } subject)
+            {
+                buckets[at++] = ledger.BucketFor(quotas[i], subject, now);
+            }
+        }
+
+        return buckets;
     }
 
     /// <summary>A quota denial (or an unsatisfiable rule) being given: counted, then thrown by the caller.</summary>

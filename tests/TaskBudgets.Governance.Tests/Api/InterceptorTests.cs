@@ -1,0 +1,158 @@
+using System.Diagnostics.Metrics;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Api;
+using TaskBudgets.Governance.Telemetry;
+
+namespace TaskBudgets.Governance.Tests.Api;
+
+/// <summary>
+/// The interceptors hand a completed call back as it is and only await the others: each of the
+/// three ways a continuation can end (completed, failing later, throwing at once) keeps its meaning.
+/// The gRPC tests cover the first two through the server; throwing at once is covered here.
+/// </summary>
+public sealed class InterceptorTests
+{
+    private static readonly GovernanceException Refusal = new(RefusalKind.NotFound, "ORG_NOT_FOUND", "Org 'x' is not defined.");
+
+    [Fact]
+    public async Task The_error_interceptor_translates_a_refusal_thrown_at_once_as_it_does_one_thrown_later()
+    {
+        var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
+
+        var atOnce = ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/AtOnce"), (_, _) => throw Refusal));
+        var later = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Later"), LaterAsync));
+
+        Assert.Equal(StatusCode.NotFound, atOnce.StatusCode);
+        Assert.Equal(StatusCode.NotFound, later.StatusCode);
+        Assert.Equal(later.Status.Detail, atOnce.Status.Detail);
+
+        static async Task<string> LaterAsync(string request, ServerCallContext context)
+        {
+            await Task.Yield();
+            throw Refusal;
+        }
+    }
+
+    [Fact]
+    public void The_error_interceptor_leaves_other_exceptions_and_completed_calls_as_they_are()
+    {
+        var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
+        var completed = Task.FromResult("response");
+
+        var returned = interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Ok"), (_, _) => completed);
+        var other = ThrownAtOnce<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Bug"), (_, _) => throw new InvalidOperationException("bug")));
+
+        Assert.Same(completed, returned);
+        Assert.Equal("bug", other.Message);
+    }
+
+    [Fact]
+    public async Task The_metrics_interceptor_records_each_call_once_with_its_status_however_it_ends()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new GovernanceMetrics(services.GetRequiredService<IMeterFactory>(), Options.Create(new TelemetryOptions()));
+        var interceptor = new RpcMetricsInterceptor(metrics);
+        var prefix = "/t-" + Guid.NewGuid().ToString("N") + "/";
+        var recorded = new List<(string Method, string Status)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "taskbudgets.rpc.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            var method = string.Empty;
+            var status = string.Empty;
+            foreach (var tag in tags)
+            {
+                (method, status) = tag.Key switch
+                {
+                    "rpc_method" => ((string)tag.Value!, status),
+                    "rpc_grpc_status_code" => (method, (string)tag.Value!),
+                    _ => (method, status),
+                };
+            }
+
+            if (method.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                lock (recorded)
+                {
+                    recorded.Add((method[prefix.Length..], status));
+                }
+            }
+        });
+        listener.Start();
+
+        await interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Completed"), (_, _) => Task.FromResult("response"));
+        await interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Awaited"), AwaitedAsync);
+        ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "ThrownAtOnce"), (_, _) => throw new RpcException(new Status(StatusCode.PermissionDenied, "no"))));
+        await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "FailedLater"), FailedLaterAsync));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Bug"), BugAsync));
+
+        Assert.Equal(
+            [("Completed", "OK"), ("Awaited", "OK"), ("ThrownAtOnce", "PermissionDenied"), ("FailedLater", "ResourceExhausted"), ("Bug", "Unknown")],
+            recorded);
+
+        static async Task<string> AwaitedAsync(string request, ServerCallContext context)
+        {
+            await Task.Yield();
+            return "response";
+        }
+
+        static async Task<string> FailedLaterAsync(string request, ServerCallContext context)
+        {
+            await Task.Yield();
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "quota"));
+        }
+
+        static async Task<string> BugAsync(string request, ServerCallContext context)
+        {
+            await Task.Yield();
+            throw new InvalidOperationException("bug");
+        }
+    }
+
+    /// <summary>The exception <paramref name="call"/> throws before it returns a task.</summary>
+    private static T ThrownAtOnce<T>(Func<Task> call)
+        where T : Exception
+    {
+        Task? returned = null;
+        var thrown = Record.Exception(() => { returned = call(); });
+        Assert.Null(returned);
+        return Assert.IsType<T>(thrown);
+    }
+
+    /// <summary>Just enough of a call for the interceptors: its method name.</summary>
+    private sealed class CallContext(string method) : ServerCallContext
+    {
+        protected override string MethodCore => method;
+
+        protected override string HostCore => "localhost";
+
+        protected override string PeerCore => "ipv4:127.0.0.1:1";
+
+        protected override DateTime DeadlineCore => DateTime.MaxValue;
+
+        protected override Metadata RequestHeadersCore { get; } = [];
+
+        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
+
+        protected override Metadata ResponseTrailersCore { get; } = [];
+
+        protected override Status StatusCore { get; set; }
+
+        protected override WriteOptions? WriteOptionsCore { get; set; }
+
+        protected override AuthContext AuthContextCore => new(null, []);
+
+        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
+
+        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
+    }
+}

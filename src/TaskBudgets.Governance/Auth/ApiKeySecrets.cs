@@ -33,15 +33,15 @@ public static class ApiKeySecrets
     /// <summary>Lower-case hex SHA-256 of the secret: what the database holds.</summary>
     public static string Hash(string secret)
     {
+        ArgumentNullException.ThrowIfNull(secret);
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         Digest(secret, digest);
         return HashText(digest);
     }
 
     /// <summary>The SHA-256 of the secret's UTF-8 into <paramref name="digest"/>, without allocating for a key-sized secret.</summary>
-    public static void Digest(string secret, Span<byte> digest)
+    public static void Digest(ReadOnlySpan<char> secret, Span<byte> digest)
     {
-        ArgumentNullException.ThrowIfNull(secret);
         const int StackBytes = (MaxLength + 1) * 3;
         var most = Encoding.UTF8.GetMaxByteCount(secret.Length);
         Span<byte> utf8 = most <= StackBytes ? stackalloc byte[StackBytes] : new byte[most];

@@ -84,7 +84,7 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
             throw RpcErrors.Unauthenticated("KEY_MISSING", "This call needs an API key: send the header 'authorization: Bearer <key>'.");
         }
 
-        var who = await keys.FindAsync(header[Scheme.Length..].Trim(), context.CancellationToken);
+        var who = await keys.FindAsync(header.AsSpan(Scheme.Length).Trim(), context.CancellationToken);
         if (who is null)
         {
             LogUnknownKey(logger, context.Method);

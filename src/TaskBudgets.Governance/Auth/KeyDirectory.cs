@@ -32,31 +32,33 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
     }
 
     /// <summary>The key's identity, or null for an unknown or revoked key.</summary>
-    public async ValueTask<CallerIdentity?> FindAsync(string secret, CancellationToken cancellationToken)
+    /// <param name="secret">The bearer secret, as a span of the header: a cached key is found without copying it.</param>
+    public ValueTask<CallerIdentity?> FindAsync(ReadOnlySpan<char> secret, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(secret);
         if (secret.Length == 0 || secret.Length > ApiKeySecrets.MaxLength)
         {
-            return null;
+            return ValueTask.FromResult<CallerIdentity?>(null);
         }
 
         if (IsBootstrap(secret))
         {
-            return Bootstrap;
+            return ValueTask.FromResult<CallerIdentity?>(Bootstrap);
         }
 
         if (!secret.StartsWith(ApiKeySecrets.Prefix, StringComparison.Ordinal))
         {
-            return null;
+            return ValueTask.FromResult<CallerIdentity?>(null);
         }
 
         var digest = SecretDigest.Of(secret);
         var now = time.GetUtcNow();
-        if (cache.TryGetValue(digest, out var cached) && cached.Until > now)
-        {
-            return cached.Identity;
-        }
+        return cache.TryGetValue(digest, out var cached) && cached.Until > now
+            ? ValueTask.FromResult(cached.Identity)
+            : LookUpAsync(digest, now, cancellationToken);
+    }
 
+    private async ValueTask<CallerIdentity?> LookUpAsync(SecretDigest digest, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var hash = digest.ToHex();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var row = await db.ApiKeys.AsNoTracking()
@@ -75,7 +77,7 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
 
     // Every call pays this, so it compares bytes in constant time rather than hashing: the first
     // admin key is in this process's configuration anyway.
-    private bool IsBootstrap(string secret)
+    private bool IsBootstrap(ReadOnlySpan<char> secret)
     {
         if (bootstrapSecret.Length == 0)
         {
@@ -98,7 +100,7 @@ public sealed class KeyDirectory(IDbContextFactory<GovernanceDbContext> contexts
     /// </summary>
     private readonly record struct SecretDigest(UInt128 High, UInt128 Low)
     {
-        public static SecretDigest Of(string secret)
+        public static SecretDigest Of(ReadOnlySpan<char> secret)
         {
             Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
             ApiKeySecrets.Digest(secret, digest);

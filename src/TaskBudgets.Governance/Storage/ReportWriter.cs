@@ -183,7 +183,7 @@ public sealed partial class ReportWriter(
 
         // One change per lease, counter and task budget touched, each set sorted and taken in the
         // order every writer uses (leases, then counters): no per-report round trips, no deadlocks.
-        var leases = work.Leases.ToList();
+        var leases = work.Leases;
         var took = await sql.DebitLeasesAsync(db, leases, nowMs);
         for (var l = 0; l < leases.Count; l++)
         {
@@ -201,9 +201,9 @@ public sealed partial class ReportWriter(
             }
         }
 
-        var counters = work.CounterDeltas().ToList();
+        var counters = work.CounterDeltas();
         var found = await sql.AddAsync(db, counters, work.TaskUses);
-        for (var c = 0; c < counters.Count; c++)
+        for (var c = 0; c < counters.Length; c++)
         {
             if (!found[c])
             {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace TaskBudgets.Governance.Storage;
 
 /// <summary>
@@ -15,12 +17,23 @@ namespace TaskBudgets.Governance.Storage;
 /// <param name="expectedDebits">How many debits the batch will hold, so its list does not grow in steps.</param>
 public sealed class SettlementBatch(int expectedDebits = 0)
 {
-    private readonly SortedDictionary<string, LeaseDebits> leases = new(StringComparer.Ordinal);
+    // Hashed while the batch fills (a few debits a report, each looked up once) and sorted once at
+    // the end: a sorted tree compared long, shared-prefix ids on every lookup.
+    private readonly Dictionary<string, LeaseDebits> leases = new(StringComparer.Ordinal);
     private readonly List<DebitSlot> debits = new(expectedDebits);
     private readonly SortedDictionary<(string OrgId, string TaskId), long> taskUses = new(OrdinalPairComparer.Instance);
 
     /// <summary>The leases to debit, sorted by id.</summary>
-    public IEnumerable<LeaseDebits> Leases => leases.Values;
+    public IReadOnlyList<LeaseDebits> Leases
+    {
+        get
+        {
+            var sorted = new LeaseDebits[leases.Count];
+            leases.Values.CopyTo(sorted, 0);
+            Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
+            return sorted;
+        }
+    }
 
     /// <summary>Output tokens each agentic loop used in this batch, sorted by (org, task).</summary>
     public IReadOnlyDictionary<(string OrgId, string TaskId), long> TaskUses => taskUses;
@@ -62,17 +75,18 @@ public sealed class SettlementBatch(int expectedDebits = 0)
     /// What each quota window's counter gains in use and loses in leased capacity, sorted by
     /// (counter, window). Read it after the lease debits are marked.
     /// </summary>
-    public SortedDictionary<(string CounterKey, long WindowStart), CounterDelta> CounterDeltas()
+    public KeyValuePair<(string CounterKey, long WindowStart), CounterDelta>[] CounterDeltas()
     {
-        var counters = new SortedDictionary<(string, long), CounterDelta>(CounterOrder.Instance);
+        var counters = new Dictionary<(string, long), CounterDelta>(OrdinalCounterKey.Instance);
         foreach (var slot in debits)
         {
-            var key = (slot.Debit.CounterKey, slot.Debit.WindowStart);
-            var current = counters.GetValueOrDefault(key);
-            counters[key] = new CounterDelta(current.Consumed + slot.Debit.Amount, current.Leased + (slot.Debited ? slot.Debit.Amount : 0));
+            ref var delta = ref CollectionsMarshal.GetValueRefOrAddDefault(counters, (slot.Debit.CounterKey, slot.Debit.WindowStart), out _);
+            delta = new CounterDelta(delta.Consumed + slot.Debit.Amount, delta.Leased + (slot.Debited ? slot.Debit.Amount : 0));
         }
 
-        return counters;
+        var sorted = counters.ToArray();
+        Array.Sort(sorted, static (a, b) => OrdinalCounterKey.Instance.Compare(a.Key, b.Key));
+        return sorted;
     }
 
     private sealed class OrdinalPairComparer : IComparer<(string, string)>
@@ -83,12 +97,16 @@ public sealed class SettlementBatch(int expectedDebits = 0)
             string.CompareOrdinal(x.Item1, y.Item1) is var c and not 0 ? c : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
-    private sealed class CounterOrder : IComparer<(string, long)>
+    private sealed class OrdinalCounterKey : IComparer<(string, long)>, IEqualityComparer<(string, long)>
     {
-        public static readonly CounterOrder Instance = new();
+        public static readonly OrdinalCounterKey Instance = new();
 
         public int Compare((string, long) x, (string, long) y) =>
             string.CompareOrdinal(x.Item1, y.Item1) is var c and not 0 ? c : x.Item2.CompareTo(y.Item2);
+
+        public bool Equals((string, long) x, (string, long) y) => x.Item2 == y.Item2 && string.Equals(x.Item1, y.Item1, StringComparison.Ordinal);
+
+        public int GetHashCode((string, long) obj) => HashCode.Combine(StringComparer.Ordinal.GetHashCode(obj.Item1), obj.Item2);
     }
 }
 

@@ -64,9 +64,21 @@ public class SettlementBatchTests
         Assert.Equal([true, true], a);
         Assert.Equal([false], b);
         var counters = batch.CounterDeltas();
-        Assert.Equal([("k", 0L), ("q", 0L)], counters.Keys);
-        Assert.Equal(new CounterDelta(150, 100), counters[("k", 0)]);
-        Assert.Equal(new CounterDelta(3, 3), counters[("q", 0)]);
+        Assert.Equal([("k", 0L), ("q", 0L)], counters.Select(c => c.Key));
+        Assert.Equal(new CounterDelta(150, 100), counters[0].Value);
+        Assert.Equal(new CounterDelta(3, 3), counters[1].Value);
+    }
+
+    [Fact]
+    public void Counters_are_summed_per_window_and_sorted_by_key_then_window()
+    {
+        var batch = new SettlementBatch();
+        batch.Add(Report("a", "o", new QuotaDebit("q", 120, null, false, 1), new QuotaDebit("k", 60, null, false, 2), new QuotaDebit("q", 60, null, false, 4)), new bool[3]);
+        batch.Add(Report("b", "o", new QuotaDebit("k", 60, null, false, 8), new QuotaDebit("k:", 0, null, false, 16)), new bool[2]);
+
+        Assert.Equal(
+            [(("k", 60L), 10L), (("k:", 0L), 16L), (("q", 60L), 4L), (("q", 120L), 1L)],
+            batch.CounterDeltas().Select(c => (c.Key, c.Value.Consumed)));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ namespace TaskBudgets.Governance.Tests.Budgeting;
 public class BudgetDecisionAllocationTests
 {
     private const int Calls = 50_000;
+    private const int MeasuredRuns = 5;
 
     private static readonly TierRule Rule = new()
     {
@@ -81,12 +82,23 @@ public class BudgetDecisionAllocationTests
         // Warm up: JIT tiers, type loads and static constructors may allocate once, never per call.
         var checksum = Run(path, 2_000);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        checksum += Run(path, Calls);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // A tier-up or on-stack replacement that lands inside a measured run allocates a few
+        // kilobytes once on this thread (CI saw 4,952 bytes in one of 50,000-call runs). A
+        // per-call allocation shows in every run (at least 24 bytes a call, over a megabyte a
+        // run), so a clean run among a few attempts is the proof, and a run that is never
+        // clean fails with every attempt's figure.
+        var attempts = new List<long>();
+        while (attempts.Count < MeasuredRuns && (attempts.Count == 0 || attempts[^1] != 0))
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            checksum += Run(path, Calls);
+            attempts.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.True(checksum != 0, "the decisions were computed");
-        Assert.True(allocated == 0, $"{path}: {allocated} bytes allocated over {Calls} decisions ({(double)allocated / Calls:F1} per call)");
+        Assert.True(
+            attempts[^1] == 0,
+            $"{path}: every run of {Calls} decisions allocated; bytes per run: {string.Join(", ", attempts)} ({(double)attempts.Min() / Calls:F1} per call at least)");
     }
 
     private static long Run(string path, int calls)

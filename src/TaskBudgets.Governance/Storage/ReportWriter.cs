@@ -12,13 +12,16 @@ namespace TaskBudgets.Governance.Storage;
 /// row's primary key: a retried report finds its first row and changes nothing.
 /// </summary>
 public sealed partial class ReportWriter(
-    IDbContextFactory<GovernanceDbContext> contexts,
+    [FromKeyedServices(ReportWriter.Contexts)] IDbContextFactory<GovernanceDbContext> contexts,
     IOptions<ReportWriterOptions> options,
     SqliteWriteGate writeGate,
     TimeProvider time,
     GovernanceMetrics metrics,
     ILogger<ReportWriter> logger) : BackgroundService
 {
+    /// <summary>The service key of the writer's own context factory (and so its own connection pool).</summary>
+    public const string Contexts = "report-writer";
+
     private readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Value.QueueCapacity)
     {
         SingleReader = true,

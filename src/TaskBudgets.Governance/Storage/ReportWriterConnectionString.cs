@@ -1,5 +1,6 @@
 using Microsoft.Data.SqlClient;
 using Npgsql;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Storage;
 
@@ -11,7 +12,9 @@ namespace TaskBudgets.Governance.Storage;
 public static class ReportWriterConnectionString
 {
     public const string Suffix = "report-writer";
-    private const string DefaultApplication = "taskbudgets-governance";
+
+    // SqlClient fills in its own name when none is given; that one is not the operator's.
+    private static readonly string SqlClientDefaultApplication = new SqlConnectionStringBuilder().ApplicationName;
 
     public static string PostgreSql(string connectionString)
     {
@@ -28,10 +31,10 @@ public static class ReportWriterConnectionString
     public static string SqlServer(string connectionString)
     {
         var builder = new SqlConnectionStringBuilder(connectionString);
-        builder.ApplicationName = Mark(builder.ApplicationName == new SqlConnectionStringBuilder().ApplicationName ? null : builder.ApplicationName);
+        builder.ApplicationName = Mark(builder.ApplicationName == SqlClientDefaultApplication ? null : builder.ApplicationName);
         return builder.ConnectionString;
     }
 
     private static string Mark(string? application) =>
-        $"{(string.IsNullOrWhiteSpace(application) ? DefaultApplication : application)}/{Suffix}";
+        $"{(string.IsNullOrWhiteSpace(application) ? TelemetrySetup.ServiceName : application)}/{Suffix}";
 }

@@ -8,6 +8,9 @@ namespace TaskBudgets.Governance.Telemetry;
 /// <summary>Composes telemetry: the service's meter, ASP.NET Core and runtime metrics, Prometheus, optional OTLP traces, JSON logs with trace ids.</summary>
 public static class TelemetrySetup
 {
+    /// <summary>The service's name in telemetry and, by default, in the database's session list.</summary>
+    public const string ServiceName = "taskbudgets-governance";
+
     public static IHostApplicationBuilder AddGovernanceTelemetry(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -17,7 +20,7 @@ public static class TelemetrySetup
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 
         var otel = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService("taskbudgets-governance"))
+            .ConfigureResource(r => r.AddService(ServiceName))
             .WithMetrics(metrics => metrics
                 .AddMeter(GovernanceMetrics.MeterName)
                 .AddAspNetCoreInstrumentation()

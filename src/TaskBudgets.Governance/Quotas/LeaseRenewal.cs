@@ -4,8 +4,8 @@ namespace TaskBudgets.Governance.Quotas;
 
 /// <summary>
 /// In the background: renews this replica's leases, sizes them to recent demand (returning what
-/// is not needed, so capacity near a limit is not stranded here), retires ended windows, and
-/// reclaims the expired leases of dead replicas.
+/// is not needed, so capacity near a limit is not stranded here), leases a busy window's next one
+/// before it starts, retires ended windows, and reclaims the expired leases of dead replicas.
 /// </summary>
 public sealed partial class LeaseRenewal(
     QuotaLedger ledger,
@@ -85,6 +85,12 @@ public sealed partial class LeaseRenewal(
                     return;
                 }
 
+                if (now < bucket.WindowStart)
+                {
+                    // Leased ahead by LeaseNextWindowAsync, with no demand of its own yet: sized once it starts.
+                    return;
+                }
+
                 // Near the limit a lease covers one interval of demand, not the horizon: what one
                 // replica holds beyond that is capacity other replicas may be refused.
                 var (recent, smoothed) = bucket.TakeDemand(decay);
@@ -111,8 +117,46 @@ public sealed partial class LeaseRenewal(
             }
         });
 
+        await Parallel.ForEachAsync(buckets, parallel, async (bucket, token) => await LeaseNextWindowAsync(bucket, now, horizon, token));
         await leases.ReclaimExpiredAsync(cancellationToken);
         Interlocked.Exchange(ref lastPassTicks, time.GetUtcNow().UtcTicks);
+    }
+
+    /// <summary>
+    /// Near the end of a busy window, leases the next one ahead, sized to this one's demand. A new
+    /// window has no lease, so without this a database outage that spans a rollover (every minute,
+    /// for a per-minute quota) failed its grants closed at once instead of serving for
+    /// Leases:ServeWithoutDatabaseFor; and each rollover's first grants waited for the database.
+    /// The lease is a real one, taken from the next window's counter: nothing is granted ahead of it.
+    /// </summary>
+    private async Task LeaseNextWindowAsync(QuotaBucket bucket, DateTimeOffset now, double horizon, CancellationToken cancellationToken)
+    {
+        var length = bucket.WindowEnd - bucket.WindowStart;
+        var lead = TimeSpan.FromTicks(Math.Min(length.Ticks / 2, Math.Max(options.ServeWithoutDatabaseFor.Ticks, 2 * options.RenewInterval.Ticks)));
+        var (demand, _) = bucket.DemandNow();
+        if (now < bucket.WindowStart || now >= bucket.WindowEnd || bucket.WindowEnd - now > lead || demand == 0)
+        {
+            return;
+        }
+
+        // Sized to this window's demand, which the next one has not seen yet; topped up as this
+        // window's demand grows, never returned before the next window starts (its own sizing does).
+        var next = ledger.BucketFor(bucket.Quota, bucket.Subject, bucket.WindowEnd);
+        await next.LeaseGate.WaitAsync(cancellationToken);
+        try
+        {
+            var (_, unleased) = next.DemandNow();
+            var target = LeaseSizing.Target(demand, demand, horizon, unleased, next.Quota.Limit);
+            var free = next.Free;
+            if (free < target)
+            {
+                await leases.GrowAsync(next, 0, target + (target / 2) - free, forGrant: false, counter: null, cancellationToken);
+            }
+        }
+        finally
+        {
+            next.LeaseGate.Release();
+        }
     }
 
     /// <summary>On shutdown, give back every bit of free capacity, so other replicas need not wait for expiry.</summary>

@@ -7,6 +7,8 @@ namespace TaskBudgets.Governance.Tests.Processes;
 /// <summary>
 /// A database outage: grants go on from leases for the configured time, then fail closed;
 /// reports are refused (UNAVAILABLE) rather than acknowledged and lost; all recovers after.
+/// The outage spans a minute's rollover, so the per-minute quota's grants come from the lease
+/// the renewal took for the next minute before it started.
 /// </summary>
 public sealed class OutageTests
 {
@@ -26,18 +28,34 @@ public sealed class OutageTests
         await using var server = await ServerProcess.StartAsync(directory.Path, settings);
         var budgets = server.Budgets;
         var ask = new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" };
+
+        // Three seconds before a minute ends (up to a minute's wait): acme's requests-per-minute
+        // quota rolls over during the outage. Once, a rollover in CI failed the grant below.
+        while (DateTime.UtcNow.Second != 57)
+        {
+            await Task.Delay(100);
+        }
+
+        var minute = DateTime.UtcNow.Minute;
         var before = await budgets.GetBudgetAsync(ask);
         for (var i = 0; i < 5; i++)
         {
             await budgets.GetBudgetAsync(ask);
         }
 
+        // A few renewal passes, which lease the next minute ahead (within ServeWithoutDatabaseFor of its start).
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+
         // Timed from the end of the stop: until then a renewal can still reach the database, and
         // each one that does restarts the lease's serving time.
         await postgres.StopAsync();
         var stopped = System.Diagnostics.Stopwatch.StartNew();
+        while (DateTime.UtcNow.Minute == minute)
+        {
+            await Task.Delay(50);
+        }
 
-        // From the lease, without the database.
+        // From the leases, without the database: the next minute's, the hour's and the day's.
         var during = await budgets.GetBudgetAsync(ask);
         var report = new ReportUsageRequest { GrantId = during.GrantId, Usage = new UsageTokens { OutputTokens = 500, ReasoningTokens = 400 }, StopReason = StopReason.EndTurn };
         var refused = await Assert.ThrowsAsync<RpcException>(() => budgets.ReportUsageAsync(report).ResponseAsync);

@@ -110,6 +110,8 @@ public sealed partial class LeaseRenewal(
                 {
                     await leases.ReturnAsync(bucket, free - target, token);
                 }
+
+                await LeaseNextWindowAsync(bucket, Math.Max(recent, smoothed), now, horizon, token);
             }
             finally
             {
@@ -117,7 +119,6 @@ public sealed partial class LeaseRenewal(
             }
         });
 
-        await Parallel.ForEachAsync(buckets, parallel, async (bucket, token) => await LeaseNextWindowAsync(bucket, now, horizon, token));
         await leases.ReclaimExpiredAsync(cancellationToken);
         Interlocked.Exchange(ref lastPassTicks, time.GetUtcNow().UtcTicks);
     }
@@ -128,13 +129,13 @@ public sealed partial class LeaseRenewal(
     /// for a per-minute quota) failed its grants closed at once instead of serving for
     /// Leases:ServeWithoutDatabaseFor; and each rollover's first grants waited for the database.
     /// The lease is a real one, taken from the next window's counter: nothing is granted ahead of it.
+    /// Called for a current window, under its LeaseGate, with the demand its sizing just took.
     /// </summary>
-    private async Task LeaseNextWindowAsync(QuotaBucket bucket, DateTimeOffset now, double horizon, CancellationToken cancellationToken)
+    private async Task LeaseNextWindowAsync(QuotaBucket bucket, long demand, DateTimeOffset now, double horizon, CancellationToken cancellationToken)
     {
         var length = bucket.WindowEnd - bucket.WindowStart;
         var lead = TimeSpan.FromTicks(Math.Min(length.Ticks / 2, Math.Max(options.ServeWithoutDatabaseFor.Ticks, 2 * options.RenewInterval.Ticks)));
-        var (demand, _) = bucket.DemandNow();
-        if (now < bucket.WindowStart || now >= bucket.WindowEnd || bucket.WindowEnd - now > lead || demand == 0)
+        if (demand == 0 || bucket.WindowEnd - now > lead)
         {
             return;
         }

@@ -161,12 +161,22 @@ public sealed partial class MetricsTests : IAsyncLifetime
         var released = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" });
         await budgets.ReleaseBudgetAsync(new ReleaseBudgetRequest { GrantId = released.GrantId });
         await budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = released.GrantId, Usage = new UsageTokens { OutputTokens = 99_999 }, StopReason = StopReason.EndTurn });
-        for (var i = 0; i < 5; i++)
+        // "capped" allows 5 requests a minute of the real clock: should a minute end in between,
+        // the next one allows 5 more, so a denial comes within 11 asks (the CI failure was the 6th granted).
+        Grpc.Core.RpcException? denial = null;
+        for (var i = 0; i < 11 && denial is null; i++)
         {
-            await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" });
+            try
+            {
+                await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" });
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                denial = e;
+            }
         }
 
-        await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "capped", TaskType = "t", Model = "claude-test" }).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.ResourceExhausted, denial?.StatusCode);
         var scrape = await ScrapeAsync();
         for (var wait = 0; wait < 50 && !scrape.Contains("taskbudgets_calibration_budget_tokens", StringComparison.Ordinal); wait++)
         {

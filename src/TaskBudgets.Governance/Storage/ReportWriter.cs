@@ -186,9 +186,9 @@ public sealed partial class ReportWriter(
 
         // One change per lease, counter and task budget touched, each set sorted and taken in the
         // order every writer uses (leases, then counters): no per-report round trips, no deadlocks.
-        var leases = work.Leases;
+        var leases = work.LeasesInOrder();
         var took = await sql.DebitLeasesAsync(db, leases, nowMs);
-        for (var l = 0; l < leases.Count; l++)
+        for (var l = 0; l < leases.Length; l++)
         {
             if (took[l])
             {

@@ -23,16 +23,13 @@ public sealed class SettlementBatch(int expectedDebits = 0)
     private readonly List<DebitSlot> debits = new(expectedDebits);
     private readonly SortedDictionary<(string OrgId, string TaskId), long> taskUses = new(OrdinalPairComparer.Instance);
 
-    /// <summary>The leases to debit, sorted by id.</summary>
-    public IReadOnlyList<LeaseDebits> Leases
+    /// <summary>The leases to debit, sorted by id: a new array on each call, so read it once a batch.</summary>
+    public LeaseDebits[] LeasesInOrder()
     {
-        get
-        {
-            var sorted = new LeaseDebits[leases.Count];
-            leases.Values.CopyTo(sorted, 0);
-            Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
-            return sorted;
-        }
+        var sorted = new LeaseDebits[leases.Count];
+        leases.Values.CopyTo(sorted, 0);
+        Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
+        return sorted;
     }
 
     /// <summary>Output tokens each agentic loop used in this batch, sorted by (org, task).</summary>

@@ -15,7 +15,7 @@ public class SettlementBatchTests
         batch.Add(Report("b", "o", new QuotaDebit("k2", 60, "r1/k2/60", true, 5), new QuotaDebit("k1", 60, "r1/k1/60", true, 1)), new bool[2]);
         batch.Add(Report("c", "o", new QuotaDebit("k2", 60, "r2/k2/60", false, 7)), new bool[1]);
 
-        var leases = batch.Leases.ToList();
+        var leases = batch.LeasesInOrder().ToList();
 
         Assert.Equal(["r1/k1/60", "r1/k2/60", "r2/k2/60"], leases.Select(l => l.LeaseId));
         Assert.Equal((2L, 0L), (leases[0].ByOwner, leases[0].ByOthers));
@@ -31,7 +31,7 @@ public class SettlementBatchTests
         batch.Add(Report("b", "o", new QuotaDebit("k", 0, "L", true, 20)), new bool[1]);
         batch.Add(Report("c", "o", new QuotaDebit("k", 0, "L", true, 10)), new bool[1]);
 
-        Assert.Equal([30L, 20L, 10L], batch.Leases.Single().Items.Select(i => i.Debit.Amount));
+        Assert.Equal([30L, 20L, 10L], batch.LeasesInOrder().Single().Items.Select(i => i.Debit.Amount));
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public class SettlementBatchTests
         var first = new bool[2];
         batch.Add(Report("a", "o", new QuotaDebit("k", 0, null, false, 9), new QuotaDebit("k", 0, "L", true, 0)), first);
 
-        Assert.Empty(batch.Leases);
+        Assert.Empty(batch.LeasesInOrder());
         var counter = Assert.Single(batch.CounterDeltas());
         Assert.Equal(new CounterDelta(9, 0), counter.Value);
         Assert.Equal([false, false], first);
@@ -56,7 +56,7 @@ public class SettlementBatchTests
         batch.Add(Report("a", "o", new QuotaDebit("k", 0, "L1", true, 100), new QuotaDebit("q", 0, "L2", true, 3)), a);
         batch.Add(Report("b", "o", new QuotaDebit("k", 0, "L3", false, 50)), b);
 
-        foreach (var lease in batch.Leases.Where(l => l.LeaseId != "L3"))
+        foreach (var lease in batch.LeasesInOrder().Where(l => l.LeaseId != "L3"))
         {
             lease.MarkAllDebited();
         }

@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging.Abstractions;
+using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Api;
 
@@ -8,8 +10,14 @@ namespace TaskBudgets.Governance.Api;
 /// Turns the domain's deliberate refusals into rich gRPC errors, and storage failures into
 /// UNAVAILABLE (nothing was recorded; retry). Anything else stays UNKNOWN with its message hidden.
 /// </summary>
-public sealed partial class GovernanceErrorInterceptor(TimeProvider time, ILogger<GovernanceErrorInterceptor> logger) : Interceptor
+public sealed partial class GovernanceErrorInterceptor(TimeProvider time, StorageOutage outage, ILogger<GovernanceErrorInterceptor> logger) : Interceptor
 {
+    /// <summary>Without the host's outage log (unit tests): outages go unlogged, other storage failures are logged as ever.</summary>
+    public GovernanceErrorInterceptor(TimeProvider time, ILogger<GovernanceErrorInterceptor> logger)
+        : this(time, new StorageOutage(time, NullLogger<StorageOutage>.Instance), logger)
+    {
+    }
+
     // Not async: a call that completed successfully is handed back as it is, without a state
     // machine and a task of its own; only failures need translating.
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -52,14 +60,24 @@ public sealed partial class GovernanceErrorInterceptor(TimeProvider time, ILogge
             return RpcErrors.From(refusal, time);
         }
 
+        // The database being away is one story told by StorageOutage, not an error per call.
+        if (StorageOutage.IsOutage(e))
+        {
+            outage.Failed(context.Method, e);
+            return StorageUnavailable();
+        }
+
         if (IsStorageFailure(e))
         {
             LogStorageFailure(logger, context.Method, e);
-            return RpcErrors.Unavailable("Storage is unavailable; the request was not recorded. Retry with the same ids.");
+            return StorageUnavailable();
         }
 
         return null;
     }
+
+    private static RpcException StorageUnavailable() =>
+        RpcErrors.Unavailable("Storage is unavailable; the request was not recorded. Retry with the same ids.");
 
     private static bool IsStorageFailure(Exception e) =>
         e is DbUpdateException or System.Data.Common.DbException or TimeoutException

@@ -22,6 +22,7 @@ public sealed partial class CalibrationSync(
     ReplicaIdentity replica,
     IOptions<CalibrationOptions> options,
     TimeProvider time,
+    StorageOutage outage,
     ILogger<CalibrationSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim syncing = new(1, 1);
@@ -93,10 +94,11 @@ public sealed partial class CalibrationSync(
                 try
                 {
                     await SyncAsync(stoppingToken);
+                    outage.Succeeded();
                 }
                 catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
-                    LogSyncFailed(logger, e);
+                    Failed(e);
                 }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
@@ -112,6 +114,19 @@ public sealed partial class CalibrationSync(
             await SyncAsync(last.Token);
         }
         catch (Exception e)
+        {
+            Failed(e);
+        }
+    }
+
+    /// <summary>An outage is told once by StorageOutage; anything else is worth its stack trace.</summary>
+    private void Failed(Exception e)
+    {
+        if (StorageOutage.IsOutage(e))
+        {
+            outage.Failed("syncing calibration", e);
+        }
+        else
         {
             LogSyncFailed(logger, e);
         }

@@ -13,6 +13,7 @@ public sealed partial class PolicyRefresh(
     PolicyCatalog catalog,
     IOptions<PolicyOptions> options,
     TimeProvider time,
+    StorageOutage outage,
     ILogger<PolicyRefresh> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -25,6 +26,12 @@ public sealed partial class PolicyRefresh(
                 try
                 {
                     await RefreshAsync(stoppingToken);
+                    outage.Succeeded();
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested && StorageOutage.IsOutage(e))
+                {
+                    // The database is away: told once by StorageOutage, not every interval.
+                    outage.Failed("refreshing the policy", e);
                 }
                 catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {

@@ -20,6 +20,7 @@ public sealed partial class UsageCounters(
     SqliteWriteGate writeGate,
     IOptions<UsageOptions> options,
     TimeProvider time,
+    StorageOutage outage,
     ILogger<UsageCounters> logger) : BackgroundService
 {
     private readonly SemaphoreSlim flushing = new(1, 1);
@@ -111,7 +112,7 @@ public sealed partial class UsageCounters(
                 }
                 catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
-                    LogFlushFailed(logger, e);
+                    Failed(e);
                 }
             }
         }
@@ -124,6 +125,19 @@ public sealed partial class UsageCounters(
             await FlushAsync(CancellationToken.None);
         }
         catch (Exception e)
+        {
+            Failed(e);
+        }
+    }
+
+    /// <summary>An outage is told once by StorageOutage; anything else is worth its stack trace.</summary>
+    private void Failed(Exception e)
+    {
+        if (StorageOutage.IsOutage(e))
+        {
+            outage.Failed("writing usage counts", e);
+        }
+        else
         {
             LogFlushFailed(logger, e);
         }

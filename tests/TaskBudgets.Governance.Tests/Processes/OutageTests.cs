@@ -8,7 +8,8 @@ namespace TaskBudgets.Governance.Tests.Processes;
 /// A database outage: grants go on from leases for the configured time, then fail closed;
 /// reports are refused (UNAVAILABLE) rather than acknowledged and lost; all recovers after.
 /// The outage spans a minute's rollover, so the per-minute quota's grants come from the lease
-/// the renewal took for the next minute before it started.
+/// the renewal took for the next minute before it started. It is told in a few warnings, not
+/// an error with a stack trace per attempt (a renewal every 200 ms here wrote over a thousand lines).
 /// </summary>
 public sealed class OutageTests
 {
@@ -48,6 +49,7 @@ public sealed class OutageTests
 
         // Timed from the end of the stop: until then a renewal can still reach the database, and
         // each one that does restarts the lease's serving time.
+        var quiet = server.Output.Length;
         await postgres.StopAsync();
         var stopped = System.Diagnostics.Stopwatch.StartNew();
         while (DateTime.UtcNow.Minute == minute)
@@ -79,6 +81,17 @@ public sealed class OutageTests
         Assert.False(first.Duplicate);
         Assert.True(again.Duplicate);
         Assert.NotEqual(before.GrantId, during.GrantId);
+
+        // Told as one outage: a warning when it started, at most a summary, one when it ended
+        // (a report committed again); no error, no stack trace, a bounded number of lines.
+        var told = server.Output[quiet..];
+        var lines = told.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{lines.Length} lines from the stop to the end:\n{told}");
+        Assert.Contains("The database is unreachable", told, StringComparison.Ordinal);
+        Assert.Contains("The database is reachable again", told, StringComparison.Ordinal);
+        Assert.False(lines.Any(ConsoleLines.IsError), $"An error from the stop to the end:\n{told}");
+        Assert.False(lines.Any(ConsoleLines.IsStackTrace), $"A stack trace from the stop to the end:\n{told}");
+        Assert.True(lines.Length <= 20, $"{lines.Length} lines from the stop to the end:\n{told}");
     }
 
     /// <summary>Calls until an answer other than UNAVAILABLE, or null at the deadline.</summary>

@@ -27,13 +27,14 @@ public class QuotaBucketBenchmarks
         var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         bucket = new QuotaBucket(quota, string.Empty, start, "replica/demo:reasoning_tokens:day/0");
         bucket.AddLeased(long.MaxValue / 8);
+        bucket.Declared(bucket.BeginDeclaration(0, long.MaxValue));
     }
 
     [Benchmark]
     public bool TryReserveThenRelease()
     {
         var reserved = bucket.TryReserve(2_048);
-        bucket.Release(2_048);
+        bucket.Release(2_048, leavesHold: 0);
         return reserved;
     }
 

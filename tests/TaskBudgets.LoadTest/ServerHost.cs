@@ -81,6 +81,10 @@ internal sealed class ServerHost : IAsyncDisposable
             // The server requires Leases:Ttl >= Grants:Ttl + 2 x Leases:RenewInterval (2 s by default).
             var leaseTtl = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(15).Ticks, (grantTtl + TimeSpan.FromSeconds(10)).Ticks));
             settings.Add(new("Leases:Ttl", leaseTtl.ToString("c", CultureInfo.InvariantCulture)));
+
+            // And Leases:MaxClockSkew (2 s by default) below half of Grants:Ttl; one machine, one clock.
+            var skew = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, grantTtl.Ticks / 4));
+            settings.Add(new("Leases:MaxClockSkew", skew.ToString("c", CultureInfo.InvariantCulture)));
             description += $", Grants:Ttl={grantTtl.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s";
         }
 

@@ -90,10 +90,29 @@ public sealed class LocalServer : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
+    /// <summary>SIGSTOP: the process stops where it is, sockets open, until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT: a paused process goes on from where it stopped.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
     public async ValueTask DisposeAsync()
     {
+        if (!process.HasExited)
+        {
+            // A paused process cannot die of SIGKILL until it is scheduled again on some kernels.
+            await ResumeAsync();
+        }
+
         await KillAsync();
         process.Dispose();
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("could not run kill");
+        await kill.WaitForExitAsync();
     }
 
     private static LocalServer Launch(string dll, string workingDirectory, List<KeyValuePair<string, string>> settings, Action<string>? echo)

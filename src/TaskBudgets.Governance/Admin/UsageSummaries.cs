@@ -12,13 +12,15 @@ namespace TaskBudgets.Governance.Admin;
 
 /// <summary>
 /// An org's usage over a time range: grants and denials from the usage counters, what was used
-/// from the settlements, and each quota's current window from its counters and this replica's
-/// live reservations.
+/// from the settlements, and each quota's current window from its counters and the live
+/// reservations of the whole fleet: this replica's own, and what the other replicas' leases
+/// record (declared at their last renewal, less what was settled anywhere since).
 /// </summary>
 public sealed class UsageSummaries(
     IDbContextFactory<GovernanceDbContext> contexts,
     PolicyCatalog catalog,
     QuotaLedger ledger,
+    ReplicaIdentity replica,
     UsageCounters counters,
     TimeProvider time)
 {
@@ -144,6 +146,13 @@ public sealed class UsageSummaries(
                 .Where(c => c.WindowStart == windowStart && (c.CounterKey == quota.Id || c.CounterKey.StartsWith(prefix)))
                 .ToListAsync(cancellationToken);
             var used = rows.ToDictionary(c => c.CounterKey, c => c.Consumed, StringComparer.Ordinal);
+            var replicaId = replica.Id;
+            var nowMs = now.ToUnixTimeMilliseconds();
+            var elsewhere = await db.CapacityLeases.AsNoTracking()
+                .Where(l => l.WindowStart == windowStart && l.ReplicaId != replicaId && l.ExpiresAtMs > nowMs && (l.CounterKey == quota.Id || l.CounterKey.StartsWith(prefix)))
+                .GroupBy(l => l.CounterKey)
+                .Select(g => new { CounterKey = g.Key, Reserved = g.Sum(l => l.Reserved) })
+                .ToDictionaryAsync(l => l.CounterKey, l => l.Reserved, StringComparer.Ordinal, cancellationToken);
             IEnumerable<string> subjects = quota.Scope == DomainScope.Org
                 ? [string.Empty]
                 : filter.Length > 0 ? [filter]
@@ -153,7 +162,7 @@ public sealed class UsageSummaries(
             {
                 var key = quota.CounterKey(subject);
                 var consumed = used.GetValueOrDefault(key);
-                var reserved = ledger.Find(key, windowStart)?.Reserved ?? 0;
+                var reserved = (ledger.Find(key, windowStart)?.Reserved ?? 0) + elsewhere.GetValueOrDefault(key);
                 response.Quotas.Add(new QuotaUsage
                 {
                     QuotaId = quota.Id,

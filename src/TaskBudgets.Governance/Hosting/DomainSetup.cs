@@ -21,7 +21,13 @@ public static class DomainSetup
         services.AddOptions<LeaseOptions>()
             .Validate<Microsoft.Extensions.Options.IOptions<GrantOptions>>(
                 (lease, grants) => lease.Ttl >= grants.Value.Ttl + (2 * lease.RenewInterval),
-                "Leases:Ttl must be at least Grants:Ttl plus two Leases:RenewInterval, so no live grant outlives its lease.");
+                "Leases:Ttl must be at least Grants:Ttl plus two Leases:RenewInterval, so no live grant outlives its lease.")
+            .Validate(
+                lease => lease.ReclaimFreeAfter >= 2 * lease.RenewInterval,
+                "Leases:ReclaimFreeAfter must be at least two Leases:RenewInterval, so a healthy replica keeps its leases.")
+            .Validate<Microsoft.Extensions.Options.IOptions<GrantOptions>>(
+                (lease, grants) => 2 * lease.MaxClockSkew < grants.Value.Ttl,
+                "Leases:MaxClockSkew must be less than half of Grants:Ttl.");
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PolicyCatalog>();

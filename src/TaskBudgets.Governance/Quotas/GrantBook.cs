@@ -54,15 +54,33 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     /// <summary>Frees the grant's reservations if it is still held; false if it was already freed.</summary>
     /// <param name="grantId">The grant.</param>
     /// <param name="expiresAt">When the grant expires (its token says so): where the book keeps it.</param>
-    public bool TryRelease(Guid grantId, DateTimeOffset expiresAt)
+    /// <param name="ending">How it ended.</param>
+    /// <param name="leavesHold">For a grant ended here, how much of each reservation leaves the hold, in the grant's order.</param>
+    public bool TryRelease(Guid grantId, DateTimeOffset expiresAt, GrantEnding ending, ReadOnlySpan<long> leavesHold = default)
     {
         if (!byExpiry.TryGetValue(expiresAt.ToUnixTimeSeconds(), out var grants) || !grants.TryRemove(grantId, out var grant))
         {
             return false;
         }
 
-        grant.Release();
+        grant.Release(ending, leavesHold);
         return true;
+    }
+
+    /// <summary>Frees the grants other replicas settled or released; returns how many were still held.</summary>
+    public int ReleaseSettledElsewhere(IReadOnlyList<SettledGrant> grants)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        var freed = 0;
+        foreach (var grant in grants)
+        {
+            if (TryRelease(grant.GrantId, grant.ExpiresAt, GrantEnding.EndedElsewhere))
+            {
+                freed++;
+            }
+        }
+
+        return freed;
     }
 
     /// <summary>The answer already given (or being given) to this request id, or a new one from <paramref name="issue"/>.</summary>
@@ -202,7 +220,7 @@ public sealed class GrantBook(GovernanceMetrics metrics)
                         if (grant.ExpiresAtTicks <= nowTicks)
                         {
                             stripe.Grants.Remove(id);
-                            grant.Release();
+                            grant.Release(GrantEnding.Expired);
                             expired++;
                         }
                     }

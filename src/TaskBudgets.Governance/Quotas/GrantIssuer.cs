@@ -25,7 +25,7 @@ public sealed class GrantIssuer(
     IOptions<GrantOptions> options,
     TimeProvider time)
 {
-    private const int DecideAttempts = 3;
+    private const int DecideAttempts = 4;
     private readonly TimeSpan ttl = options.Value.Ttl;
 
     /// <summary>Issues a grant, or replays the one already issued for the same request id.</summary>
@@ -90,15 +90,25 @@ public sealed class GrantIssuer(
         var a = await AssessAsync(request, startsLoop: true, cancellationToken);
         var buckets = a.Buckets;
         var headrooms = new QuotaHeadroom[buckets.Length];
+        var rechecked = false;
         for (var attempt = 0; attempt < DecideAttempts; attempt++)
         {
             Headrooms(buckets, headrooms);
             var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated);
             if (decision.Denied)
             {
-                // Expired grants may not have been swept yet: free them and look again once.
+                // Expired grants may not have been swept yet, and other replicas' leases may hold
+                // capacity they may not grant from: free and take back what there is, and look again once.
                 if (attempt == 0 && book.SweepExpired(time.GetUtcNow()) > 0)
                 {
+                    continue;
+                }
+
+                // A look that began before this denial may have missed what freed room since: only
+                // one of this call's own counts.
+                if (!rechecked && decision.LimitingQuota >= 0)
+                {
+                    rechecked = await ledger.RecheckBeforeDenialAsync(buckets[decision.LimitingQuota], book, cancellationToken);
                     continue;
                 }
 
@@ -111,9 +121,10 @@ public sealed class GrantIssuer(
                 return Grant(request, a, decision, headrooms, amounts);
             }
 
-            // The database had less than this replica thought: expired grants may free some,
-            // and the refusal refreshed the headroom, so decide again with the truth.
+            // The database had less than this replica thought: expired grants and grants settled
+            // elsewhere may free some, and the refusal refreshed the headroom, so decide again.
             book.SweepExpired(time.GetUtcNow());
+            await ledger.FreeSettledElsewhereAsync(book, cancellationToken);
         }
 
         Headrooms(buckets, headrooms);

@@ -39,19 +39,16 @@ internal readonly struct HeldGrant
 
     public long ExpiresAtTicks { get; }
 
-    /// <summary>Frees every reservation the grant holds.</summary>
-    public void Release()
+    /// <summary>Frees every reservation the grant holds; each leaves its bucket's hold as <paramref name="ending"/> says.</summary>
+    /// <param name="ending">How the grant ended.</param>
+    /// <param name="leavesHold">For a grant ended here, how much of each reservation leaves the hold (as the database's hold was lowered).</param>
+    public void Release(GrantEnding ending, ReadOnlySpan<long> leavesHold = default)
     {
         for (var i = 0; i < count; i++)
         {
-            if (manyBuckets is { } many)
-            {
-                many[i].Release(manyAmounts![i]);
-            }
-            else
-            {
-                buckets[i]!.Release(amounts[i]);
-            }
+            var (bucket, amount) = manyBuckets is { } many ? (many[i], manyAmounts![i]) : (buckets[i]!, amounts[i]);
+            var leaves = ending is GrantEnding.SettledHere or GrantEnding.ReleasedHere && i < leavesHold.Length ? leavesHold[i] : amount;
+            bucket.Release(amount, leaves);
         }
     }
 
@@ -66,4 +63,20 @@ internal readonly struct HeldGrant
     {
         private long first;
     }
+}
+
+/// <summary>How a held grant ended, which decides how much of its reservation leaves the declared hold.</summary>
+public enum GrantEnding
+{
+    /// <summary>Expired unsettled: the database's hold still counts it, so this replica's hold drops by all of it.</summary>
+    Expired,
+
+    /// <summary>Settled or released on another replica, which lowered the database's hold by the whole reservation.</summary>
+    EndedElsewhere,
+
+    /// <summary>Settled here: the hold drops as the database's did (by what the call used, or near the limit by all of it).</summary>
+    SettledHere,
+
+    /// <summary>Released here: the hold keeps it to grant again, or near the limit drops it as the database's did.</summary>
+    ReleasedHere,
 }

@@ -18,6 +18,31 @@ public sealed class LeaseOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Ttl { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// How long a replica may go without renewing before other replicas take back the free part of
+    /// its leases: what its live grants do not reserve and it has not declared it may still grant.
+    /// The part its live grants reserve returns as they are settled elsewhere or expire. Must be at
+    /// least two renew intervals, so a healthy replica keeps its leases. Default 10 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.150", "01:00:00")]
+    public TimeSpan ReclaimFreeAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A lease's declared hold covers the replica's live grants plus this much of its recent grant
+    /// rate, so grants are served from memory until the next renewal declares again. Larger keeps
+    /// more grants off the database; smaller lets more of a silent replica's lease return. Default 4 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan HoldAhead { get; set; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// How far replicas' clocks may disagree. A grant settled on another replica within this of its
+    /// expiry is settled as late (counted, not taken from its issuer's lease), since its issuer may
+    /// have freed it already. Must be less than half of Grants:Ttl. Default 2 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>A lease aims to cover this much of recent demand ahead. Default 10 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan DemandHorizon { get; set; } = TimeSpan.FromSeconds(10);

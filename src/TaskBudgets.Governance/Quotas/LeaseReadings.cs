@@ -1,25 +1,30 @@
 namespace TaskBudgets.Governance.Quotas;
 
-/// <summary>What one renewal pass read of this replica's leases and their windows' counters.</summary>
-/// <param name="DebitedByOthers">Per live lease id, what other replicas settled on it.</param>
+/// <summary>What one renewal pass read of this replica's leases, their windows' counters, and its grants settled elsewhere.</summary>
+/// <param name="Leases">Per live lease id, what other replicas settled on it and took back of it.</param>
 /// <param name="Counters">Per (counter key, window start), the window's consumed and leased capacity.</param>
+/// <param name="OthersFree">Per (counter key, window start), what other replicas' leases hold beyond their holds.</param>
+/// <param name="SettledElsewhere">This replica's grants that other replicas settled or released, read before the leases.</param>
 /// <param name="At">When it was read.</param>
 public sealed record LeaseReadings(
-    IReadOnlyDictionary<string, long> DebitedByOthers,
+    IReadOnlyDictionary<string, LeaseState> Leases,
     IReadOnlyDictionary<(string CounterKey, long WindowStart), (long Consumed, long Leased)> Counters,
+    IReadOnlyDictionary<(string CounterKey, long WindowStart), long> OthersFree,
+    IReadOnlyList<SettledGrant> SettledElsewhere,
     DateTimeOffset At)
 {
     /// <summary>Takes in what was read of the bucket's lease and counter; false when its lease was not among the live ones.</summary>
     public bool ObserveInto(QuotaBucket bucket)
     {
         ArgumentNullException.ThrowIfNull(bucket);
-        if (!DebitedByOthers.TryGetValue(bucket.LeaseId, out var debitedElsewhere))
+        if (!Leases.TryGetValue(bucket.LeaseId, out var lease))
         {
             return false;
         }
 
-        var (consumed, leased) = Counters.GetValueOrDefault((bucket.CounterKey, bucket.WindowStartUnix));
-        bucket.Observe(debitedElsewhere, consumed, leased, At);
+        var key = (bucket.CounterKey, bucket.WindowStartUnix);
+        var (consumed, leased) = Counters.GetValueOrDefault(key);
+        bucket.Observe(lease, consumed, leased, At, OthersFree.GetValueOrDefault(key));
         return true;
     }
 
@@ -30,3 +35,6 @@ public sealed record LeaseReadings(
         return Counters.TryGetValue((bucket.CounterKey, bucket.WindowStartUnix), out var counter) ? counter : null;
     }
 }
+
+/// <summary>A grant of this replica's that another replica settled or released.</summary>
+public readonly record struct SettledGrant(Guid GrantId, DateTimeOffset ExpiresAt);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Quotas;
 
@@ -10,8 +11,10 @@ namespace TaskBudgets.Governance.Quotas;
 public sealed partial class LeaseRenewal(
     QuotaLedger ledger,
     CapacityLeases leases,
+    GrantBook book,
     IOptions<LeaseOptions> options,
     TimeProvider time,
+    StorageOutage outage,
     ILogger<LeaseRenewal> logger) : BackgroundService
 {
     private readonly LeaseOptions options = options.Value;
@@ -33,10 +36,17 @@ public sealed partial class LeaseRenewal(
                 try
                 {
                     await RenewAllAsync(stoppingToken);
+                    outage.Succeeded();
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested && StorageOutage.IsOutage(e))
+                {
+                    // The database is away: grants go on from what is leased; try again next tick.
+                    // Told once per outage, not with a stack trace every interval.
+                    outage.Failed("renewing leases", e);
                 }
                 catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // The database may be away: grants go on from what is leased; try again next tick.
+                    // Not the database being away: worth its stack trace. Grants go on from the leases.
                     LogRenewFailed(logger, e);
                 }
             }
@@ -62,6 +72,11 @@ public sealed partial class LeaseRenewal(
         // another, a pass over a hundred buckets took longer than the interval on PostgreSQL.
         var buckets = ledger.Buckets.ToArray();
         var readings = await leases.RenewAllAsync(buckets, cancellationToken);
+
+        // What other replicas debited is taken in before the grants they settled are freed, so
+        // this replica never sees more room than there is.
+        var observed = new HashSet<QuotaBucket>(buckets.Where(readings.ObserveInto), ReferenceEqualityComparer.Instance);
+        book.ReleaseSettledElsewhere(readings.SettledElsewhere);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.RenewParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(buckets, parallel, async (bucket, token) =>
         {
@@ -70,7 +85,7 @@ public sealed partial class LeaseRenewal(
             {
                 if (now >= bucket.WindowEnd)
                 {
-                    await leases.ReturnAsync(bucket, long.MaxValue, token);
+                    await leases.ReturnAsync(bucket, long.MaxValue, keepAllowance: false, token);
                     if (bucket.Reserved == 0)
                     {
                         ledger.Forget(bucket);
@@ -80,7 +95,7 @@ public sealed partial class LeaseRenewal(
                 }
 
                 // Renewed with the others above; a lease that was not (lost, or created meanwhile) on its own.
-                if (!readings.ObserveInto(bucket) && !await leases.RenewAsync(bucket, token))
+                if (!observed.Contains(bucket) && !await leases.RenewAsync(bucket, token))
                 {
                     return;
                 }
@@ -104,11 +119,11 @@ public sealed partial class LeaseRenewal(
                 var nearLimit = unleased < bucket.Quota.Limit / 10;
                 if (target > 0 && free < (nearLimit ? target / 2 : target))
                 {
-                    await leases.GrowAsync(bucket, 0, (nearLimit ? target : target + (target / 2)) - free, forGrant: false, readings.CounterOf(bucket), token);
+                    await leases.GrowAsync(bucket, 0, 0, (nearLimit ? target : target + (target / 2)) - free, forGrant: false, readings.CounterOf(bucket), token);
                 }
                 else if (free > (2 * target) + 1)
                 {
-                    await leases.ReturnAsync(bucket, free - target, token);
+                    await leases.ReturnAsync(bucket, free - target, keepAllowance: true, token);
                 }
 
                 await LeaseNextWindowAsync(bucket, Math.Max(recent, smoothed), now, horizon, token);
@@ -120,6 +135,7 @@ public sealed partial class LeaseRenewal(
         });
 
         await leases.ReclaimExpiredAsync(cancellationToken);
+        await leases.ReclaimFreeAsync(window: null, cancellationToken);
         Interlocked.Exchange(ref lastPassTicks, time.GetUtcNow().UtcTicks);
     }
 
@@ -151,7 +167,8 @@ public sealed partial class LeaseRenewal(
             var free = next.Free;
             if (free < target)
             {
-                await leases.GrowAsync(next, 0, target + (target / 2) - free, forGrant: false, counter: null, cancellationToken);
+                // Held whole: it is there to grant from when the database is away at the rollover.
+                await leases.GrowAsync(next, 0, long.MaxValue, target + (target / 2) - free, forGrant: false, counter: null, cancellationToken);
             }
         }
         finally
@@ -168,7 +185,7 @@ public sealed partial class LeaseRenewal(
         {
             try
             {
-                await leases.ReturnAsync(bucket, long.MaxValue, deadline.Token);
+                await leases.ReturnAsync(bucket, long.MaxValue, keepAllowance: false, deadline.Token);
             }
             catch (Exception e)
             {

@@ -29,6 +29,15 @@ public static class LeaseSizing
         return missing > long.MaxValue - extra ? long.MaxValue : missing + extra;
     }
 
+    /// <summary>
+    /// What a replica declares it may still grant until it declares again, beyond its live grants:
+    /// <paramref name="aheadIntervals"/> (Leases:HoldAhead in renewal intervals) of its recent
+    /// use of its hold, and near the limit nothing, so that what others cannot take back is only what live
+    /// grants reserve (each grant there declares first: one write, where capacity is scarce).
+    /// </summary>
+    public static long Allowance(long holdDemand, double aheadIntervals, long unleased, long limit) =>
+        NearLimit(unleased, limit) ? 0 : Saturate(holdDemand * aheadIntervals);
+
     /// <summary>Under a tenth of the limit is left unleased: leases cover one interval, not the horizon.</summary>
     public static bool NearLimit(long unleased, long limit) => unleased < limit / 10;
 

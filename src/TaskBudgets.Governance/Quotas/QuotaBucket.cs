@@ -12,14 +12,22 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long leased;
     private long debitedLocally;
     private long debitedElsewhere;
+    private long reclaimedSeen;
     private long reserved;
+    private long held;
+    private long heldLowered;
+    private long holdOutflow;
+    private long holdDemand;
+    private double smoothedHoldDemand;
     private long consumedSeen;
     private long othersLeasedSeen;
+    private long othersFreeSeen;
     private long outflow;
     private long demand;
     private double smoothedDemand = rememberedDemand;
     private DateTimeOffset? syncedAt;
     private bool holdsLease;
+    private Task? denialCheck;
 
     public QuotaDefinition Quota { get; private set; } = quota;
 
@@ -78,20 +86,40 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         {
             lock (gate)
             {
-                return leased - debitedLocally - debitedElsewhere;
+                return BalanceUnlocked;
             }
         }
     }
 
-    private long FreeUnlocked => leased - debitedLocally - debitedElsewhere - reserved;
+    /// <summary>
+    /// What this replica may still reserve before it declares again: the lease's declared hold
+    /// less what its live grants reserve. Other replicas may take back whatever of the lease's
+    /// balance this replica has not declared, so it never reserves past its declaration.
+    /// </summary>
+    public long HeldRoom
+    {
+        get
+        {
+            lock (gate)
+            {
+                return held - reserved;
+            }
+        }
+    }
 
-    /// <summary>What this replica could still grant: its free lease plus the unleased rest of the limit.</summary>
+    private long BalanceUnlocked => leased - debitedLocally - debitedElsewhere - reclaimedSeen;
+
+    private long FreeUnlocked => BalanceUnlocked - reserved;
+
+    /// <summary>
+    /// What this replica could still grant: its free lease, the unleased rest of the limit, and the
+    /// free part of other replicas' leases, which it takes back when the rest runs short.
+    /// </summary>
     public QuotaHeadroom Headroom()
     {
         lock (gate)
         {
-            var balance = leased - debitedLocally - debitedElsewhere;
-            var pool = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen - Math.Max(0, balance));
+            var pool = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen + Math.Min(othersFreeSeen, othersLeasedSeen) - Math.Max(0, BalanceUnlocked));
             return new QuotaHeadroom(Quota.Metric, Quota.Limit, Math.Max(0, FreeUnlocked) + pool);
         }
     }
@@ -100,24 +128,77 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     {
         lock (gate)
         {
-            if (FreeUnlocked < amount)
+            if (FreeUnlocked < amount || held - reserved < amount)
             {
                 return false;
             }
 
             reserved += amount;
             TakenOut(amount);
+            holdOutflow += amount;
+            holdDemand = Math.Max(holdDemand, holdOutflow);
             return true;
         }
     }
 
     /// <summary>A grant's reservation ends (settled, released or expired): its capacity is free again.</summary>
-    public void Release(long amount)
+    /// <param name="amount">What the grant reserved here.</param>
+    /// <param name="leavesHold">
+    /// How much the declared hold shrinks: the whole reservation for a grant that expired or was
+    /// settled on another replica (which lowered the database's hold by as much, or, for an expiry,
+    /// not at all), what it used for one settled here, nothing for one released here. So this
+    /// replica's hold is never more than the database's.
+    /// </param>
+    public void Release(long amount, long leavesHold)
     {
         lock (gate)
         {
             reserved -= amount;
             outflow -= amount;
+            held -= leavesHold;
+            heldLowered += leavesHold;
+            holdOutflow -= amount - leavesHold;
+        }
+    }
+
+    /// <summary>
+    /// Starts declaring a new hold: this replica's live reservations, <paramref name="needed"/> for a
+    /// grant waiting, and <paramref name="allowance"/> to grant from until it declares again, at most
+    /// the lease's balance after <paramref name="growth"/> joins it. Until the database has it, the
+    /// hold is the smaller of the old and the new, so reservations made meanwhile fit both.
+    /// Callers hold <see cref="LeaseGate"/>: declarations of one lease never overlap.
+    /// </summary>
+    public HoldDeclaration BeginDeclaration(long needed, long allowance, long growth = 0)
+    {
+        lock (gate)
+        {
+            var room = Math.Max(0, BalanceUnlocked + growth - reserved);
+            (needed, allowance) = (Math.Max(0, needed), Math.Max(0, allowance));
+            var declared = reserved + Math.Min(room, needed > long.MaxValue - allowance ? long.MaxValue : needed + allowance);
+            held = Math.Min(held, declared);
+            return new HoldDeclaration(reserved, declared, heldLowered);
+        }
+    }
+
+    /// <summary>The database took the declaration: the hold is what was declared, less grants that ended since.</summary>
+    public void Declared(HoldDeclaration declaration)
+    {
+        lock (gate)
+        {
+            held = declaration.Held - (heldLowered - declaration.LoweredBefore);
+        }
+    }
+
+    /// <summary>
+    /// How much of the hold grants used up in the last renewal interval at most (reservations, less
+    /// what came back to the hold as they ended), or the slowly decaying memory of it if larger:
+    /// what a hold's allowance covers.
+    /// </summary>
+    public long HoldDemand()
+    {
+        lock (gate)
+        {
+            return Math.Max(holdDemand, (long)smoothedHoldDemand);
         }
     }
 
@@ -137,7 +218,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     {
         lock (gate)
         {
-            var taken = Math.Clamp(amount, 0, Math.Max(0, FreeUnlocked));
+            var taken = Math.Clamp(amount, 0, Math.Max(0, Math.Min(FreeUnlocked, BalanceUnlocked - held)));
             leased -= taken;
             return taken;
         }
@@ -170,19 +251,34 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     }
 
     /// <summary>
-    /// Takes in what the database says: the lease's debits by other replicas (they only grow)
-    /// and the window's use by everyone else (consumed plus other replicas' balances).
+    /// Takes in what the database says: the lease's debits by other replicas and what they took
+    /// back of its free capacity (both only grow), and the window's use by everyone else
+    /// (consumed plus other replicas' balances).
     /// </summary>
-    public void Observe(long leaseDebitedElsewhere, long consumed, long leasedByAll, DateTimeOffset at)
+    /// <param name="othersFree">What other replicas' leases hold beyond their holds, where it was read.</param>
+    public void Observe(LeaseState lease, long consumed, long leasedByAll, DateTimeOffset at, long? othersFree = null)
     {
         lock (gate)
         {
-            TakenOut(Math.Max(0, leaseDebitedElsewhere - debitedElsewhere));
-            debitedElsewhere = Math.Max(debitedElsewhere, leaseDebitedElsewhere);
-            var mine = leased - debitedLocally - debitedElsewhere;
+            othersFreeSeen = othersFree ?? othersFreeSeen;
+            TakenOut(Math.Max(0, lease.DebitedByOthers - debitedElsewhere));
+            debitedElsewhere = Math.Max(debitedElsewhere, lease.DebitedByOthers);
+            reclaimedSeen = Math.Max(reclaimedSeen, lease.Reclaimed);
+            var mine = BalanceUnlocked;
             consumedSeen = consumed;
             othersLeasedSeen = Math.Max(0, leasedByAll - mine);
             syncedAt = syncedAt is { } previous && previous > at ? previous : at;
+        }
+    }
+
+    /// <summary>Takes in what other replicas did to this lease: their debits and what they took back.</summary>
+    public void ObserveLease(LeaseState lease)
+    {
+        lock (gate)
+        {
+            TakenOut(Math.Max(0, lease.DebitedByOthers - debitedElsewhere));
+            debitedElsewhere = Math.Max(debitedElsewhere, lease.DebitedByOthers);
+            reclaimedSeen = Math.Max(reclaimedSeen, lease.Reclaimed);
         }
     }
 
@@ -194,6 +290,8 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             leased = 0;
             debitedLocally = 0;
             debitedElsewhere = 0;
+            reclaimedSeen = 0;
+            held = 0;
             holdsLease = false;
         }
     }
@@ -215,6 +313,9 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             demand = 0;
             outflow = 0;
             smoothedDemand = Math.Max(recent, smoothedDemand * decay);
+            smoothedHoldDemand = Math.Max(holdDemand, smoothedHoldDemand * decay);
+            holdDemand = 0;
+            holdOutflow = 0;
             return (recent, (long)smoothedDemand);
         }
     }
@@ -227,11 +328,33 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     {
         lock (gate)
         {
-            var balance = leased - debitedLocally - debitedElsewhere;
-            var unleased = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen - Math.Max(0, balance));
+            var unleased = Math.Max(0, Quota.Limit - consumedSeen - othersLeasedSeen - Math.Max(0, BalanceUnlocked));
             return (Math.Max(demand, (long)smoothedDemand), unleased);
         }
     }
+
+    /// <summary>
+    /// The look at the database before a denial that is under way, or <paramref name="check"/> if
+    /// none is (then the caller runs it): denials at once share one look.
+    /// </summary>
+    /// <returns>The check to await, and whether it is the caller's to run.</returns>
+    public (Task Check, bool Mine) JoinDenialCheck(Task check)
+    {
+        var running = Volatile.Read(ref denialCheck);
+        if (running is { IsCompleted: false })
+        {
+            return (running, false);
+        }
+
+        var seen = Interlocked.CompareExchange(ref denialCheck, check, running);
+        return ReferenceEquals(seen, running) ? (check, true) : (seen!, false);
+    }
+
+    /// <summary>Under a tenth of the limit is left unleased, as this replica last saw the window.</summary>
+    public bool NearLimit => LeaseSizing.NearLimit(DemandNow().Unleased, Quota.Limit);
+
+    /// <summary>The allowance this bucket's hold declares beyond its live grants (<see cref="LeaseSizing.Allowance"/>).</summary>
+    public long Allowance(double aheadIntervals) => LeaseSizing.Allowance(HoldDemand(), aheadIntervals, DemandNow().Unleased, Quota.Limit);
 
     public void UpdateQuota(QuotaDefinition definition) => Quota = definition;
 
@@ -241,3 +364,9 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
         demand = Math.Max(demand, outflow);
     }
 }
+
+/// <summary>A hold being declared: the reservations it covers, the whole hold, and the bucket's lowering count when it began.</summary>
+public readonly record struct HoldDeclaration(long Reserved, long Held, long LoweredBefore);
+
+/// <summary>What the database holds of a lease that this replica may not know yet.</summary>
+public readonly record struct LeaseState(long DebitedByOthers, long Reclaimed);

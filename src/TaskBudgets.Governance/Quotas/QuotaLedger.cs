@@ -80,13 +80,71 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
     }
 
     /// <summary>
+    /// Before a quota denial: takes back the free part of other replicas' leases on the window and
+    /// reads the window again, so no call is refused while capacity sits unused in a lease that
+    /// another replica has not declared it may grant from. Denials on one window at the same time
+    /// share one look, so a quota that is really used up costs the database one look at a time.
+    /// </summary>
+    /// <returns>True when this caller looked; false when it waited for a look that began before it asked.</returns>
+    public async ValueTask<bool> RecheckBeforeDenialAsync(QuotaBucket bucket, GrantBook book, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (check, mine) = bucket.JoinDenialCheck(done.Task);
+        if (!mine)
+        {
+            await check.WaitAsync(cancellationToken);
+            return false;
+        }
+
+        try
+        {
+            await FreeSettledElsewhereAsync(book, CancellationToken.None);
+            await bucket.LeaseGate.WaitAsync(CancellationToken.None);
+            try
+            {
+                await leases.ReclaimFreeAsync((bucket.CounterKey, bucket.WindowStartUnix), CancellationToken.None);
+                await leases.RenewAsync(bucket, CancellationToken.None);
+            }
+            finally
+            {
+                bucket.LeaseGate.Release();
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A second look, not a promise: with the database away the denial stands as decided.
+        }
+        finally
+        {
+            // Those who joined decide again whether this look worked or not; a failure is this caller's.
+            done.SetResult();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Frees at once this replica's grants that other replicas settled or released since the last
+    /// renewal pass, for a grant that found too little: their reservations may be what it lacks.
+    /// </summary>
+    public async Task<int> FreeSettledElsewhereAsync(GrantBook book, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        return book.ReleaseSettledElsewhere(await leases.TakeSettledElsewhereAsync(Buckets, cancellationToken));
+    }
+
+    /// <summary>
     /// Reserves <paramref name="amounts"/>[i] on <paramref name="targets"/>[i], all or none. In the common
-    /// case this is memory only; a bucket whose lease is short takes more capacity from the database.
-    /// Returns false when the database refuses: a window has less left than asked.
+    /// case this is memory only; a bucket whose declared hold is short declares a larger one, and one
+    /// whose lease is short takes more capacity from the database, first from the window's pool,
+    /// then from the free part of other replicas' leases. Returns false when the database refuses:
+    /// a window has less left than asked.
     /// </summary>
     public async ValueTask<bool> TryReserveAsync(QuotaBucket[] targets, long[] amounts, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 4; attempt++)
+        // Near a limit each grant declares its own hold, and concurrent grants here may take the
+        // room one declared before it reserves: it declares again, a few times if it must.
+        for (var attempt = 0; attempt < 8; attempt++)
         {
             var short_ = ReserveInMemory(targets, amounts);
             if (short_ < 0)
@@ -99,17 +157,30 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
             await bucket.LeaseGate.WaitAsync(cancellationToken);
             try
             {
+                if (bucket.Free >= needed && bucket.HeldRoom < needed && await leases.DeclareAsync(bucket, needed, cancellationToken))
+                {
+                    continue;
+                }
+
                 var missing = needed - bucket.Free;
-                if (missing > 0)
+                if (missing > 0 || bucket.HeldRoom < needed)
                 {
                     var (demand, unleased) = bucket.DemandNow();
                     // Near the limit only Leases:GrantsAhead grants' worth, as before demand sizing:
                     // the renewal pass sizes leases there, with every replica's use in view.
                     var limit = bucket.Quota.Limit;
                     var target = LeaseSizing.NearLimit(unleased, limit) ? 0 : LeaseSizing.Target(demand, demand, horizonIntervals, unleased, limit);
+                    missing = Math.Max(missing, 0);
                     var wanted = LeaseSizing.RequestPathWant(missing, needed, grantsAhead, target);
-                    var grown = await leases.GrowAsync(bucket, missing, wanted, forGrant: true, counter: null, cancellationToken);
-                    if (grown == 0)
+                    var grown = await leases.GrowAsync(bucket, missing, needed, wanted, forGrant: true, counter: null, cancellationToken);
+
+                    // The pool is short: what other replicas hold beyond their holds is free to take.
+                    if (grown == 0 && await leases.ReclaimFreeAsync((bucket.CounterKey, bucket.WindowStartUnix), cancellationToken) > 0)
+                    {
+                        grown = await leases.GrowAsync(bucket, missing, needed, wanted, forGrant: true, counter: null, cancellationToken);
+                    }
+
+                    if (grown == 0 && missing > 0)
                     {
                         return false;
                     }
@@ -133,7 +204,7 @@ public sealed class QuotaLedger(CapacityLeases leases, ReplicaIdentity replica, 
             {
                 for (var j = 0; j < i; j++)
                 {
-                    targets[j].Release(amounts[j]);
+                    targets[j].Release(amounts[j], leavesHold: 0);
                 }
 
                 return i;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Calibration;
@@ -53,8 +54,11 @@ public sealed class UsageSettlement(
     GovernanceMetrics metrics,
     TaskBudgetLedger tasks,
     CalibrationBook calibration,
+    IOptions<LeaseOptions> leaseOptions,
     TimeProvider time)
 {
+    private readonly long maxClockSkewMs = (long)leaseOptions.Value.MaxClockSkew.TotalMilliseconds;
+
     /// <exception cref="GovernanceException">Unknown or forged grant, unknown org or model, or a mismatched org.</exception>
     public async Task<SettlementResult> ReportAsync(UsageReport report, CancellationToken cancellationToken)
     {
@@ -68,11 +72,25 @@ public sealed class UsageSettlement(
     public async Task<bool> ReleaseAsync(string grantId, CancellationToken cancellationToken)
     {
         var claims = tokens.Verify(grantId) ?? throw GovernanceException.GrantNotFound();
-        var row = NewRow(claims, SettlementKind.Released, time.GetUtcNow());
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, []), cancellationToken);
+        var now = time.GetUtcNow();
+        var ownedHere = claims.ReplicaId == replica.Id;
+        var live = TouchesLease(claims, now);
+        var debits = new QuotaDebit[claims.Reservations.Count];
+        var leavesHold = new long[debits.Length];
+        for (var i = 0; i < debits.Length; i++)
+        {
+            var r = claims.Reservations[i];
+            var counterKey = QuotaDefinition.CounterKeyOf(r.QuotaId, r.Subject);
+            var leaseId = live ? QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS) : null;
+            leavesHold[i] = LeavesHold(ownedHere, counterKey, r, used: 0);
+            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, leaseId, ownedHere, 0, leavesHold[i]);
+        }
+
+        var row = NewRow(claims, SettlementKind.Released, now);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, debits, Notice: NoticeFor(claims, ownedHere, live)), cancellationToken);
         if (!outcome.Duplicate)
         {
-            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs));
+            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs), GrantEnding.ReleasedHere, leavesHold);
         }
 
         return !outcome.Duplicate;
@@ -91,15 +109,20 @@ public sealed class UsageSettlement(
         var usage = report.Usage;
         var settled = new QuotaSettled[claims.Reservations.Count];
         var debits = new QuotaDebit[claims.Reservations.Count];
+        var used = new long[claims.Reservations.Count];
+        var leavesHold = new long[used.Length];
         var ownedHere = claims.ReplicaId == replica.Id;
+        var live = TouchesLease(claims, now);
         for (var i = 0; i < settled.Length; i++)
         {
             var r = claims.Reservations[i];
             var metric = (QuotaMetric)r.Metric;
-            var used = MeteredAmounts.Used(metric, usage, model);
+            used[i] = MeteredAmounts.Used(metric, usage, model);
             var counterKey = QuotaDefinition.CounterKeyOf(r.QuotaId, r.Subject);
-            settled[i] = new QuotaSettled(r.QuotaId, metric, r.Amount, used, r.WindowStartUnixS);
-            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS), ownedHere, used);
+            settled[i] = new QuotaSettled(r.QuotaId, metric, r.Amount, used[i], r.WindowStartUnixS);
+            var leaseId = live ? QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS) : null;
+            leavesHold[i] = LeavesHold(ownedHere, counterKey, r, used[i]);
+            debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, leaseId, ownedHere, used[i], leavesHold[i]);
         }
 
         var row = NewRow(claims, SettlementKind.Reported, now);
@@ -109,7 +132,7 @@ public sealed class UsageSettlement(
         row.OverGrant = usage.OutputTokens > claims.MaxOutputTokens || usage.ReasoningTokens > claims.ReasoningTokens;
         row.Late = now.ToUnixTimeMilliseconds() >= claims.ExpiresAtUnixMs;
 
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, claims.TaskId), cancellationToken);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, claims.TaskId, NoticeFor(claims, ownedHere, live)), cancellationToken);
         if (!outcome.Duplicate)
         {
             if (claims.TaskId.Length > 0)
@@ -126,7 +149,7 @@ public sealed class UsageSettlement(
                 }
             }
 
-            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs));
+            book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs), GrantEnding.SettledHere, leavesHold);
             var stored = outcome.Row;
             var ruleTaskType = RuleTaskType(claims.Tier, claims.TaskType);
             metrics.Settled(claims.Tier, ruleTaskType, usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
@@ -181,6 +204,26 @@ public sealed class UsageSettlement(
 
         return ToResult(outcome, settled);
     }
+
+    /// <summary>
+    /// Whether settling the grant now touches its issuer's lease: not within Leases:MaxClockSkew of
+    /// its expiry, when the issuer may have freed the reservation already. Later, it only counts.
+    /// </summary>
+    private bool TouchesLease(GrantClaims claims, DateTimeOffset now) => now.ToUnixTimeMilliseconds() < claims.ExpiresAtUnixMs - maxClockSkewMs;
+
+    /// <summary>
+    /// How much of a reservation leaves its lease's declared hold as the grant ends. Elsewhere, all
+    /// of it: the issuer frees the whole reservation when it hears. Here, what the call used (the
+    /// rest stays in the hold to grant again), except near the limit, where all of it does, so
+    /// that what others cannot take back is only what live grants reserve.
+    /// </summary>
+    private long LeavesHold(bool ownedHere, string counterKey, ReservationClaim reservation, long used) =>
+        !ownedHere || ledger.Find(counterKey, reservation.WindowStartUnixS) is not { NearLimit: false } ? reservation.Amount : used;
+
+    /// <summary>The notice that tells a grant's issuer, on its next renewal, that another replica ended it.</summary>
+    private static GrantNotice? NoticeFor(GrantClaims claims, bool ownedHere, bool live) => ownedHere || !live
+        ? null
+        : new GrantNotice { IssuerReplicaId = claims.ReplicaId, GrantId = Convert.ToHexStringLower(claims.GrantId.Span), ExpiresAtMs = claims.ExpiresAtUnixMs };
 
     // Metrics label task types by the rule that governs them, so callers cannot grow the label set.
     private string RuleTaskType(string tier, string taskType) =>

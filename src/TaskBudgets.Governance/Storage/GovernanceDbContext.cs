@@ -24,6 +24,8 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<Settlement> Settlements => Set<Settlement>();
 
+    public DbSet<GrantNotice> GrantNotices => Set<GrantNotice>();
+
     public DbSet<TaskBudgetRow> TaskBudgets => Set<TaskBudgetRow>();
     public DbSet<ApiKeyRow> ApiKeys => Set<ApiKeyRow>();
 
@@ -91,6 +93,15 @@ public class GovernanceDbContext(DbContextOptions options) : DbContext(options)
             e.Property(l => l.CounterKey).HasMaxLength(Key);
             e.Property(l => l.ReplicaId).HasMaxLength(64);
             e.HasIndex(l => l.ExpiresAtMs);
+            e.HasIndex(l => new { l.CounterKey, l.WindowStart });
+        });
+        modelBuilder.Entity<GrantNotice>(e =>
+        {
+            e.ToTable("grant_notices");
+            e.HasKey(n => new { n.IssuerReplicaId, n.GrantId });
+            e.Property(n => n.IssuerReplicaId).HasMaxLength(64);
+            e.Property(n => n.GrantId).HasMaxLength(64);
+            e.HasIndex(n => n.ExpiresAtMs);
         });
         modelBuilder.Entity<TaskBudgetRow>(e =>
         {

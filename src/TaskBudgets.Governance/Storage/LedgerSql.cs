@@ -35,6 +35,8 @@ internal sealed class LedgerSql
     private readonly string addToCounter;
     private readonly string useTaskBudget;
     private readonly string extendLease;
+    private readonly string declareLease;
+    private readonly string createCounter;
     private readonly string insertSettlement;
     private readonly string addUsage;
     private readonly string[] settlementParameters;
@@ -52,12 +54,22 @@ internal sealed class LedgerSql
         string T(string property) => task(property);
 
         debitLease =
-            $"UPDATE {leases} SET {L("DebitedByOwner")} = {L("DebitedByOwner")} + @owner, {L("DebitedByOthers")} = {L("DebitedByOthers")} + @others " +
-            $"WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now AND {L("Amount")} - {L("DebitedByOwner")} - {L("DebitedByOthers")} >= @owner + @others";
+            $"UPDATE {leases} SET {L("DebitedByOwner")} = {L("DebitedByOwner")} + @owner, {L("DebitedByOthers")} = {L("DebitedByOthers")} + @others, " +
+            $"{L("Held")} = CASE WHEN {L("Held")} > @unheld THEN {L("Held")} - @unheld ELSE 0 END, " +
+            $"{L("Reserved")} = CASE WHEN {L("Reserved")} > @unheld THEN {L("Reserved")} - @unheld ELSE 0 END " +
+            $"WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now AND {L("Amount")} - {L("DebitedByOwner")} - {L("DebitedByOthers")} - {L("Reclaimed")} >= @owner + @others";
         addToCounter =
             $"UPDATE {counters} SET {C("Consumed")} = {C("Consumed")} + @consumed, {C("Leased")} = {C("Leased")} - @leased " +
             $"WHERE {C("CounterKey")} = @key AND {C("WindowStart")} = @window";
-        extendLease = $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now";
+        extendLease = $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires, {L("RenewedAtMs")} = @now WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now";
+        declareLease =
+            $"UPDATE {leases} SET {L("ExpiresAtMs")} = @expires, {L("RenewedAtMs")} = @now, {L("Held")} = @held, {L("Reserved")} = @reserved " +
+            $"WHERE {L("Id")} = @id AND {L("ExpiresAtMs")} > @now AND {L("Amount")} - {L("DebitedByOwner")} - {L("DebitedByOthers")} - {L("Reclaimed")} >= @held";
+        createCounter = db.Database.IsSqlServer()
+            ? $"INSERT INTO {counters} ({C("CounterKey")}, {C("WindowStart")}, {C("Consumed")}, {C("Leased")}) SELECT {{0}}, {{1}}, 0, 0 " +
+              $"WHERE NOT EXISTS (SELECT 1 FROM {counters} WITH (UPDLOCK, HOLDLOCK) WHERE {C("CounterKey")} = {{0}} AND {C("WindowStart")} = {{1}})"
+            : $"INSERT INTO {counters} ({C("CounterKey")}, {C("WindowStart")}, {C("Consumed")}, {C("Leased")}) VALUES ({{0}}, {{1}}, 0, 0) " +
+              $"ON CONFLICT ({C("CounterKey")}, {C("WindowStart")}) DO NOTHING";
         useTaskBudget = $"UPDATE {tasks} SET {T("Used")} = {T("Used")} + @used WHERE {T("OrgId")} = @org AND {T("TaskId")} = @task";
         (insertSettlement, settlementParameters, settlementValues) = InsertOnce(db, sql);
         var usage = Table<UsageCounterRow>(db, sql, out var usageColumn);
@@ -81,7 +93,7 @@ internal sealed class LedgerSql
         var statements = new List<Statement>(leases.Count);
         foreach (var lease in leases)
         {
-            statements.Add(new Statement(debitLease, [("@owner", lease.ByOwner), ("@others", lease.ByOthers), ("@id", lease.LeaseId), ("@now", nowMs)]));
+            statements.Add(new Statement(debitLease, [("@owner", lease.ByOwner), ("@others", lease.ByOthers), ("@unheld", lease.LeavesHold), ("@id", lease.LeaseId), ("@now", nowMs)]));
         }
 
         var affected = await ExecuteAsync(db, statements);
@@ -137,12 +149,41 @@ internal sealed class LedgerSql
         return Array.ConvertAll(affected, a => a == 1);
     }
 
+    /// <summary>
+    /// Renews each live lease to <paramref name="expiresAtMs"/> and declares its hold where its
+    /// balance covers it (else renews it only). Give the rows sorted by id: the lock order.
+    /// </summary>
+    /// <returns>Per lease, whether it was live (renewed), and whether its hold was declared.</returns>
+    public async Task<(bool[] Renewed, bool[] Declared)> RenewLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseRenewalRow> leases, long expiresAtMs, long nowMs)
+    {
+        var statements = new List<Statement>(leases.Count);
+        foreach (var lease in leases)
+        {
+            statements.Add(new Statement(declareLease, [("@expires", expiresAtMs), ("@now", nowMs), ("@held", lease.Held), ("@reserved", lease.Reserved), ("@id", lease.Id)]));
+        }
+
+        var declared = Array.ConvertAll(await ExecuteAsync(db, statements), a => a == 1);
+        var undeclared = Enumerable.Range(0, leases.Count).Where(i => !declared[i]).ToList();
+        var extended = await ExtendLeasesAsync(db, undeclared.Select(i => leases[i].Id).ToList(), expiresAtMs, nowMs);
+        var renewed = (bool[])declared.Clone();
+        for (var u = 0; u < undeclared.Count; u++)
+        {
+            renewed[undeclared[u]] = extended[u];
+        }
+
+        return (renewed, declared);
+    }
+
+    /// <summary>Creates a window's counter at zero unless it exists: two replicas opening a window at once is no error.</summary>
+    public async Task CreateCounterAsync(GovernanceDbContext db, string counterKey, long windowStart, CancellationToken cancellationToken) =>
+        await db.Database.ExecuteSqlRawAsync(createCounter, [counterKey, windowStart], cancellationToken);
+
     /// <summary>Debits one lease one amount (the fallback for a lease that cannot take its sum).</summary>
     public async Task<bool> DebitLeaseAsync(GovernanceDbContext db, QuotaDebit debit, long nowMs)
     {
         var owner = debit.ByOwner ? debit.Amount : 0;
         var others = debit.ByOwner ? 0 : debit.Amount;
-        var affected = await ExecuteAsync(db, [new Statement(debitLease, [("@owner", owner), ("@others", others), ("@id", debit.LeaseId!), ("@now", nowMs)])]);
+        var affected = await ExecuteAsync(db, [new Statement(debitLease, [("@owner", owner), ("@others", others), ("@unheld", debit.LeavesHold), ("@id", debit.LeaseId!), ("@now", nowMs)])]);
         return affected[0] == 1;
     }
 
@@ -290,3 +331,6 @@ internal sealed class LedgerSql
     /// <summary>One statement and its parameters' names and values.</summary>
     internal sealed record Statement(string Sql, (string Name, object Value)[] Args);
 }
+
+/// <summary>A lease to renew, and the hold its owner declares: all it may still claim, and what its live grants reserve.</summary>
+public readonly record struct LeaseRenewalRow(string Id, long Held, long Reserved);

@@ -38,9 +38,10 @@ internal sealed class PostgreSqlArrayStatements
         var leases = LedgerSql.Table<CapacityLease>(db, sql, out var L);
         lockLeases = $"SELECT 1 FROM {leases} WHERE {L("Id")} = ANY(@ids) ORDER BY {L("Id")} COLLATE \"C\" FOR UPDATE";
         debitLeases =
-            $"UPDATE {leases} AS l SET {L("DebitedByOwner")} = l.{L("DebitedByOwner")} + u.owner, {L("DebitedByOthers")} = l.{L("DebitedByOthers")} + u.others " +
-            $"FROM unnest(@ids::text[], @owner::bigint[], @others::bigint[]) AS u(id, owner, others) " +
-            $"WHERE l.{L("Id")} = u.id AND l.{L("ExpiresAtMs")} > @now AND l.{L("Amount")} - l.{L("DebitedByOwner")} - l.{L("DebitedByOthers")} >= u.owner + u.others " +
+            $"UPDATE {leases} AS l SET {L("DebitedByOwner")} = l.{L("DebitedByOwner")} + u.owner, {L("DebitedByOthers")} = l.{L("DebitedByOthers")} + u.others, " +
+            $"{L("Held")} = GREATEST(l.{L("Held")} - u.unheld, 0), {L("Reserved")} = GREATEST(l.{L("Reserved")} - u.unheld, 0) " +
+            $"FROM unnest(@ids::text[], @owner::bigint[], @others::bigint[], @unheld::bigint[]) AS u(id, owner, others, unheld) " +
+            $"WHERE l.{L("Id")} = u.id AND l.{L("ExpiresAtMs")} > @now AND l.{L("Amount")} - l.{L("DebitedByOwner")} - l.{L("DebitedByOthers")} - l.{L("Reclaimed")} >= u.owner + u.others " +
             $"RETURNING l.{L("Id")}";
 
         var counters = LedgerSql.Table<QuotaCounter>(db, sql, out var C);
@@ -95,6 +96,7 @@ internal sealed class PostgreSqlArrayStatements
             ("@ids", ids),
             ("@owner", leases.Select(l => l.ByOwner).ToArray()),
             ("@others", leases.Select(l => l.ByOthers).ToArray()),
+            ("@unheld", leases.Select(l => l.LeavesHold).ToArray()),
             ("@now", nowMs)));
         var debited = new HashSet<string>(ids.Length, StringComparer.Ordinal);
         await using (var reader = await batch.ExecuteReaderAsync())

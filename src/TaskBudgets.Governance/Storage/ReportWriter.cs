@@ -17,6 +17,7 @@ public sealed partial class ReportWriter(
     SqliteWriteGate writeGate,
     TimeProvider time,
     GovernanceMetrics metrics,
+    StorageOutage outage,
     ILogger<ReportWriter> logger) : BackgroundService
 {
     /// <summary>The service key of the writer's own context factory (and so its own connection pool).</summary>
@@ -85,9 +86,23 @@ public sealed partial class ReportWriter(
             var started = Stopwatch.GetTimestamp();
             var outcomes = await CommitAsync(batch);
             metrics.Flushed(batch.Count, Stopwatch.GetElapsedTime(started));
+            outage.Succeeded();
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Completion.TrySetResult(outcomes[i]);
+            }
+
+            return;
+        }
+        catch (Exception e) when (StorageOutage.IsOutage(e))
+        {
+            // The database is away, not one settlement bad: committing them one by one would only
+            // fail again (each after its own connect timeout). Every caller gets UNAVAILABLE and retries.
+            metrics.FlushFailed();
+            outage.Failed("committing reports", e);
+            foreach (var item in batch)
+            {
+                item.Completion.TrySetException(e);
             }
 
             return;
@@ -111,7 +126,14 @@ public sealed partial class ReportWriter(
             try
             {
                 var outcomes = await CommitAsync([item]);
+                outage.Succeeded();
                 item.Completion.TrySetResult(outcomes[0]);
+            }
+            catch (Exception e) when (StorageOutage.IsOutage(e))
+            {
+                // Gone while committing one by one: the rest fail the same way, one line for all.
+                outage.Failed("committing reports", e);
+                item.Completion.TrySetException(e);
             }
             catch (Exception e)
             {
@@ -160,9 +182,10 @@ public sealed partial class ReportWriter(
             var debited = new bool[command.Debits.Count];
             if (fresh[i])
             {
-                if (command.Kind == SettlementKind.Reported)
+                work.Add(command, debited);
+                if (command.Notice is { } notice)
                 {
-                    work.Add(command, debited);
+                    db.GrantNotices.Add(notice);
                 }
 
                 outcomes[i] = new SettlementOutcome(command.Row, Duplicate: false, debited);
@@ -170,12 +193,13 @@ public sealed partial class ReportWriter(
             }
 
             var row = stored[command.Row.Id];
-            if (command.Kind == SettlementKind.Reported && row.Kind == (int)SettlementKind.Released)
+            if (ReportAfterRelease.Counts(command.Kind, (SettlementKind)row.Kind))
             {
-                // The tokens were spent all the same: count a report that follows a release, flagged late.
+                // The tokens were spent all the same: count a report that follows a release, flagged
+                // late. The release ended the reservation, so the report leaves the leases alone.
                 CopyUsage(command.Row, row);
                 row.Late = true;
-                work.Add(command, debited);
+                work.Add(command, debited, touchesLeases: false);
                 outcomes[i] = new SettlementOutcome(row, Duplicate: false, debited);
             }
             else
@@ -210,8 +234,11 @@ public sealed partial class ReportWriter(
         {
             if (!found[c])
             {
-                var ((key, window), delta) = counters[c];
-                db.QuotaCounters.Add(new QuotaCounter { CounterKey = key, WindowStart = window, Consumed = delta.Consumed });
+                // A window nobody leased from yet (a report without a grant): created unless another
+                // replica creates it at the same moment, then counted like the others.
+                var ((key, window), _) = counters[c];
+                await sql.CreateCounterAsync(db, key, window, CancellationToken.None);
+                await sql.AddAsync(db, [counters[c]], new Dictionary<(string, string), long>());
             }
         }
 
@@ -260,6 +287,7 @@ public sealed partial class ReportWriter(
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} settlements failed; committing them one by one.")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
 
+    // Not an outage (StorageOutage tells of those): this settlement itself failed, and someone should look.
     [LoggerMessage(Level = LogLevel.Error, Message = "A settlement could not be committed; its caller gets UNAVAILABLE.")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception);
 }

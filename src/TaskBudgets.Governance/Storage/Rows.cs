@@ -147,6 +147,42 @@ public sealed class CapacityLease
     /// <summary>Usage of the lease's grants settled on other replicas; the owner learns it on renewal.</summary>
     public long DebitedByOthers { get; set; }
 
+    /// <summary>
+    /// Free capacity other replicas took back while the owner was silent (only grows); the owner
+    /// learns it on renewal. The lease's balance is Amount less both debits and this.
+    /// </summary>
+    public long Reclaimed { get; set; }
+
+    /// <summary>
+    /// What the owner may still claim of the lease: its live grants' reservations and what it may
+    /// reserve before it declares again. The owner declares it on every renewal and never reserves
+    /// past it; every settlement lowers it as it ends a reservation. The balance beyond it is free:
+    /// another replica may take it back (<see cref="Reclaimed"/>) without the owner's help.
+    /// Held never exceeds the balance, unless a call used more than its grant.
+    /// </summary>
+    public long Held { get; set; }
+
+    /// <summary>The owner's live grants' reservations as it last declared them, less those ended since (shown, not enforced).</summary>
+    public long Reserved { get; set; }
+
+    /// <summary>When the owner last renewed the lease (by its own clock).</summary>
+    public long RenewedAtMs { get; set; }
+
+    public long ExpiresAtMs { get; set; }
+}
+
+/// <summary>
+/// A grant settled or released on a replica other than its issuer, waiting for the issuer to
+/// free its reservation; the issuer reads and deletes its notices on every renewal pass.
+/// </summary>
+public sealed class GrantNotice
+{
+    public required string IssuerReplicaId { get; set; }
+
+    /// <summary>The grant id, as the settlement row's id.</summary>
+    public required string GrantId { get; set; }
+
+    /// <summary>When the grant expires: where the issuer's grant book keeps it, and when the notice is moot.</summary>
     public long ExpiresAtMs { get; set; }
 }
 

@@ -35,8 +35,12 @@ public sealed class SettlementBatch(int expectedDebits = 0)
     /// <summary>Output tokens each agentic loop used in this batch, sorted by (org, task).</summary>
     public IReadOnlyDictionary<(string OrgId, string TaskId), long> TaskUses => taskUses;
 
-    /// <summary>Adds a settled report's debits; <paramref name="debited"/>[i] says later whether debit i applied to its lease.</summary>
-    public void Add(SettlementCommand command, bool[] debited)
+    /// <summary>
+    /// Adds a settlement's debits; <paramref name="debited"/>[i] says later whether debit i applied
+    /// to its lease. A release only lowers its leases' holds; a report also counts its usage.
+    /// </summary>
+    /// <param name="touchesLeases">False for a report that follows its grant's release: the release ended the reservation, so it only counts.</param>
+    public void Add(SettlementCommand command, bool[] debited, bool touchesLeases = true)
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(debited);
@@ -44,10 +48,13 @@ public sealed class SettlementBatch(int expectedDebits = 0)
         {
             var debit = command.Debits[i];
             var slot = new DebitSlot(debit, debited, i);
-            debits.Add(slot);
+            if (command.Kind == SettlementKind.Reported)
+            {
+                debits.Add(slot);
+            }
 
-            // A debit of nothing, or without a lease (a report without a grant), only counts.
-            if (debit.LeaseId is not { } leaseId || debit.Amount <= 0)
+            // A debit of nothing that leaves no hold, or without a lease (a report without a grant, or too late), only counts.
+            if (!touchesLeases || debit.LeaseId is not { } leaseId || (debit.Amount <= 0 && debit.LeavesHold <= 0))
             {
                 continue;
             }
@@ -133,6 +140,9 @@ public sealed class LeaseDebits(string leaseId)
     /// <summary>Debited by this replica on another replica's lease.</summary>
     public long ByOthers { get; private set; }
 
+    /// <summary>How much the lease's declared hold shrinks.</summary>
+    public long LeavesHold { get; private set; }
+
     /// <summary>The debits in batch order: the fallback applies them one by one in this order.</summary>
     public IReadOnlyList<DebitSlot> Items => items;
 
@@ -148,6 +158,7 @@ public sealed class LeaseDebits(string leaseId)
     internal void Add(DebitSlot slot)
     {
         items.Add(slot);
+        LeavesHold += slot.Debit.LeavesHold;
         if (slot.Debit.ByOwner)
         {
             ByOwner += slot.Debit.Amount;

@@ -65,9 +65,10 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
     public AdminService.AdminServiceClient AdminFor(string? key) => new(Invoker(key));
 
     /// <summary>Starts the app on SQLite, or on PostgreSQL when a connection string is given.</summary>
-    public static GovernanceApp Create(string? postgres = null, string policy = TestPolicy.Yaml, IDictionary<string, string>? extra = null)
+    /// <param name="dataDirectory">Another app's data directory, to share its SQLite database as a second replica would.</param>
+    public static GovernanceApp Create(string? postgres = null, string policy = TestPolicy.Yaml, IDictionary<string, string>? extra = null, string? dataDirectory = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tb-test-" + Guid.NewGuid().ToString("N")[..12]);
+        var directory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "tb-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         var policyFile = Path.Combine(directory, "policy.yaml");
         File.WriteAllText(policyFile, policy);

@@ -30,6 +30,13 @@ public sealed class ServerProcess : IAsyncDisposable
         return metadata;
     }));
 
+    /// <summary>The admin API, called with the first admin key.</summary>
+    public AdminService.AdminServiceClient Admin => new(Channel.Intercept(metadata =>
+    {
+        metadata.Add("authorization", "Bearer " + GovernanceApp.AdminKey);
+        return metadata;
+    }));
+
     public string Output => server.Output;
 
     /// <summary>Starts the server on <paramref name="dataDirectory"/> and waits until it is ready.</summary>
@@ -55,6 +62,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>kill -9: no shutdown, no flush, no goodbye.</summary>
     public Task KillAsync() => server.KillAsync();
+
+    /// <summary>SIGSTOP: a replica that is alive but does nothing, as in a long pause, until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => server.PauseAsync();
+
+    /// <summary>SIGCONT.</summary>
+    public Task ResumeAsync() => server.ResumeAsync();
 
     public async ValueTask DisposeAsync()
     {

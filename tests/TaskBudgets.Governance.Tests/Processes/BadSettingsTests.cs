@@ -9,6 +9,8 @@ public sealed class BadSettingsTests
     [InlineData("Leases:RenewParallelism", "0", "The field RenewParallelism must be between 1 and 64.")]
     [InlineData("Leases:DemandHorizon", "30s", "Failed to convert configuration value '30s' at 'Leases:DemandHorizon' to type 'System.TimeSpan'.")]
     [InlineData("Reports:MaxBatchSize", "many", "at 'Reports:MaxBatchSize'")]
+    [InlineData("Leases:ReclaimFreeAfter", "00:00:03", "Leases:ReclaimFreeAfter must be at least two Leases:RenewInterval")]
+    [InlineData("Leases:MaxClockSkew", "00:05:00", "Leases:MaxClockSkew must be less than half of Grants:Ttl.")]
     [InlineData("contentRoot", "no-such-folder", "no-such-folder/ does not exist")]
     public async Task A_setting_that_does_not_bind_or_validate_stops_the_start_with_one_line_naming_it(string key, string value, string named)
     {

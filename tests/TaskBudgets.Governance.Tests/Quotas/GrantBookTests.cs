@@ -32,8 +32,8 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(150, expired);
         Assert.Equal(150, book.ActiveCount);
         Assert.Equal(150, bucket.Reserved);
-        Assert.False(book.TryRelease(grants[0].Id, grants[0].ExpiresAt));
-        Assert.True(book.TryRelease(grants[150].Id, grants[150].ExpiresAt));
+        Assert.False(book.TryRelease(grants[0].Id, grants[0].ExpiresAt, GrantEnding.ReleasedHere));
+        Assert.True(book.TryRelease(grants[150].Id, grants[150].ExpiresAt, GrantEnding.ReleasedHere));
         Assert.Equal(149, bucket.Reserved);
     }
 
@@ -42,8 +42,8 @@ public sealed class GrantBookTests : IDisposable
     {
         var grant = Hold(Start.AddSeconds(5));
 
-        Assert.True(book.TryRelease(grant.Id, grant.ExpiresAt));
-        Assert.False(book.TryRelease(grant.Id, grant.ExpiresAt));
+        Assert.True(book.TryRelease(grant.Id, grant.ExpiresAt, GrantEnding.ReleasedHere));
+        Assert.False(book.TryRelease(grant.Id, grant.ExpiresAt, GrantEnding.ReleasedHere));
         Assert.Equal(0, book.SweepExpired(Start.AddSeconds(6)));
         Assert.Equal(0, bucket.Reserved);
     }
@@ -64,7 +64,7 @@ public sealed class GrantBookTests : IDisposable
         var id = Guid.NewGuid();
         book.Add(id, Start.AddSeconds(5), buckets, amounts);
 
-        Assert.True(book.TryRelease(id, Start.AddSeconds(5)));
+        Assert.True(book.TryRelease(id, Start.AddSeconds(5), GrantEnding.ReleasedHere));
         Assert.All(buckets, b => Assert.Equal(1, b.Reserved));
     }
 
@@ -81,7 +81,7 @@ public sealed class GrantBookTests : IDisposable
         Assert.Equal(1, expired);
         Assert.Equal(0, book.ActiveCount);
         Assert.Equal(0, bucket.Reserved);
-        Assert.False(book.TryRelease(late.Id, late.ExpiresAt));
+        Assert.False(book.TryRelease(late.Id, late.ExpiresAt, GrantEnding.ReleasedHere));
     }
 
     [Fact]
@@ -115,6 +115,7 @@ public sealed class GrantBookTests : IDisposable
             Start,
             "lease");
         bucket.AddLeased(1_000);
+        bucket.Declared(bucket.BeginDeclaration(0, long.MaxValue));
         return bucket;
     }
 

@@ -14,7 +14,7 @@ public sealed class QuotaBucketDemandTests
         for (var call = 0; call < 1_000; call++)
         {
             Assert.True(bucket.TryReserve(2_048));
-            bucket.Release(2_048);
+            bucket.Release(2_048, leavesHold: 0);
             bucket.DebitLocally(1);
         }
 
@@ -33,7 +33,7 @@ public sealed class QuotaBucketDemandTests
 
         for (var call = 0; call < 3; call++)
         {
-            bucket.Release(100);
+            bucket.Release(100, leavesHold: 0);
         }
 
         Assert.Equal((300, 300), bucket.TakeDemand(0.5));
@@ -42,7 +42,7 @@ public sealed class QuotaBucketDemandTests
         Assert.Equal((100, 150), bucket.TakeDemand(0.5));
 
         // A reservation made before the pass and ended after it gives back: the next 40 fit in that.
-        bucket.Release(100);
+        bucket.Release(100, leavesHold: 0);
         Assert.True(bucket.TryReserve(40));
         Assert.Equal((0, 75), bucket.TakeDemand(0.5));
     }
@@ -63,8 +63,8 @@ public sealed class QuotaBucketDemandTests
     public void Debits_another_replica_made_on_this_lease_are_demand_too()
     {
         var bucket = Bucket();
-        bucket.Observe(leaseDebitedElsewhere: 500, consumed: 500, leasedByAll: 100_000, Start);
-        bucket.Observe(leaseDebitedElsewhere: 500, consumed: 500, leasedByAll: 100_000, Start);
+        bucket.Observe(new LeaseState(DebitedByOthers: 500, Reclaimed: 0), consumed: 500, leasedByAll: 100_000, Start);
+        bucket.Observe(new LeaseState(DebitedByOthers: 500, Reclaimed: 0), consumed: 500, leasedByAll: 100_000, Start);
 
         Assert.Equal(500, bucket.TakeDemand(0.9).Recent);
     }
@@ -77,6 +77,7 @@ public sealed class QuotaBucketDemandTests
             Start,
             "lease");
         bucket.AddLeased(100_000);
+        bucket.Declared(bucket.BeginDeclaration(0, long.MaxValue));
         return bucket;
     }
 }

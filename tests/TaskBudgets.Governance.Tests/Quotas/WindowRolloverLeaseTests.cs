@@ -21,6 +21,7 @@ public sealed class WindowRolloverLeaseTests : IAsyncDisposable
         ["Leases:RenewInterval"] = "00:10:00",
         ["Leases:DemandHorizon"] = "00:10:00",
         ["Leases:Ttl"] = "01:00:00",
+        ["Leases:ReclaimFreeAfter"] = "00:20:00",
     });
 
     public ValueTask DisposeAsync() => app.DisposeAsync();

@@ -177,10 +177,22 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
                     b.Property<long>("ExpiresAtMs")
                         .HasColumnType("bigint");
 
+                    b.Property<long>("Held")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Reclaimed")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RenewedAtMs")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("ReplicaId")
                         .IsRequired()
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
+
+                    b.Property<long>("Reserved")
+                        .HasColumnType("bigint");
 
                     b.Property<long>("WindowStart")
                         .HasColumnType("bigint");
@@ -189,7 +201,29 @@ namespace TaskBudgets.Governance.Storage.Migrations.PostgreSql
 
                     b.HasIndex("ExpiresAtMs");
 
+                    b.HasIndex("CounterKey", "WindowStart");
+
                     b.ToTable("capacity_leases", (string)null);
+                });
+
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.GrantNotice", b =>
+                {
+                    b.Property<string>("IssuerReplicaId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("GrantId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("IssuerReplicaId", "GrantId");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("grant_notices", (string)null);
                 });
 
             modelBuilder.Entity("TaskBudgets.Governance.Storage.ModelRow", b =>

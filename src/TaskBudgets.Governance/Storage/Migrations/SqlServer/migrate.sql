@@ -407,3 +407,77 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    ALTER TABLE [capacity_leases] ADD [Held] bigint NOT NULL DEFAULT CAST(0 AS bigint);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    ALTER TABLE [capacity_leases] ADD [Reclaimed] bigint NOT NULL DEFAULT CAST(0 AS bigint);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    ALTER TABLE [capacity_leases] ADD [RenewedAtMs] bigint NOT NULL DEFAULT CAST(0 AS bigint);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    ALTER TABLE [capacity_leases] ADD [Reserved] bigint NOT NULL DEFAULT CAST(0 AS bigint);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    CREATE TABLE [grant_notices] (
+        [IssuerReplicaId] nvarchar(64) NOT NULL,
+        [GrantId] nvarchar(64) NOT NULL,
+        [ExpiresAtMs] bigint NOT NULL,
+        CONSTRAINT [PK_grant_notices] PRIMARY KEY ([IssuerReplicaId], [GrantId])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    CREATE INDEX [IX_capacity_leases_CounterKey_WindowStart] ON [capacity_leases] ([CounterKey], [WindowStart]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    CREATE INDEX [IX_grant_notices_ExpiresAtMs] ON [grant_notices] ([ExpiresAtMs]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261206155738_FleetHolds'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261206155738_FleetHolds', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

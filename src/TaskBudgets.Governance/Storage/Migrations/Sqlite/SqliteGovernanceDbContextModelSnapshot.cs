@@ -170,10 +170,22 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
                     b.Property<long>("ExpiresAtMs")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("Held")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Reclaimed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RenewedAtMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ReplicaId")
                         .IsRequired()
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("Reserved")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long>("WindowStart")
                         .HasColumnType("INTEGER");
@@ -182,7 +194,29 @@ namespace TaskBudgets.Governance.Storage.Migrations.Sqlite
 
                     b.HasIndex("ExpiresAtMs");
 
+                    b.HasIndex("CounterKey", "WindowStart");
+
                     b.ToTable("capacity_leases", (string)null);
+                });
+
+            modelBuilder.Entity("TaskBudgets.Governance.Storage.GrantNotice", b =>
+                {
+                    b.Property<string>("IssuerReplicaId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("GrantId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("IssuerReplicaId", "GrantId");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("grant_notices", (string)null);
                 });
 
             modelBuilder.Entity("TaskBudgets.Governance.Storage.ModelRow", b =>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.Tests.Infrastructure;
 
 namespace TaskBudgets.Governance.Tests.Api;
 
@@ -22,8 +23,8 @@ public sealed class InterceptorTests
     {
         var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
 
-        var atOnce = ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/AtOnce"), (_, _) => throw Refusal));
-        var later = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Later"), LaterAsync));
+        var atOnce = ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/AtOnce"), (_, _) => throw Refusal));
+        var later = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Later"), LaterAsync));
 
         Assert.Equal(StatusCode.NotFound, atOnce.StatusCode);
         Assert.Equal(StatusCode.NotFound, later.StatusCode);
@@ -42,8 +43,8 @@ public sealed class InterceptorTests
         var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
         var completed = Task.FromResult("response");
 
-        var returned = interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Ok"), (_, _) => completed);
-        var other = ThrownAtOnce<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Bug"), (_, _) => throw new InvalidOperationException("bug")));
+        var returned = interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Ok"), (_, _) => completed);
+        var other = ThrownAtOnce<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Bug"), (_, _) => throw new InvalidOperationException("bug")));
 
         Assert.Same(completed, returned);
         Assert.Equal("bug", other.Message);
@@ -89,11 +90,11 @@ public sealed class InterceptorTests
         });
         listener.Start();
 
-        await interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Completed"), (_, _) => Task.FromResult("response"));
-        await interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Awaited"), AwaitedAsync);
-        ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "ThrownAtOnce"), (_, _) => throw new RpcException(new Status(StatusCode.PermissionDenied, "no"))));
-        await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "FailedLater"), FailedLaterAsync));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext(prefix + "Bug"), BugAsync));
+        await interceptor.UnaryServerHandler<string, string>("request", new TestCallContext(prefix + "Completed"), (_, _) => Task.FromResult("response"));
+        await interceptor.UnaryServerHandler<string, string>("request", new TestCallContext(prefix + "Awaited"), AwaitedAsync);
+        ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext(prefix + "ThrownAtOnce"), (_, _) => throw new RpcException(new Status(StatusCode.PermissionDenied, "no"))));
+        await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext(prefix + "FailedLater"), FailedLaterAsync));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext(prefix + "Bug"), BugAsync));
 
         Assert.Equal(
             [("Completed", "OK"), ("Awaited", "OK"), ("ThrownAtOnce", "PermissionDenied"), ("FailedLater", "ResourceExhausted"), ("Bug", "Unknown")],
@@ -126,33 +127,5 @@ public sealed class InterceptorTests
         var thrown = Record.Exception(() => { returned = call(); });
         Assert.Null(returned);
         return Assert.IsType<T>(thrown);
-    }
-
-    /// <summary>Just enough of a call for the interceptors: its method name.</summary>
-    private sealed class CallContext(string method) : ServerCallContext
-    {
-        protected override string MethodCore => method;
-
-        protected override string HostCore => "localhost";
-
-        protected override string PeerCore => "ipv4:127.0.0.1:1";
-
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-
-        protected override Metadata RequestHeadersCore { get; } = [];
-
-        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
-
-        protected override Metadata ResponseTrailersCore { get; } = [];
-
-        protected override Status StatusCore { get; set; }
-
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-
-        protected override AuthContext AuthContextCore => new(null, []);
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
     }
 }

@@ -90,4 +90,31 @@ public static class TestPolicy
                 window: day
                 limit: 10000
         """;
+
+    /// <summary>
+    /// One model and one rule under which every grant reserves exactly 1,024 reasoning tokens (the
+    /// model's thinking floor), for the replica tests' counting; <paramref name="orgs"/> is the
+    /// YAML list of orgs, indented as the orgs' items.
+    /// </summary>
+    public static string FixedGrant(string orgs) => FixedGrantHeader + "\n" + orgs;
+
+    private const string FixedGrantHeader = """
+        models:
+          - name: claude-test
+            family: anthropic
+            thinking: budget
+            input_usd_per_mtok: 3
+            output_usd_per_mtok: 15
+        tiers:
+          - name: standard
+            rules:
+              - task_type: "*"
+                min_reasoning_tokens: 1000
+                default_reasoning_tokens: 1000
+                max_reasoning_tokens: 1000
+                answer_tokens: 1000
+                max_output_tokens: 4000
+                soft_limit_threshold: 1.0
+        orgs:
+        """;
 }

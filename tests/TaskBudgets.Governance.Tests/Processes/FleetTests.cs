@@ -18,24 +18,7 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
 {
     private const long Grant = 1_024;
 
-    private const string Policy = """
-        models:
-          - name: claude-test
-            family: anthropic
-            thinking: budget
-            input_usd_per_mtok: 3
-            output_usd_per_mtok: 15
-        tiers:
-          - name: standard
-            rules:
-              - task_type: "*"
-                min_reasoning_tokens: 1000
-                default_reasoning_tokens: 1000
-                max_reasoning_tokens: 1000
-                answer_tokens: 1000
-                max_output_tokens: 4000
-                soft_limit_threshold: 1.0
-        orgs:
+    private static readonly string Policy = TestPolicy.FixedGrant("""
           - id: ten
             tier: standard
             quotas:
@@ -54,7 +37,7 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
               - metric: reasoning_tokens
                 window: day
                 limit: 20480
-        """;
+        """);
 
     private static readonly TimeSpan ReclaimFreeAfter = TimeSpan.FromSeconds(1);
 

@@ -11,24 +11,7 @@ namespace TaskBudgets.Governance.Tests.Processes;
 /// </summary>
 public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
 {
-    private const string Policy = """
-        models:
-          - name: claude-test
-            family: anthropic
-            thinking: budget
-            input_usd_per_mtok: 3
-            output_usd_per_mtok: 15
-        tiers:
-          - name: standard
-            rules:
-              - task_type: "*"
-                min_reasoning_tokens: 1000
-                default_reasoning_tokens: 1000
-                max_reasoning_tokens: 1000
-                answer_tokens: 1000
-                max_output_tokens: 4000
-                soft_limit_threshold: 1.0
-        orgs:
+    private static readonly string Policy = TestPolicy.FixedGrant("""
           - id: shared
             tier: standard
             quotas:
@@ -50,7 +33,7 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
               - metric: reasoning_tokens
                 window: day
                 limit: 1000000000
-        """;
+        """);
 
     private ReplicaFleet? fleet;
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Tests.Infrastructure;
 
 // Not ...Tests.Storage: a namespace of that name would hide TaskBudgets.Governance.Storage from
 // the tests that write Storage.PolicyRows.
@@ -130,11 +131,11 @@ public sealed class StorageOutageTests
 
         for (var i = 0; i < 50; i++)
         {
-            var refused = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Report"), (_, _) => Task.FromException<string>(unreachable)));
+            var refused = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Report"), (_, _) => Task.FromException<string>(unreachable)));
             Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
         }
 
-        var failed = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new CallContext("/t/Report"), (_, _) => Task.FromException<string>(violation)));
+        var failed = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Report"), (_, _) => Task.FromException<string>(violation)));
 
         Assert.Equal(StatusCode.Unavailable, failed.StatusCode);
         var told = Assert.Single(log.Entries);
@@ -163,33 +164,5 @@ public sealed class StorageOutageTests
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             entries.Enqueue((logLevel, formatter(state, exception), exception));
-    }
-
-    /// <summary>Just enough of a call for the interceptor: its method name.</summary>
-    private sealed class CallContext(string method) : ServerCallContext
-    {
-        protected override string MethodCore => method;
-
-        protected override string HostCore => "localhost";
-
-        protected override string PeerCore => "ipv4:127.0.0.1:1";
-
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-
-        protected override Metadata RequestHeadersCore { get; } = [];
-
-        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
-
-        protected override Metadata ResponseTrailersCore { get; } = [];
-
-        protected override Status StatusCore { get; set; }
-
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-
-        protected override AuthContext AuthContextCore => new(null, []);
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
     }
 }

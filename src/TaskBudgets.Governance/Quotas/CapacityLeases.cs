@@ -192,6 +192,7 @@ public sealed partial class CapacityLeases(
             .ExecuteUpdateAsync(
                 s => s.SetProperty(l => l.Held, declaration.Held).SetProperty(l => l.Reserved, declaration.Reserved).SetProperty(l => l.RenewedAtMs, now),
                 cancellationToken);
+        metrics.LeaseOperation("declare", declared == 1);
         if (declared == 1)
         {
             bucket.Declared(declaration);

@@ -97,6 +97,20 @@ public sealed class ReplicaFleet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What a fleet does in the normal course (replicas opening the same window at once, taking
+    /// back capacity, settling each other's grants) logs no Error: those are for an operator to act on.
+    /// </summary>
+    public void AssertNoErrors()
+    {
+        foreach (var replica in Replicas)
+        {
+            var lines = replica.Output.Split('\n');
+            Assert.DoesNotContain(lines, ConsoleLines.IsError);
+            Assert.DoesNotContain(lines, ConsoleLines.IsStackTrace);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var replica in Replicas)

@@ -105,6 +105,7 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
         Assert.Equal(1_000, consumed);
         Assert.True(consumed + leased <= 10_240, $"consumed {consumed} + leased {leased} passes 10240");
         fleet.AssertNoDeadlocks();
+        fleet.AssertNoErrors();
     }
 
     [Fact]
@@ -167,6 +168,7 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
         // still meet a retry limit under contention (see docs/operations.md, "A fleet of replicas").
         Assert.True(falseRefusals.Count * 100 <= granted, $"{falseRefusals.Count} refusals of {granted + falseRefusals.Count} calls while a grant fitted:\n" + string.Join("\n", falseRefusals.Take(20)));
         fleet.AssertNoDeadlocks();
+        fleet.AssertNoErrors();
     }
 
     [Fact]

@@ -344,5 +344,9 @@ public sealed class ReplicaTests(PostgresServer postgres) : IAsyncDisposable
         AssertNoDeadlocks();
     }
 
-    private void AssertNoDeadlocks() => fleet!.AssertNoDeadlocks();
+    private void AssertNoDeadlocks()
+    {
+        fleet!.AssertNoDeadlocks();
+        fleet.AssertNoErrors();
+    }
 }

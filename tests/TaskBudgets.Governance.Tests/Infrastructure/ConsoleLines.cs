@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace TaskBudgets.Governance.Tests.Processes;
+namespace TaskBudgets.Governance.Tests.Infrastructure;
 
 /// <summary>
 /// Reads the server's console as the simple formatter writes it (ServerProcess sets it): an

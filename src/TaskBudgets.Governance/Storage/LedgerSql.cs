@@ -136,39 +136,31 @@ internal sealed class LedgerSql
         return inserted;
     }
 
-    /// <summary>Extends each live lease to <paramref name="expiresAtMs"/>; true where it was live. Give the ids sorted.</summary>
-    public async Task<bool[]> ExtendLeasesAsync(GovernanceDbContext db, IReadOnlyList<string> leaseIds, long expiresAtMs, long nowMs)
-    {
-        var statements = new List<Statement>(leaseIds.Count);
-        foreach (var id in leaseIds)
-        {
-            statements.Add(new Statement(extendLease, [("@expires", expiresAtMs), ("@id", id), ("@now", nowMs)]));
-        }
-
-        var affected = await ExecuteAsync(db, statements);
-        return Array.ConvertAll(affected, a => a == 1);
-    }
-
     /// <summary>
     /// Renews each live lease to <paramref name="expiresAtMs"/> and declares its hold where its
-    /// balance covers it (else renews it only). Give the rows sorted by id: the lock order.
+    /// balance covers it. Give the rows sorted by id: the lock order. Each lease's two statements
+    /// (declare, then renew, which repeats the expiry a successful declaration already set) run
+    /// one after the other, so the leases are still taken in that order: a second pass over the
+    /// leases whose declaration was refused took them after later ones, against the group commit's
+    /// order, and PostgreSQL found the deadlock.
     /// </summary>
     /// <returns>Per lease, whether it was live (renewed), and whether its hold was declared.</returns>
     public async Task<(bool[] Renewed, bool[] Declared)> RenewLeasesAsync(GovernanceDbContext db, IReadOnlyList<LeaseRenewalRow> leases, long expiresAtMs, long nowMs)
     {
-        var statements = new List<Statement>(leases.Count);
+        var statements = new List<Statement>(2 * leases.Count);
         foreach (var lease in leases)
         {
             statements.Add(new Statement(declareLease, [("@expires", expiresAtMs), ("@now", nowMs), ("@held", lease.Held), ("@reserved", lease.Reserved), ("@id", lease.Id)]));
+            statements.Add(new Statement(extendLease, [("@expires", expiresAtMs), ("@id", lease.Id), ("@now", nowMs)]));
         }
 
-        var declared = Array.ConvertAll(await ExecuteAsync(db, statements), a => a == 1);
-        var undeclared = Enumerable.Range(0, leases.Count).Where(i => !declared[i]).ToList();
-        var extended = await ExtendLeasesAsync(db, undeclared.Select(i => leases[i].Id).ToList(), expiresAtMs, nowMs);
-        var renewed = (bool[])declared.Clone();
-        for (var u = 0; u < undeclared.Count; u++)
+        var affected = await ExecuteAsync(db, statements);
+        var declared = new bool[leases.Count];
+        var renewed = new bool[leases.Count];
+        for (var i = 0; i < leases.Count; i++)
         {
-            renewed[undeclared[u]] = extended[u];
+            declared[i] = affected[2 * i] == 1;
+            renewed[i] = declared[i] || affected[(2 * i) + 1] == 1;
         }
 
         return (renewed, declared);

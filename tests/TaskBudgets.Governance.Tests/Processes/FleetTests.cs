@@ -235,12 +235,14 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
             await victim.Budgets.GetBudgetAsync(Ask("twenty"));
         }
 
-        var (_, hold) = await UntilFreeAsync("twenty:reasoning_tokens:day");
+        await UntilFreeAsync("twenty:reasoning_tokens:day");
         await victim.PauseAsync();
         List<GetBudgetResponse> taken;
-        long heldWhilePaused;
+        long hold, heldWhilePaused;
         try
         {
+            // Read once it is stopped: until then a renewal may still declare a new hold.
+            (_, hold) = await VictimLeaseAsync("twenty:reasoning_tokens:day");
             // Longer than Leases:ReclaimFreeAfter: the others take back its free capacity.
             (taken, _) = await DrainAsync(survivors, "twenty", ReclaimFreeAfter + TimeSpan.FromSeconds(4), Stopwatch.StartNew());
             (_, heldWhilePaused) = await VictimLeaseAsync("twenty:reasoning_tokens:day");

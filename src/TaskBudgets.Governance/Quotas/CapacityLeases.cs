@@ -278,14 +278,14 @@ public sealed partial class CapacityLeases(
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var expires = now + (long)options.Ttl.TotalMilliseconds;
-        var held = buckets.Where(b => b.HoldsLease).OrderBy(b => b.LeaseId, StringComparer.Ordinal).ToList();
+        var owned = buckets.Where(b => b.HoldsLease).OrderBy(b => b.LeaseId, StringComparer.Ordinal).ToList();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
 
         // Each bucket's gate, in id order, while its hold is declared: declarations of one lease never overlap.
-        var gates = new List<SemaphoreSlim>(held.Count);
+        var gates = new List<SemaphoreSlim>(owned.Count);
         try
         {
-            foreach (var bucket in held)
+            foreach (var bucket in owned)
             {
                 await bucket.LeaseGate.WaitAsync(cancellationToken);
                 gates.Add(bucket.LeaseGate);
@@ -294,19 +294,19 @@ public sealed partial class CapacityLeases(
             // A window leased ahead stays held whole until it starts: it is there to grant from
             // when the database is away at the rollover.
             var at = time.GetUtcNow();
-            var declarations = held.Select(b => b.BeginDeclaration(0, at < b.WindowStart ? long.MaxValue : b.Allowance(HoldAheadIntervals))).ToList();
+            var declarations = owned.Select(b => b.BeginDeclaration(0, at < b.WindowStart ? long.MaxValue : b.Allowance(HoldAheadIntervals))).ToList();
             using (await writeGate.EnterAsync(cancellationToken))
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 var sql = Sql(db);
-                var renewals = held.Select((b, i) => new LeaseRenewalRow(b.LeaseId, declarations[i].Held, declarations[i].Reserved)).ToList();
+                var renewals = owned.Select((b, i) => new LeaseRenewalRow(b.LeaseId, declarations[i].Held, declarations[i].Reserved)).ToList();
                 var (renewed, declared) = await sql.RenewLeasesAsync(db, renewals, expires, now);
                 await transaction.CommitAsync(cancellationToken);
-                for (var i = 0; i < held.Count; i++)
+                for (var i = 0; i < owned.Count; i++)
                 {
                     if (declared[i])
                     {
-                        held[i].Declared(declarations[i]);
+                        owned[i].Declared(declarations[i]);
                     }
                 }
 

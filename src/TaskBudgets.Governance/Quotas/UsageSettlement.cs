@@ -82,7 +82,7 @@ public sealed class UsageSettlement(
             var r = claims.Reservations[i];
             var counterKey = QuotaDefinition.CounterKeyOf(r.QuotaId, r.Subject);
             var leaseId = live ? QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS) : null;
-            leavesHold[i] = LeavesHold(ownedHere, counterKey, r, used: 0);
+            leavesHold[i] = LeavesHold(ownedHere, ownedHere ? ledger.Find(counterKey, r.WindowStartUnixS) : null, r, used: 0);
             debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, leaseId, ownedHere, 0, leavesHold[i]);
         }
 
@@ -113,6 +113,7 @@ public sealed class UsageSettlement(
         var leavesHold = new long[used.Length];
         var ownedHere = claims.ReplicaId == replica.Id;
         var live = TouchesLease(claims, now);
+        var buckets = new QuotaBucket?[used.Length];
         for (var i = 0; i < settled.Length; i++)
         {
             var r = claims.Reservations[i];
@@ -121,7 +122,8 @@ public sealed class UsageSettlement(
             var counterKey = QuotaDefinition.CounterKeyOf(r.QuotaId, r.Subject);
             settled[i] = new QuotaSettled(r.QuotaId, metric, r.Amount, used[i], r.WindowStartUnixS);
             var leaseId = live ? QuotaDefinition.LeaseIdOf(claims.ReplicaId, counterKey, r.WindowStartUnixS) : null;
-            leavesHold[i] = LeavesHold(ownedHere, counterKey, r, used[i]);
+            buckets[i] = ownedHere ? ledger.Find(counterKey, r.WindowStartUnixS) : null;
+            leavesHold[i] = LeavesHold(ownedHere, buckets[i], r, used[i]);
             debits[i] = new QuotaDebit(counterKey, r.WindowStartUnixS, leaseId, ownedHere, used[i], leavesHold[i]);
         }
 
@@ -143,9 +145,9 @@ public sealed class UsageSettlement(
             // Debit first, then free the reservation: this replica never sees more room than there is.
             for (var i = 0; i < debits.Length; i++)
             {
-                if (outcome.LeaseDebited[i] && ownedHere)
+                if (outcome.LeaseDebited[i])
                 {
-                    ledger.Find(debits[i].CounterKey, debits[i].WindowStart)?.DebitLocally(debits[i].Amount);
+                    buckets[i]?.DebitLocally(debits[i].Amount);
                 }
             }
 
@@ -217,8 +219,9 @@ public sealed class UsageSettlement(
     /// rest stays in the hold to grant again), except near the limit, where all of it does, so
     /// that what others cannot take back is only what live grants reserve.
     /// </summary>
-    private long LeavesHold(bool ownedHere, string counterKey, ReservationClaim reservation, long used) =>
-        !ownedHere || ledger.Find(counterKey, reservation.WindowStartUnixS) is not { NearLimit: false } ? reservation.Amount : used;
+    /// <param name="bucket">The issuer's bucket, when this replica is the issuer and still has it.</param>
+    private static long LeavesHold(bool ownedHere, QuotaBucket? bucket, ReservationClaim reservation, long used) =>
+        !ownedHere || bucket is not { NearLimit: false } ? reservation.Amount : used;
 
     /// <summary>The notice that tells a grant's issuer, on its next renewal, that another replica ended it.</summary>
     private static GrantNotice? NoticeFor(GrantClaims claims, bool ownedHere, bool live) => ownedHere || !live

@@ -113,7 +113,7 @@ public static class PolicyPlan
     }
 
     /// <summary>A checked tier of a policy file as the API's Tier, etag included.</summary>
-    public static Tier ToProto(TierPolicy tier)
+    public static Tier ToProto(TaskBudgets.Governance.Budgeting.TierPolicy tier)
     {
         ArgumentNullException.ThrowIfNull(tier);
         return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => PolicyRows.ToRow(tier, r)));

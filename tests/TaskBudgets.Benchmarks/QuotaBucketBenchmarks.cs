@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Benchmarks;

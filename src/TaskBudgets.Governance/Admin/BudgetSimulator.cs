@@ -1,6 +1,8 @@
 using Google.Rpc;
 using Grpc.Core;
 using TaskBudgets.Governance.Api;
+using TaskBudgets.Governance.Contract;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
 

@@ -1,5 +1,5 @@
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting.Calibration;
-using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.V1;
 

@@ -215,7 +215,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         var definition = PolicyDocument.CheckQuota(errors, "quota", given.OrgId, AdminMapping.ToEntry(given));
         AdminMapping.ThrowIfAny(errors);
         var wanted = PolicyRows.ToRow(definition!);
-        if (!who.IsAdmin && wanted.Scope == (int)Quotas.QuotaScope.Org)
+        if (!who.IsAdmin && wanted.Scope == (int)QuotaScope.Org)
         {
             throw OrgQuotaDenied();
         }
@@ -282,7 +282,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         changes.RunAsync(who, "DeleteQuota", async db =>
         {
             var row = await FindQuotaAsync(db, orgId, quotaId, cancellationToken);
-            if (!who.IsAdmin && row.Scope == (int)Quotas.QuotaScope.Org)
+            if (!who.IsAdmin && row.Scope == (int)QuotaScope.Org)
             {
                 throw OrgQuotaDenied();
             }

@@ -1,11 +1,12 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
-using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.UsageHistory;
 using TaskBudgets.V1;
 using TierRule = TaskBudgets.Governance.Budgeting.TierRule;
 

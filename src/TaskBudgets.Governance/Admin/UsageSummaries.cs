@@ -4,9 +4,10 @@ using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.UsageHistory;
 using TaskBudgets.V1;
-using DomainMetric = TaskBudgets.Governance.Quotas.QuotaMetric;
-using DomainScope = TaskBudgets.Governance.Quotas.QuotaScope;
+using DomainMetric = TaskBudgets.Governance.Budgeting.QuotaMetric;
+using DomainScope = TaskBudgets.Governance.Budgeting.QuotaScope;
 
 namespace TaskBudgets.Governance.Admin;
 

@@ -1,4 +1,6 @@
 using Grpc.Core;
+using TaskBudgets.Governance.Contract;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
 

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
+using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Api;

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Google.Protobuf;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
 

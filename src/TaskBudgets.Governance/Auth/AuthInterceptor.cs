@@ -3,6 +3,7 @@ using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using TaskBudgets.Governance.Api;
+using TaskBudgets.Governance.Contract;
 
 namespace TaskBudgets.Governance.Auth;
 

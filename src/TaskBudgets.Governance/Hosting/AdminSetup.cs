@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.Server;
 using TaskBudgets.Governance.Admin;
+using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Auth;
 
 namespace TaskBudgets.Governance.Hosting;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;

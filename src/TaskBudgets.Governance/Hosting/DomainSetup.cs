@@ -1,7 +1,9 @@
-using TaskBudgets.Governance.Calibration;
+using TaskBudgets.Governance.Adaptive;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.UsageHistory;
 
 namespace TaskBudgets.Governance.Hosting;
 

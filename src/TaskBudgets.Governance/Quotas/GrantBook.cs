@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;

@@ -1,3 +1,5 @@
+using TaskBudgets.Governance.Budgeting;
+
 namespace TaskBudgets.Governance.Quotas;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting;
 
 namespace TaskBudgets.Governance.Quotas;
 

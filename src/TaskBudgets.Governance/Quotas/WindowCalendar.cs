@@ -1,3 +1,5 @@
+using TaskBudgets.Governance.Budgeting;
+
 namespace TaskBudgets.Governance.Quotas;
 
 /// <summary>Calendar-aligned UTC windows: a window is named by the instant it starts.</summary>

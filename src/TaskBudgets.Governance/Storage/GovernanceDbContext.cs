@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using TaskBudgets.Governance.UsageHistory;
 
 namespace TaskBudgets.Governance.Storage;
 

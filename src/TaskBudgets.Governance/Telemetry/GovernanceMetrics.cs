@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
-using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Telemetry;

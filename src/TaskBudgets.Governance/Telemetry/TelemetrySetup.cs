@@ -43,7 +43,7 @@ public static class TelemetrySetup
         ArgumentNullException.ThrowIfNull(app);
         var metrics = app.Services.GetRequiredService<GovernanceMetrics>();
         metrics.Observe(app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
-        metrics.Observe(app.Services.GetRequiredService<Calibration.CalibrationBook>());
+        metrics.Observe(app.Services.GetRequiredService<Adaptive.CalibrationBook>());
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

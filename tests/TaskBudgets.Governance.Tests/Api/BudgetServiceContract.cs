@@ -170,7 +170,7 @@ public abstract class BudgetServiceContract : IAsyncLifetime
             return ask;
         }
 
-        var ledger = App.Services.GetRequiredService<Governance.Quotas.TaskBudgetLedger>();
+        var ledger = App.Services.GetRequiredService<Governance.Grants.TaskBudgetLedger>();
         var first = await Budgets.GetBudgetAsync(Step("sweep-0"));
         await Budgets.ReportUsageAsync(Report(first.GrantId, output: 3000, reasoning: 2000));
         for (var i = 1; i < 20; i++)

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using TaskBudgets.Governance.Calibration;
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Tests.Infrastructure;

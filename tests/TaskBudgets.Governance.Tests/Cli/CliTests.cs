@@ -1,5 +1,6 @@
 using System.Text.Json;
 using TaskBudgets.Cli;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Tests.Infrastructure;
 
 namespace TaskBudgets.Governance.Tests.Cli;

@@ -1,3 +1,4 @@
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 

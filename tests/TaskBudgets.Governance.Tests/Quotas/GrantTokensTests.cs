@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Tests.Quotas;

@@ -1,3 +1,4 @@
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Tests.Quotas;

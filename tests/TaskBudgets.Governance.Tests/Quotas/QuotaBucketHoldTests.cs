@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Telemetry;
 

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using TaskBudgets.Governance.Budgeting;
 
-namespace TaskBudgets.Governance.Telemetry;
+namespace TaskBudgets.Governance.UsageHistory;
 
 /// <summary>Grant and denial counting for usage summaries. Bound from the "Usage" section.</summary>
 public sealed class UsageOptions

@@ -1,4 +1,4 @@
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Budgeting;
 
 /// <summary>One applicable quota as the decision sees it: its limit and what is left of it.</summary>
 public readonly record struct QuotaHeadroom(QuotaMetric Metric, long Limit, long Remaining)

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using TaskBudgets.Governance.Quotas;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>
 /// A settlement's quotas as its row stores them. Generated at build time: every ReportUsage writes

@@ -3,7 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using TaskBudgets.V1;
 
-namespace TaskBudgets.Governance.Api;
+namespace TaskBudgets.Governance.Contract;
 
 /// <summary>Checks request shapes before anything runs, so bad input changes nothing.</summary>
 public static partial class RequestValidation

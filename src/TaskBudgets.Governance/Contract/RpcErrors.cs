@@ -2,9 +2,10 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using TaskBudgets.Governance.Quotas;
+using QuotaTermNames = TaskBudgets.Governance.Budgeting.QuotaTermNames;
 using TaskBudgets.V1;
 
-namespace TaskBudgets.Governance.Api;
+namespace TaskBudgets.Governance.Contract;
 
 /// <summary>Builds the service's rich errors: google.rpc.Status with ErrorInfo and the detail each code calls for.</summary>
 public static class RpcErrors
@@ -73,8 +74,8 @@ public static class RpcErrors
                 {
                     new QuotaFailure.Types.Violation
                     {
-                        Subject = denial.Subject.Length == 0 ? $"org:{denial.Quota.OrgId}" : $"org:{denial.Quota.OrgId}/{denial.Quota.Scope.Label()}:{denial.Subject}",
-                        Description = $"quota {denial.Quota.Id}: {denial.Quota.Metric.Label()} per {denial.Quota.Window.Label()}, limit {denial.Quota.Limit}, {denial.Remaining} left",
+                        Subject = denial.Subject.Length == 0 ? $"org:{denial.Quota.OrgId}" : $"org:{denial.Quota.OrgId}/{QuotaTermNames.Label(denial.Quota.Scope)}:{denial.Subject}",
+                        Description = $"quota {denial.Quota.Id}: {QuotaTermNames.Label(denial.Quota.Metric)} per {QuotaTermNames.Label(denial.Quota.Window)}, limit {denial.Quota.Limit}, {denial.Remaining} left",
                     },
                 },
             }));

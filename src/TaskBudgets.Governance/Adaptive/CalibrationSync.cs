@@ -5,7 +5,7 @@ using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 
-namespace TaskBudgets.Governance.Calibration;
+namespace TaskBudgets.Governance.Adaptive;
 
 /// <summary>
 /// Shares calibration between replicas, off the hot path, every Calibration:SyncInterval: writes

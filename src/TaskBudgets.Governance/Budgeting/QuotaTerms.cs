@@ -1,4 +1,4 @@
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Budgeting;
 
 /// <summary>What a quota counts.</summary>
 public enum QuotaMetric

@@ -1,8 +1,9 @@
 using Grpc.Core;
+using TaskBudgets.Governance.Admin;
 using TaskBudgets.Governance.Auth;
 using TaskBudgets.V1;
 
-namespace TaskBudgets.Governance.Admin;
+namespace TaskBudgets.Governance.Api;
 
 /// <summary>The control plane over gRPC: read the caller's identity, call the admin domain, map back.</summary>
 public sealed class AdminGrpcService(

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using TaskBudgets.Governance.Budgeting.Calibration;
 
-namespace TaskBudgets.Governance.Calibration;
+namespace TaskBudgets.Governance.Adaptive;
 
 /// <summary>How replicas learn budgets from usage reports. Bound from the "Calibration" section.</summary>
 public sealed class CalibrationOptions

@@ -1,6 +1,7 @@
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Quotas;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>What a caller asks a budget for.</summary>
 public sealed record GrantRequest(

@@ -2,8 +2,9 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using Google.Protobuf;
+using TaskBudgets.Governance.Quotas;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>
 /// Signed, self-describing grant ids: any replica can settle a grant from its token alone,

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using TaskBudgets.Governance.Quotas;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>How long grants hold their reservations. Bound from the "Grants" section.</summary>
 public sealed class GrantOptions

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Quotas;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>Frees the reservations of grants that were neither reported nor released in time.</summary>
 public sealed class GrantExpiry(GrantBook book, IOptions<GrantOptions> options, TimeProvider time) : BackgroundService

@@ -3,15 +3,16 @@ using System.Runtime.CompilerServices;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Budgeting;
+using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.V1;
-using DomainMetric = TaskBudgets.Governance.Quotas.QuotaMetric;
+using DomainMetric = TaskBudgets.Governance.Budgeting.QuotaMetric;
 using ModelFamily = TaskBudgets.Governance.Budgeting.ModelFamily;
-using DomainScope = TaskBudgets.Governance.Quotas.QuotaScope;
+using DomainScope = TaskBudgets.Governance.Budgeting.QuotaScope;
 using ProtoMetric = TaskBudgets.V1.QuotaMetric;
 using ProtoScope = TaskBudgets.V1.QuotaScope;
 
-namespace TaskBudgets.Governance.Api;
+namespace TaskBudgets.Governance.Contract;
 
 /// <summary>Maps between the proto contract and the domain; no decisions here.</summary>
 public static class ProtoMapping

@@ -1,13 +1,14 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
-using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>What a call reports it used.</summary>
 /// <param name="StopReason">The API's stop reason number, kept as reported.</param>

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting.Calibration;
 
-namespace TaskBudgets.Governance.Calibration;
+namespace TaskBudgets.Governance.Adaptive;
 
 /// <summary>
 /// This replica's calibration: the statistics of the calls it settled (its own share, which it

@@ -1,12 +1,14 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
-using TaskBudgets.Governance.Calibration;
 using TaskBudgets.Governance.Policies;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.UsageHistory;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>
 /// Answers "what budget may this call use?": decides the budget (Budgeting) and reserves it

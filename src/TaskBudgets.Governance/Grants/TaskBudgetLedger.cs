@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 
-namespace TaskBudgets.Governance.Quotas;
+namespace TaskBudgets.Governance.Grants;
 
 /// <summary>How agentic loops' task budgets are tracked. Bound from the "Tasks" section.</summary>
 public sealed class TaskBudgetOptions

@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Storage;
 
-namespace TaskBudgets.Governance.Telemetry;
+namespace TaskBudgets.Governance.UsageHistory;
 
 /// <summary>Who a grant or denial counts for, and in which hour.</summary>
 public readonly record struct UsageKey(string OrgId, string ProjectId, string PrincipalId, string Tier, string TaskType, long HourStart);

@@ -33,7 +33,7 @@ public static class PolicyPlan
         var plan = new List<PlannedChange>();
         foreach (var spec in file.Models.Values.OrderBy(m => m.Name, StringComparer.Ordinal))
         {
-            var wanted = AdminMapping.ToProto(PolicyRows.ToRow(spec));
+            var wanted = AdminMapping.ToProto(StoredPolicy.ToRow(spec));
             var current = models.GetValueOrDefault(wanted.Name);
             if (current?.Etag != wanted.Etag)
             {
@@ -68,7 +68,7 @@ public static class PolicyPlan
             }
         }
 
-        var wantedQuotas = file.Orgs.Values.SelectMany(o => o.Quotas).Select(q => AdminMapping.ToProto(PolicyRows.ToRow(q))).ToDictionary(q => q.QuotaId, StringComparer.Ordinal);
+        var wantedQuotas = file.Orgs.Values.SelectMany(o => o.Quotas).Select(q => AdminMapping.ToProto(StoredPolicy.ToRow(q))).ToDictionary(q => q.QuotaId, StringComparer.Ordinal);
         var sets = new List<PlannedChange>();
         foreach (var wanted in wantedQuotas.Values.OrderBy(q => q.QuotaId, StringComparer.Ordinal))
         {
@@ -116,7 +116,7 @@ public static class PolicyPlan
     public static Tier ToProto(TaskBudgets.Governance.Budgeting.TierPolicy tier)
     {
         ArgumentNullException.ThrowIfNull(tier);
-        return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => PolicyRows.ToRow(tier, r)));
+        return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => StoredPolicy.ToRow(tier, r)));
     }
 
     /// <summary>The resources not in the file that apply keeps without --prune (models: always).</summary>

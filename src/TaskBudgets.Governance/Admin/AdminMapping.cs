@@ -184,7 +184,7 @@ public static class AdminMapping
     {
         var list = rows.OrderBy(r => r.TaskType, StringComparer.Ordinal).ToList();
         var tier = new Tier { Name = name, TargetTruncationRate = list.Count > 0 ? list[0].TargetTruncationRate : TierPolicy.DefaultTargetTruncationRate };
-        tier.Rules.AddRange(list.Select(r => ToProto(PolicyRows.ToRule(r))));
+        tier.Rules.AddRange(list.Select(r => ToProto(StoredPolicy.ToRule(r))));
         tier.Etag = AdminChanges.Etag(tier);
         return tier;
     }

@@ -151,7 +151,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             var before = existing.Count == 0 ? null : AdminMapping.ToProto(policy.Name, existing);
             AdminChanges.CheckEtag(etag, before, $"tier '{policy.Name}'");
             db.TierRules.RemoveRange(existing);
-            var rows = policy.Rules.Values.Select(r => PolicyRows.ToRow(policy, r)).ToList();
+            var rows = policy.Rules.Values.Select(r => StoredPolicy.ToRow(policy, r)).ToList();
             db.TierRules.AddRange(rows);
             var after = AdminMapping.ToProto(policy.Name, rows);
             return new Change<(Tier, bool)>((after, before is null), "tier", policy.Name, string.Empty, before, after);
@@ -214,7 +214,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
 
         var definition = PolicyDocument.CheckQuota(errors, "quota", given.OrgId, AdminMapping.ToEntry(given));
         AdminMapping.ThrowIfAny(errors);
-        var wanted = PolicyRows.ToRow(definition!);
+        var wanted = StoredPolicy.ToRow(definition!);
         if (!who.IsAdmin && wanted.Scope == (int)QuotaScope.Org)
         {
             throw OrgQuotaDenied();
@@ -299,7 +299,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         var errors = new List<string>();
         var spec = PolicyDocument.CheckModel(errors, "model", AdminMapping.ToEntry(given));
         AdminMapping.ThrowIfAny(errors);
-        var wanted = PolicyRows.ToRow(spec!);
+        var wanted = StoredPolicy.ToRow(spec!);
         return changes.RunAsync(who, "SetModel", async db =>
         {
             var row = await db.Models.FirstOrDefaultAsync(m => m.Name == wanted.Name, cancellationToken);

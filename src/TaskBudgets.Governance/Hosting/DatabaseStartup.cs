@@ -35,7 +35,7 @@ public sealed partial class DatabaseStartup(
 
         tokens.UseKey(await SigningKeyAsync(db, cancellationToken));
         await SeedAsync(db, cancellationToken);
-        var snapshot = await PolicyRows.LoadAsync(db, cancellationToken);
+        var snapshot = await StoredPolicy.LoadAsync(db, cancellationToken);
         catalog.Replace(snapshot);
         LogLoaded(logger, snapshot.Version, snapshot.Orgs.Count, snapshot.Tiers.Count, snapshot.Models.Count);
         Ready = true;
@@ -72,7 +72,7 @@ public sealed partial class DatabaseStartup(
         }
 
         var snapshot = PolicyDocument.Load(path).ToSnapshot(0);
-        var version = await PolicyRows.ReplaceAsync(db, snapshot, cancellationToken);
+        var version = await StoredPolicy.ReplaceAsync(db, snapshot, cancellationToken);
         LogSeeded(logger, path, version);
     }
 

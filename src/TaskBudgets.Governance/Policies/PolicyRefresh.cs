@@ -51,7 +51,7 @@ public sealed partial class PolicyRefresh(
         var version = await PolicyRows.ReadVersionAsync(db, cancellationToken);
         if (version != catalog.Current.Version)
         {
-            catalog.Replace(await PolicyRows.LoadAsync(db, cancellationToken));
+            catalog.Replace(await StoredPolicy.LoadAsync(db, cancellationToken));
         }
     }
 

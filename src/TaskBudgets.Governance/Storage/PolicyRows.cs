@@ -1,13 +1,9 @@
-using System.Collections.Frozen;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
-using TaskBudgets.Governance.Budgeting;
-using TaskBudgets.Governance.Policies;
-using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Storage;
 
-/// <summary>Reads the policy tables into a snapshot, and replaces them with one.</summary>
+/// <summary>The policy tables: read whole, replaced whole, and the version every change moves.</summary>
 public static class PolicyRows
 {
     public static async Task<long> ReadVersionAsync(GovernanceDbContext db, CancellationToken cancellationToken)
@@ -22,45 +18,33 @@ public static class PolicyRows
     public static async Task<bool> IsEmptyAsync(GovernanceDbContext db, CancellationToken cancellationToken) =>
         !await db.Orgs.AnyAsync(cancellationToken) && !await db.TierRules.AnyAsync(cancellationToken) && !await db.Models.AnyAsync(cancellationToken);
 
-    public static async Task<PolicySnapshot> LoadAsync(GovernanceDbContext db, CancellationToken cancellationToken)
+    /// <summary>Every policy table's rows and the version they are at, read together.</summary>
+    public static async Task<PolicyTables> ReadAllAsync(GovernanceDbContext db, CancellationToken cancellationToken)
     {
-        var version = await ReadVersionAsync(db, cancellationToken);
-        var models = await db.Models.AsNoTracking().ToListAsync(cancellationToken);
-        var rules = await db.TierRules.AsNoTracking().ToListAsync(cancellationToken);
-        var orgs = await db.Orgs.AsNoTracking().ToListAsync(cancellationToken);
-        var quotas = await db.Quotas.AsNoTracking().ToListAsync(cancellationToken);
-
-        var tiers = rules
-            .GroupBy(r => r.Tier, StringComparer.Ordinal)
-            .Select(g => new TierPolicy(g.Key, g.ToFrozenDictionary(r => r.TaskType, ToRule, StringComparer.Ordinal))
-            {
-                TargetTruncationRate = g.First().TargetTruncationRate,
-            });
-        var quotasByOrg = quotas.ToLookup(q => q.OrgId, StringComparer.Ordinal);
-        var orgPolicies = orgs.Select(o => new OrgPolicy(
-            o.Id,
-            o.DisplayName,
-            o.Tier,
-            quotasByOrg[o.Id].OrderBy(q => q.Id, StringComparer.Ordinal).Select(ToQuota).ToArray())
-        {
-            Projects = ProjectList(o.Projects),
-        });
-        return new PolicySnapshot(version, orgPolicies, tiers, models.Select(ToModel));
+        ArgumentNullException.ThrowIfNull(db);
+        return new PolicyTables(
+            await ReadVersionAsync(db, cancellationToken),
+            await db.Models.AsNoTracking().ToListAsync(cancellationToken),
+            await db.TierRules.AsNoTracking().ToListAsync(cancellationToken),
+            await db.Orgs.AsNoTracking().ToListAsync(cancellationToken),
+            await db.Quotas.AsNoTracking().ToListAsync(cancellationToken));
     }
 
-    /// <summary>Replaces the whole policy with <paramref name="snapshot"/> and bumps the policy version.</summary>
-    public static async Task<long> ReplaceAsync(GovernanceDbContext db, PolicySnapshot snapshot, CancellationToken cancellationToken)
+    /// <summary>Replaces every policy table with <paramref name="tables"/> and bumps the policy version.</summary>
+    public static async Task<long> ReplaceAsync(GovernanceDbContext db, PolicyTables tables, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(tables);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Quotas.ExecuteDeleteAsync(cancellationToken);
         await db.Orgs.ExecuteDeleteAsync(cancellationToken);
         await db.TierRules.ExecuteDeleteAsync(cancellationToken);
         await db.Models.ExecuteDeleteAsync(cancellationToken);
 
-        db.Models.AddRange(snapshot.Models.Values.Select(ToRow));
-        db.TierRules.AddRange(snapshot.Tiers.Values.SelectMany(t => t.Rules.Values.Select(r => ToRow(t, r))));
-        db.Orgs.AddRange(snapshot.Orgs.Values.Select(o => new OrgRow { Id = o.Id, DisplayName = o.DisplayName, Tier = o.Tier, Projects = ProjectJson(o.Projects) }));
-        db.Quotas.AddRange(snapshot.Orgs.Values.SelectMany(o => o.Quotas).Select(ToRow));
+        db.Models.AddRange(tables.Models);
+        db.TierRules.AddRange(tables.TierRules);
+        db.Orgs.AddRange(tables.Orgs);
+        db.Quotas.AddRange(tables.Quotas);
         await db.SaveChangesAsync(cancellationToken);
         var version = await BumpVersionAsync(db, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -125,103 +109,12 @@ public static class PolicyRows
 
     public static IReadOnlyList<string> ProjectList(string json) =>
         string.IsNullOrEmpty(json) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(json) ?? [];
-
-    public static ModelRow ToRow(ModelSpec m)
-    {
-        ArgumentNullException.ThrowIfNull(m);
-        return new ModelRow
-        {
-            Name = m.Name,
-            Family = (int)m.Family,
-            Thinking = (int)m.Thinking,
-            MinThinkingTokens = m.MinThinkingTokens,
-            MaxThinkingTokens = m.MaxThinkingTokens,
-            InputMicrosPerMillion = m.InputMicrosPerMillion,
-            CachedInputMicrosPerMillion = m.CachedInputMicrosPerMillion,
-            CacheWriteMicrosPerMillion = m.CacheWriteMicrosPerMillion,
-            OutputMicrosPerMillion = m.OutputMicrosPerMillion,
-        };
-    }
-
-    public static TierRuleRow ToRow(TierPolicy tier, TierRule r)
-    {
-        ArgumentNullException.ThrowIfNull(tier);
-        ArgumentNullException.ThrowIfNull(r);
-        return new TierRuleRow
-        {
-            Tier = tier.Name,
-            TargetTruncationRate = tier.TargetTruncationRate,
-            Adaptive = r.Adaptive,
-            MinSamples = r.MinSamples,
-            TaskType = r.TaskType,
-            MinReasoningTokens = r.MinReasoningTokens,
-            DefaultReasoningTokens = r.DefaultReasoningTokens,
-            MaxReasoningTokens = r.MaxReasoningTokens,
-            AnswerTokens = r.AnswerTokens,
-            MaxOutputTokens = r.MaxOutputTokens,
-            Effort = (int)r.Effort,
-            EscalationFactor = r.EscalationFactor,
-            PreliminaryFraction = r.PreliminaryFraction,
-            SoftLimitThreshold = r.SoftLimitThreshold,
-            SoftLimitFloor = r.SoftLimitFloor,
-            TaskBudgetTokens = r.TaskBudgetTokens,
-        };
-    }
-
-    public static QuotaRow ToRow(QuotaDefinition q)
-    {
-        ArgumentNullException.ThrowIfNull(q);
-        return new QuotaRow
-        {
-            Id = q.Id,
-            OrgId = q.OrgId,
-            Scope = (int)q.Scope,
-            Subject = q.Subject,
-            Metric = (int)q.Metric,
-            Window = (int)q.Window,
-            Limit = q.Limit,
-        };
-    }
-
-    public static TierRule ToRule(TierRuleRow r) => new()
-    {
-        TaskType = r.TaskType,
-        MinReasoningTokens = r.MinReasoningTokens,
-        DefaultReasoningTokens = r.DefaultReasoningTokens,
-        MaxReasoningTokens = r.MaxReasoningTokens,
-        AnswerTokens = r.AnswerTokens,
-        MaxOutputTokens = r.MaxOutputTokens,
-        Effort = (ReasoningEffort)r.Effort,
-        EscalationFactor = r.EscalationFactor,
-        PreliminaryFraction = r.PreliminaryFraction,
-        SoftLimitThreshold = r.SoftLimitThreshold,
-        SoftLimitFloor = r.SoftLimitFloor,
-        TaskBudgetTokens = r.TaskBudgetTokens,
-        Adaptive = r.Adaptive,
-        MinSamples = r.MinSamples,
-    };
-
-    public static QuotaDefinition ToQuota(QuotaRow q) => new()
-    {
-        Id = q.Id,
-        OrgId = q.OrgId,
-        Scope = (QuotaScope)q.Scope,
-        Subject = q.Subject,
-        Metric = (QuotaMetric)q.Metric,
-        Window = (WindowKind)q.Window,
-        Limit = q.Limit,
-    };
-
-    public static ModelSpec ToModel(ModelRow m) => new()
-    {
-        Name = m.Name,
-        Family = (ModelFamily)m.Family,
-        Thinking = (ThinkingMode)m.Thinking,
-        MinThinkingTokens = m.MinThinkingTokens,
-        MaxThinkingTokens = m.MaxThinkingTokens,
-        InputMicrosPerMillion = m.InputMicrosPerMillion,
-        CachedInputMicrosPerMillion = m.CachedInputMicrosPerMillion,
-        CacheWriteMicrosPerMillion = m.CacheWriteMicrosPerMillion,
-        OutputMicrosPerMillion = m.OutputMicrosPerMillion,
-    };
 }
+
+/// <summary>The rows of every policy table at one version.</summary>
+public sealed record PolicyTables(
+    long Version,
+    IReadOnlyList<ModelRow> Models,
+    IReadOnlyList<TierRuleRow> TierRules,
+    IReadOnlyList<OrgRow> Orgs,
+    IReadOnlyList<QuotaRow> Quotas);

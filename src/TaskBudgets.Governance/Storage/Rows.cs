@@ -50,13 +50,13 @@ public sealed class TierRuleRow
 
     public bool Adaptive { get; set; }
 
-    public int MinSamples { get; set; } = TierRule.DefaultMinSamples;
+    public int MinSamples { get; set; } = 200;
 
     /// <summary>
     /// The tier's target truncation rate. Tiers have no table of their own (a tier is its rules),
     /// so every rule row of a tier carries the same value.
     /// </summary>
-    public double TargetTruncationRate { get; set; } = TierPolicy.DefaultTargetTruncationRate;
+    public double TargetTruncationRate { get; set; } = 0.02;
 }
 
 /// <summary>A quota of an org.</summary>

@@ -20,6 +20,7 @@ try
 
     app.MapGovernanceApi();
     app.MapGovernanceTelemetry();
+    app.MapGovernanceGauges();
     app.MapGovernanceAdmin();
     await app.RunAsync();
     return 0;

@@ -75,7 +75,7 @@ public sealed partial class CalibrationSync(
                 }
             }
 
-            book.Publish(CalibrationSnapshot.Build(catalog.Current, merged, now, settings));
+            book.Publish(CalibrationSnapshot.Build(catalog.Current.Version, catalog.Current.Tiers, merged, now, settings));
         }
         finally
         {

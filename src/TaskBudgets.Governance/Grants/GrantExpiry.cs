@@ -3,8 +3,8 @@ using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Grants;
 
-/// <summary>Frees the reservations of grants that were neither reported nor released in time.</summary>
-public sealed class GrantExpiry(GrantBook book, IOptions<GrantOptions> options, TimeProvider time) : BackgroundService
+/// <summary>Frees the reservations of grants that were neither reported nor released in time, and forgets their request ids.</summary>
+public sealed class GrantExpiry(GrantBook book, AnsweredRequests answered, IOptions<GrantOptions> options, TimeProvider time) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -13,7 +13,9 @@ public sealed class GrantExpiry(GrantBook book, IOptions<GrantOptions> options, 
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                book.SweepExpired(time.GetUtcNow());
+                var now = time.GetUtcNow();
+                book.SweepExpired(now);
+                answered.SweepExpired(now);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -18,6 +18,7 @@ public sealed class GrantIssuer(
     PolicyCatalog catalog,
     QuotaLedger ledger,
     GrantBook book,
+    AnsweredRequests answered,
     GrantTokens tokens,
     ReplicaIdentity replica,
     GovernanceMetrics metrics,
@@ -42,7 +43,7 @@ public sealed class GrantIssuer(
         }
 
         var issuedNow = false;
-        var pending = book.GetOrIssue(request.OrgId, request.RequestId, () =>
+        var pending = answered.GetOrIssue(request.OrgId, request.RequestId, () =>
         {
             issuedNow = true;
 
@@ -57,7 +58,7 @@ public sealed class GrantIssuer(
         catch
         {
             // A refusal or a storage failure is not an answer to replay: a retry decides again.
-            book.ForgetRequest(request.OrgId, request.RequestId);
+            answered.Forget(request.OrgId, request.RequestId);
             throw;
         }
     }

@@ -36,6 +36,7 @@ public static class DomainSetup
         services.AddSingleton<ReplicaIdentity>();
         services.AddSingleton<GrantTokens>();
         services.AddSingleton<GrantBook>();
+        services.AddSingleton<AnsweredRequests>();
         services.AddSingleton<CapacityLeases>();
         services.AddSingleton<QuotaLedger>();
         services.AddSingleton<GrantIssuer>();
@@ -61,5 +62,15 @@ public static class DomainSetup
         services.AddHostedService(sp => sp.GetRequiredService<CalibrationSync>());
         services.AddHostedService(sp => sp.GetRequiredService<UsageCounters>());
         return builder;
+    }
+
+    /// <summary>Adds the gauges that read the domain's live state: reservations, quota utilisation, calibration.</summary>
+    public static WebApplication MapGovernanceGauges(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var metrics = app.Services.GetRequiredService<GovernanceMetrics>();
+        QuotaGauges.Register(metrics, app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
+        CalibrationGauges.Register(metrics, app.Services.GetRequiredService<CalibrationBook>());
+        return app;
     }
 }

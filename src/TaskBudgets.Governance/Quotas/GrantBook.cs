@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
-using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Quotas;
 
 /// <summary>
-/// The grants this replica holds reservations for, and the request ids it has answered.
+/// The grants this replica holds reservations for.
 /// Every grant leaves exactly once: settled, released or expired (whoever removes it frees it).
 /// </summary>
 /// <remarks>
@@ -21,10 +20,6 @@ public sealed class GrantBook(GovernanceMetrics metrics)
     private const long RetainedSeconds = 10;
 
     private readonly ConcurrentDictionary<long, ExpirySecond> byExpiry = new();
-    private readonly ConcurrentDictionary<(string OrgId, string RequestId), RequestEntry> requests = new();
-
-    // The request ids answered, by the second their grant expires in: swept like the grants.
-    private readonly ConcurrentDictionary<long, ConcurrentQueue<(string OrgId, string RequestId)>> requestsByExpiry = new();
 
     public int ActiveCount
     {
@@ -84,23 +79,6 @@ public sealed class GrantBook(GovernanceMetrics metrics)
         return freed;
     }
 
-    /// <summary>The answer already given (or being given) to this request id, or a new one from <paramref name="issue"/>.</summary>
-    public Task<IssuedGrant> GetOrIssue(string orgId, string requestId, Func<Task<IssuedGrant>> issue)
-    {
-        var entry = requests.GetOrAdd((orgId, requestId), key => new RequestEntry(new Lazy<Task<IssuedGrant>>(() => RememberAsync(key, issue))));
-        return entry.Result.Value;
-    }
-
-    private async Task<IssuedGrant> RememberAsync((string OrgId, string RequestId) key, Func<Task<IssuedGrant>> issue)
-    {
-        var grant = await issue();
-        requestsByExpiry.GetOrAdd(grant.ExpiresAt.ToUnixTimeSeconds(), _ => new ConcurrentQueue<(string, string)>()).Enqueue(key);
-        return grant;
-    }
-
-    /// <summary>Forgets a request id whose grant failed, so that a retry decides again.</summary>
-    public void ForgetRequest(string orgId, string requestId) => requests.TryRemove((orgId, requestId), out _);
-
     /// <summary>Frees every grant that expired by <paramref name="now"/>; returns how many.</summary>
     public int SweepExpired(DateTimeOffset now)
     {
@@ -120,44 +98,13 @@ public sealed class GrantBook(GovernanceMetrics metrics)
             }
         }
 
-        foreach (var (second, keys) in requestsByExpiry)
-        {
-            // Only seconds that have passed, whose grants have all expired: a queue is in no time
-            // order within its second, so the current one waits for the next sweep.
-            if (second >= current)
-            {
-                continue;
-            }
-
-            ForgetExpiredRequests(keys, now);
-            if (second < current - RetainedSeconds && requestsByExpiry.TryRemove(KeyValuePair.Create(second, keys)))
-            {
-                ForgetExpiredRequests(keys, now);
-            }
-        }
-
         metrics.Expired(expired);
         return expired;
-    }
-
-    private void ForgetExpiredRequests(ConcurrentQueue<(string OrgId, string RequestId)> keys, DateTimeOffset now)
-    {
-        while (keys.TryDequeue(out var key))
-        {
-            if (requests.TryGetValue(key, out var entry)
-                && entry.Result is { IsValueCreated: true, Value.IsCompletedSuccessfully: true } result
-                && result.Value.Result.ExpiresAt <= now)
-            {
-                requests.TryRemove(KeyValuePair.Create(key, entry));
-            }
-        }
     }
 
     // Sized like the second before it and a quarter more, so a busy second's stripes seldom grow
     // as it fills: sized exactly, every second busier than the last copied all its grants once.
     private int CapacityFor(long second) => byExpiry.TryGetValue(second - 1, out var previous) ? previous.Count() * 5 / 4 : 0;
-
-    private sealed record RequestEntry(Lazy<Task<IssuedGrant>> Result);
 
     /// <summary>The grants expiring in one second, in stripes by grant id: concurrent issuers seldom share a lock.</summary>
     /// <remarks>

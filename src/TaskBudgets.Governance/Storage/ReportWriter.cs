@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Storage;
 
@@ -16,7 +15,7 @@ public sealed partial class ReportWriter(
     IOptions<ReportWriterOptions> options,
     SqliteWriteGate writeGate,
     TimeProvider time,
-    GovernanceMetrics metrics,
+    StorageMetrics metrics,
     StorageOutage outage,
     ILogger<ReportWriter> logger) : BackgroundService
 {

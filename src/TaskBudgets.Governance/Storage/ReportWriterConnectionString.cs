@@ -1,6 +1,5 @@
 using Microsoft.Data.SqlClient;
 using Npgsql;
-using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Storage;
 
@@ -12,6 +11,9 @@ namespace TaskBudgets.Governance.Storage;
 public static class ReportWriterConnectionString
 {
     public const string Suffix = "report-writer";
+
+    /// <summary>The service's name in the database's session list when the connection string gives none (as telemetry names it).</summary>
+    public const string ApplicationName = "taskbudgets-governance";
 
     // SqlClient fills in its own name when none is given; that one is not the operator's.
     private static readonly string SqlClientDefaultApplication = new SqlConnectionStringBuilder().ApplicationName;
@@ -36,5 +38,5 @@ public static class ReportWriterConnectionString
     }
 
     private static string Mark(string? application) =>
-        $"{(string.IsNullOrWhiteSpace(application) ? TelemetrySetup.ServiceName : application)}/{Suffix}";
+        $"{(string.IsNullOrWhiteSpace(application) ? ApplicationName : application)}/{Suffix}";
 }

@@ -44,6 +44,7 @@ public static class StorageSetup
 
         services.AddSingleton<SqliteWriteGate>();
         services.AddSingleton<StorageOutage>();
+        services.AddSingleton<StorageMetrics>();
         services.AddSingleton<ReportWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<ReportWriter>());
         services.AddOptions<ReportWriterOptions>()

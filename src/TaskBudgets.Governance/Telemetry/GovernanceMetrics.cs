@@ -2,9 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
-using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Telemetry;
 
@@ -21,9 +19,6 @@ public sealed class GovernanceMetrics
     private readonly Histogram<double> usageRatio;
     private long expired;
     private readonly Counter<long> leaseOperations;
-    private readonly Histogram<double> flushDuration;
-    private readonly Histogram<long> batchSize;
-    private long flushFailures;
     private readonly HashSet<string> orgLabels;
 
     public GovernanceMetrics(IMeterFactory meters, IOptions<TelemetryOptions> options)
@@ -45,15 +40,6 @@ public sealed class GovernanceMetrics
         meter.CreateObservableCounter("taskbudgets.late_reports", () => Observe(c => c.LateReports), "{report}", "Reports for grants that had expired or been released.");
         meter.CreateObservableCounter("taskbudgets.expired_grants", () => Volatile.Read(ref expired), "{grant}", "Grants that expired unreported and gave their capacity back.");
         leaseOperations = meter.CreateCounter<long>("taskbudgets.lease.operations", "{operation}", "Capacity lease operations on the database, by operation and outcome.");
-        flushDuration = meter.CreateHistogram<double>("taskbudgets.report.flush.duration", "s", "Time to commit one group of settlements.");
-        batchSize = meter.CreateHistogram<long>(
-            "taskbudgets.report.batch.size",
-            "{settlement}",
-            "Settlements committed together.",
-            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] });
-
-        // Observed rather than added to, so the series is there from the start for alerts to read.
-        meter.CreateObservableCounter("taskbudgets.report.flush.failures", () => Volatile.Read(ref flushFailures), "{flush}", "Group commits that failed.");
         Meter = meter;
     }
 
@@ -123,98 +109,8 @@ public sealed class GovernanceMetrics
     public void LeaseFailed(string operation) =>
         leaseOperations.Add(1, new TagList { { "operation", operation }, { "outcome", "error" } });
 
-    public void Flushed(int size, TimeSpan duration)
-    {
-        batchSize.Record(size);
-        flushDuration.Record(duration.TotalSeconds);
-    }
-
-    public void FlushFailed() => Interlocked.Increment(ref flushFailures);
-
-    /// <summary>Adds the gauges that read live state: reservations held and quota utilisation.</summary>
-    public void Observe(GrantBook book, QuotaLedger ledger)
-    {
-        ArgumentNullException.ThrowIfNull(book);
-        ArgumentNullException.ThrowIfNull(ledger);
-        Meter.CreateObservableGauge("taskbudgets.active_reservations", () => book.ActiveCount, "{grant}", "Grants holding reservations on this replica.");
-        Meter.CreateObservableGauge("taskbudgets.quota.utilization.ratio", () => Utilisation(ledger), "1", "Used and reserved share of each quota window, 0..1 (the highest per label set).");
-    }
-
-    /// <summary>
-    /// Adds the calibration's gauges, per tier and rule task type (tier-wide rows only, so labels
-    /// stay bounded by the policy): reasoning used over reserved, truncation rate, and the current
-    /// and recommended base budgets.
-    /// </summary>
-    public void Observe(CalibrationBook calibration)
-    {
-        ArgumentNullException.ThrowIfNull(calibration);
-        Meter.CreateObservableGauge(
-            "taskbudgets.calibration.used_granted.ratio",
-            () => Calibrated(calibration, v => v.ReservationEfficiency),
-            "1",
-            "Reasoning tokens used over reasoning tokens granted (decayed), per tier and task type.");
-        Meter.CreateObservableGauge(
-            "taskbudgets.calibration.truncation.ratio",
-            () => Calibrated(calibration, v => v.TruncationRate),
-            "1",
-            "Share of calls that stopped on MAX_TOKENS (decayed), per tier and task type.");
-        Meter.CreateObservableGauge(
-            "taskbudgets.calibration.samples",
-            () => Calibrated(calibration, v => v.Samples),
-            "{call}",
-            "Decayed calls behind each tier and task type's calibration.");
-        Meter.CreateObservableGauge(
-            "taskbudgets.calibration.budget_tokens",
-            () => Budgets(calibration),
-            "{token}",
-            "Base reasoning budget per tier and task type: budget=\"current\" (in force) and budget=\"recommended\" (the calibration's).");
-    }
-
-    private static IEnumerable<Measurement<double>> Calibrated(CalibrationBook calibration, Func<Budgeting.Calibration.CalibrationView, double> value)
-    {
-        foreach (var view in calibration.Current.Views)
-        {
-            if (view.Key.OrgId.Length == 0)
-            {
-                yield return new Measurement<double>(value(view), new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType } });
-            }
-        }
-    }
-
-    private static IEnumerable<Measurement<long>> Budgets(CalibrationBook calibration)
-    {
-        foreach (var view in calibration.Current.Views)
-        {
-            if (view.Key.OrgId.Length == 0)
-            {
-                yield return new Measurement<long>(view.CurrentBudget, new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType }, { "budget", "current" } });
-                yield return new Measurement<long>(view.RecommendedBudget, new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType }, { "budget", "recommended" } });
-            }
-        }
-    }
-
-    private IEnumerable<Measurement<double>> Utilisation(QuotaLedger ledger)
-    {
-        var highest = new Dictionary<(string Metric, string Window, string Scope, string Org), double>();
-        foreach (var bucket in ledger.Buckets)
-        {
-            var quota = bucket.Quota;
-            var key = (quota.Metric.Label(), quota.Window.Label(), quota.Scope.Label(), orgLabels.Contains(quota.OrgId) ? quota.OrgId : string.Empty);
-            var utilisation = bucket.Headroom().Utilisation;
-            highest[key] = Math.Max(utilisation, highest.GetValueOrDefault(key));
-        }
-
-        foreach (var ((metric, window, scope, org), value) in highest)
-        {
-            var tags = new TagList { { "metric", metric }, { "window", window }, { "scope", scope } };
-            if (org.Length > 0)
-            {
-                tags.Add("org", org);
-            }
-
-            yield return new Measurement<double>(value, tags);
-        }
-    }
+    /// <summary>Whether quota gauges carry <paramref name="orgId"/> as a label (Telemetry:OrgLabels).</summary>
+    public bool LabelsOrg(string orgId) => orgLabels.Contains(orgId);
 
     private RuleCounts CountsFor(string tier, string taskType) =>
         counts.TryGetValue((tier, taskType), out var rule) ? rule : counts.GetOrAdd((tier, taskType), static k => new RuleCounts(k.Tier, k.TaskType));

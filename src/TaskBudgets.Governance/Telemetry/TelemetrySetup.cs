@@ -1,7 +1,6 @@
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using TaskBudgets.Governance.Quotas;
 
 namespace TaskBudgets.Governance.Telemetry;
 
@@ -41,9 +40,6 @@ public static class TelemetrySetup
     public static WebApplication MapGovernanceTelemetry(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var metrics = app.Services.GetRequiredService<GovernanceMetrics>();
-        metrics.Observe(app.Services.GetRequiredService<GrantBook>(), app.Services.GetRequiredService<QuotaLedger>());
-        metrics.Observe(app.Services.GetRequiredService<Adaptive.CalibrationBook>());
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -85,29 +85,6 @@ public sealed class GrantBookTests : IDisposable
         Assert.False(book.TryRelease(late.Id, late.ExpiresAt, GrantEnding.ReleasedHere));
     }
 
-    [Fact]
-    public async Task A_request_id_replays_its_grant_until_the_grant_expires_and_is_then_forgotten()
-    {
-        var issued = 0;
-        Task<IssuedGrant> Issue()
-        {
-            issued++;
-            return Task.FromResult(new IssuedGrant("token-" + issued, Start.AddSeconds(2), default, default, "tier", new TierRule { TaskType = "*" }, 1, []));
-        }
-
-        var first = await book.GetOrIssue("org", "rq-1", Issue);
-        var replayed = await book.GetOrIssue("org", "rq-1", Issue);
-        book.SweepExpired(Start.AddSeconds(1));
-        var stillReplayed = await book.GetOrIssue("org", "rq-1", Issue);
-        book.SweepExpired(Start.AddSeconds(3));
-        var afresh = await book.GetOrIssue("org", "rq-1", Issue);
-
-        Assert.Same(first, replayed);
-        Assert.Same(first, stillReplayed);
-        Assert.Equal("token-2", afresh.Token);
-        Assert.Equal(2, issued);
-    }
-
     private static QuotaBucket Bucket(string id)
     {
         var bucket = new QuotaBucket(

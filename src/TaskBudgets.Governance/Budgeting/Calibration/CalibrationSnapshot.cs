@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using TaskBudgets.Governance.Policies;
 
 namespace TaskBudgets.Governance.Budgeting.Calibration;
 
@@ -74,13 +73,16 @@ public sealed class CalibrationSnapshot
     /// tier's target truncation rate across its task types, then each type's escalation ladder.
     /// Statistics of tiers or task types the policy no longer has are left out.
     /// </summary>
+    /// <param name="policyVersion">The version of the policy <paramref name="tiers"/> are from.</param>
+    /// <param name="tiers">The policy's tiers by name.</param>
     public static CalibrationSnapshot Build(
-        PolicySnapshot policy,
+        long policyVersion,
+        IReadOnlyDictionary<string, TierPolicy> tiers,
         IReadOnlyDictionary<CalibrationKey, CalibrationStats> stats,
         DateTimeOffset now,
         CalibrationSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(tiers);
         ArgumentNullException.ThrowIfNull(stats);
         ArgumentNullException.ThrowIfNull(settings);
         var nowMs = now.ToUnixTimeMilliseconds();
@@ -88,7 +90,7 @@ public sealed class CalibrationSnapshot
         var views = new List<CalibrationView>();
         foreach (var group in stats.GroupBy(s => (s.Key.Tier, s.Key.OrgId)))
         {
-            if (!policy.Tiers.TryGetValue(group.Key.Tier, out var tier))
+            if (!tiers.TryGetValue(group.Key.Tier, out var tier))
             {
                 continue;
             }
@@ -110,7 +112,7 @@ public sealed class CalibrationSnapshot
             string.CompareOrdinal(a.Key.Tier, b.Key.Tier) is var t and not 0 ? t
             : string.CompareOrdinal(a.Key.TaskType, b.Key.TaskType) is var k and not 0 ? k
             : string.CompareOrdinal(a.Key.OrgId, b.Key.OrgId));
-        return new CalibrationSnapshot(policy.Version, budgets.ToFrozenDictionary(), views);
+        return new CalibrationSnapshot(policyVersion, budgets.ToFrozenDictionary(), views);
     }
 
     private static void AddGroup(TierPolicy tier, List<Row> rows, CalibrationSettings settings, Dictionary<CalibrationKey, CalibratedBudget> budgets, List<CalibrationView> views)

@@ -49,7 +49,7 @@ public class CalibrationSnapshotTests
     private static CalibrationSample Used(long tokens) => new(tokens, tokens + 10, 4000, false, false, null);
 
     private static CalibrationSnapshot Build(Dictionary<CalibrationKey, CalibrationStats> stats) =>
-        CalibrationSnapshot.Build(Policy, stats, Now, CalibrationSettings.Default);
+        CalibrationSnapshot.Build(Policy.Version, Policy.Tiers, stats, Now, CalibrationSettings.Default);
 
     [Fact]
     public void An_adaptive_rule_gets_the_calibrated_base_and_its_view_says_so()

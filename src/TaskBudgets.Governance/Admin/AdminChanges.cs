@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using Google.Protobuf;
-using Microsoft.EntityFrameworkCore;
 using TaskBudgets.Governance.Auth;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
@@ -12,65 +11,54 @@ namespace TaskBudgets.Governance.Admin;
 public sealed record Change<T>(T Result, string ResourceType, string ResourceId, string OrgId, IMessage? Before, IMessage? After);
 
 /// <summary>
-/// Runs every admin change the same way: one transaction that first moves the policy version on
-/// (a conditional update, which also serialises concurrent changes), then makes the change and
-/// writes its audit event. A change that changes nothing is rolled back and bumps nothing. This
+/// Runs every admin change the same way, through <see cref="ControlPlaneWriter"/>: one transaction
+/// that moves the policy version on, makes the change and writes its audit event. A change that
+/// changes nothing (the same resource before and after) is rolled back and bumps nothing. This
 /// replica reloads the policy at once; the others within Policy:RefreshInterval.
 /// </summary>
 public sealed partial class AdminChanges(
-    IDbContextFactory<GovernanceDbContext> contexts,
+    ControlPlaneWriter writer,
     PolicyRefresh refresh,
     TimeProvider time,
     ILogger<AdminChanges> logger)
 {
-    private const int Attempts = 8;
     private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
 
-    /// <summary>Runs <paramref name="work"/> as one audited change by <paramref name="who"/>.</summary>
-    public async Task<T> RunAsync<T>(CallerIdentity who, string action, Func<GovernanceDbContext, Task<Change<T>>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="work"/> as one audited change by <paramref name="who"/>: it reads through
+    /// the context and records its writes in the edits, which Storage writes with the audit event.
+    /// </summary>
+    public async Task<T> RunAsync<T>(CallerIdentity who, string action, Func<GovernanceDbContext, ControlPlaneEdits, Task<Change<T>>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(who);
         ArgumentNullException.ThrowIfNull(work);
-        for (var attempt = 0; attempt < Attempts; attempt++)
+        var outcome = await writer.ChangeAsync(
+            async (db, edits) =>
+            {
+                var change = await work(db, edits);
+                var before = change.Before is null ? string.Empty : Json.Format(WithoutEtag(change.Before));
+                var after = change.After is null ? string.Empty : Json.Format(WithoutEtag(change.After));
+                var audit = before == after ? null : new AuditEventRow
+                {
+                    AtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+                    Actor = who.KeyId,
+                    Action = action,
+                    ResourceType = change.ResourceType,
+                    ResourceId = change.ResourceId,
+                    OrgId = change.OrgId,
+                    Before = before,
+                    After = after,
+                };
+                return new AuditedChange<T>(change.Result, audit);
+            },
+            cancellationToken) ?? throw new GovernanceException(RefusalKind.Aborted, "CONCURRENT_CHANGE", "Other changes kept winning the race; retry.");
+        if (outcome.Audit is { } written)
         {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-            var version = await PolicyRows.ReadVersionAsync(db, cancellationToken);
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            if (!await PolicyRows.TryBumpVersionAsync(db, version, cancellationToken))
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                continue;
-            }
-
-            var change = await work(db);
-            var before = change.Before is null ? string.Empty : Json.Format(WithoutEtag(change.Before));
-            var after = change.After is null ? string.Empty : Json.Format(WithoutEtag(change.After));
-            if (before == after)
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                return change.Result;
-            }
-
-            db.AuditEvents.Add(new AuditEventRow
-            {
-                AtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
-                Actor = who.KeyId,
-                Action = action,
-                ResourceType = change.ResourceType,
-                ResourceId = change.ResourceId,
-                OrgId = change.OrgId,
-                Before = before,
-                After = after,
-                PolicyVersion = version + 1,
-            });
-            await db.SaveChangesAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            LogChanged(logger, who.KeyId, action, change.ResourceType, change.ResourceId, version + 1);
+            LogChanged(logger, who.KeyId, action, written.ResourceType, written.ResourceId, written.PolicyVersion);
             await refresh.RefreshAsync(cancellationToken);
-            return change.Result;
         }
 
-        throw new GovernanceException(RefusalKind.Aborted, "CONCURRENT_CHANGE", "Other changes kept winning the race; retry.");
+        return outcome.Result;
     }
 
     /// <summary>A resource's etag: a hash of its content, so it changes exactly when the resource does.</summary>

@@ -43,7 +43,7 @@ public sealed class KeyAdmin(IDbContextFactory<GovernanceDbContext> contexts, Ad
             throw new GovernanceException(RefusalKind.PermissionDenied, "PERMISSION_DENIED", "Only an admin key may create admin keys.");
         }
 
-        return changes.RunAsync(who, "CreateApiKey", async db =>
+        return changes.RunAsync(who, "CreateApiKey", async (db, edits) =>
         {
             if (orgId.Length > 0 && !await db.Orgs.AnyAsync(o => o.Id == orgId, cancellationToken))
             {
@@ -61,7 +61,7 @@ public sealed class KeyAdmin(IDbContextFactory<GovernanceDbContext> contexts, Ad
                 CreatedBy = who.KeyId,
                 CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             };
-            db.ApiKeys.Add(row);
+            edits.AddApiKey(row);
             var key = AdminMapping.ToProto(row);
             return new Change<(ApiKey, string)>((key, secret), "api_key", row.Id, orgId, null, key);
         }, cancellationToken);
@@ -95,7 +95,7 @@ public sealed class KeyAdmin(IDbContextFactory<GovernanceDbContext> contexts, Ad
     public async Task<ApiKey> RevokeAsync(CallerIdentity who, string keyId, string orgId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(who);
-        var key = await changes.RunAsync(who, "RevokeApiKey", async db =>
+        var key = await changes.RunAsync(who, "RevokeApiKey", async (db, edits) =>
         {
             var row = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId, cancellationToken);
             if (row is null || (orgId.Length > 0 && row.OrgId != orgId) || (!who.IsAdmin && row.OrgId != who.OrgId))
@@ -104,7 +104,13 @@ public sealed class KeyAdmin(IDbContextFactory<GovernanceDbContext> contexts, Ad
             }
 
             var before = AdminMapping.ToProto(row);
-            row.RevokedAtMs ??= time.GetUtcNow().ToUnixTimeMilliseconds();
+            if (row.RevokedAtMs is null)
+            {
+                // A key revoked already keeps its first time, and the change changes nothing.
+                row.RevokedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+                edits.RevokeApiKey(row.Id, row.RevokedAtMs.Value);
+            }
+
             var after = AdminMapping.ToProto(row);
             return new Change<ApiKey>(after, "api_key", row.Id, row.OrgId, before, after);
         }, cancellationToken);

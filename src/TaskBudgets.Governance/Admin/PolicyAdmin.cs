@@ -8,7 +8,8 @@ namespace TaskBudgets.Governance.Admin;
 
 /// <summary>
 /// Orgs, tier policies, quotas and models: checked with the policy file's own checks, changed
-/// through <see cref="AdminChanges"/> (version bump and audit), read straight from the tables.
+/// through <see cref="AdminChanges"/> (version bump and audit; Storage writes the rows), read
+/// straight from the tables.
 /// </summary>
 public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts, AdminChanges changes, KeyDirectory keys, TimeProvider time)
 {
@@ -21,7 +22,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         var errors = new List<string>();
         PolicyDocument.CheckOrg(errors, "org", AdminMapping.ToEntry(entry), null);
         AdminMapping.ThrowIfAny(errors);
-        return changes.RunAsync(who, "CreateOrg", async db =>
+        return changes.RunAsync(who, "CreateOrg", async (db, edits) =>
         {
             if (await db.Orgs.AnyAsync(o => o.Id == entry.OrgId, cancellationToken))
             {
@@ -36,7 +37,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
                 Tier = entry.Tier,
                 Projects = PolicyRows.ProjectJson(entry.Projects),
             };
-            db.Orgs.Add(row);
+            edits.AddOrg(row);
             var created = AdminMapping.ToProto(row);
             return new Change<Org>(created, "org", row.Id, row.Id, null, created);
         }, cancellationToken);
@@ -77,7 +78,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         }
 
         var paths = mask.Count == 0 ? OrgFields : mask;
-        return changes.RunAsync(who, "UpdateOrg", async db =>
+        return changes.RunAsync(who, "UpdateOrg", async (db, edits) =>
         {
             var row = await FindOrgAsync(db, update.OrgId, cancellationToken);
             var before = AdminMapping.ToProto(row);
@@ -112,26 +113,25 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
                 await RequireTierAsync(db, merged.Tier, "org.tier", cancellationToken);
             }
 
-            row.DisplayName = merged.DisplayName;
-            row.Tier = merged.Tier;
-            row.Projects = PolicyRows.ProjectJson(merged.Projects);
-            var after = AdminMapping.ToProto(row);
+            var updated = new OrgRow { Id = row.Id, DisplayName = merged.DisplayName, Tier = merged.Tier, Projects = PolicyRows.ProjectJson(merged.Projects) };
+            edits.UpdateOrg(updated);
+            var after = AdminMapping.ToProto(updated);
             return new Change<Org>(after, "org", row.Id, row.Id, before, after);
         }, cancellationToken);
     }
 
     public async Task DeleteOrgAsync(CallerIdentity who, string orgId, string etag, CancellationToken cancellationToken)
     {
-        await changes.RunAsync(who, "DeleteOrg", async db =>
+        await changes.RunAsync(who, "DeleteOrg", async (db, edits) =>
         {
             var row = await FindOrgAsync(db, orgId, cancellationToken);
             var before = AdminMapping.ToProto(row);
             AdminChanges.CheckEtag(etag, before, $"org '{orgId}'");
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            await db.Quotas.Where(q => q.OrgId == orgId).ExecuteDeleteAsync(cancellationToken);
-            await db.ApiKeys.Where(k => k.OrgId == orgId && k.RevokedAtMs == null)
-                .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAtMs, now), cancellationToken);
-            db.Orgs.Remove(row);
+
+            // An org goes with its quotas, and its keys stop working (revoked, so they stay listed).
+            edits.DeleteQuotasOf(orgId);
+            edits.RevokeKeysOf(orgId, time.GetUtcNow().ToUnixTimeMilliseconds());
+            edits.DeleteOrg(orgId);
             return new Change<bool>(true, "org", orgId, orgId, before, null);
         }, cancellationToken);
 
@@ -145,14 +145,13 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         var errors = new List<string>();
         var policy = PolicyDocument.CheckTier(errors, "tier", AdminMapping.ToEntry(entry));
         AdminMapping.ThrowIfAny(errors);
-        return changes.RunAsync(who, "UpsertTier", async db =>
+        return changes.RunAsync(who, "UpsertTier", async (db, edits) =>
         {
             var existing = await db.TierRules.Where(r => r.Tier == policy.Name).ToListAsync(cancellationToken);
             var before = existing.Count == 0 ? null : AdminMapping.ToProto(policy.Name, existing);
             AdminChanges.CheckEtag(etag, before, $"tier '{policy.Name}'");
-            db.TierRules.RemoveRange(existing);
             var rows = policy.Rules.Values.Select(r => StoredPolicy.ToRow(policy, r)).ToList();
-            db.TierRules.AddRange(rows);
+            edits.ReplaceTierRules(policy.Name, rows);
             var after = AdminMapping.ToProto(policy.Name, rows);
             return new Change<(Tier, bool)>((after, before is null), "tier", policy.Name, string.Empty, before, after);
         }, cancellationToken);
@@ -182,7 +181,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     }
 
     public Task DeleteTierAsync(CallerIdentity who, string name, string etag, CancellationToken cancellationToken) =>
-        changes.RunAsync(who, "DeleteTier", async db =>
+        changes.RunAsync(who, "DeleteTier", async (db, edits) =>
         {
             var rows = await db.TierRules.Where(r => r.Tier == name).ToListAsync(cancellationToken);
             if (rows.Count == 0)
@@ -199,7 +198,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
                 throw new GovernanceException(RefusalKind.FailedPrecondition, "TIER_IN_USE", $"Tier '{name}' is used by org {named}: move them to another tier first.");
             }
 
-            db.TierRules.RemoveRange(rows);
+            edits.DeleteTierRules(name);
             return new Change<bool>(true, "tier", name, string.Empty, before, null);
         }, cancellationToken);
 
@@ -220,7 +219,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             throw OrgQuotaDenied();
         }
 
-        return changes.RunAsync(who, "SetQuota", async db =>
+        return changes.RunAsync(who, "SetQuota", async (db, edits) =>
         {
             await FindOrgAsync(db, wanted.OrgId, cancellationToken);
             var row = await db.Quotas.FirstOrDefaultAsync(q => q.Id == wanted.Id, cancellationToken);
@@ -233,7 +232,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             AdminChanges.CheckEtag(etag, before, $"quota '{wanted.Id}'");
             if (row is null)
             {
-                db.Quotas.Add(wanted);
+                edits.AddQuota(wanted);
                 row = wanted;
             }
             else if (row.Scope != wanted.Scope || row.Subject != wanted.Subject || row.Metric != wanted.Metric || row.Window != wanted.Window)
@@ -245,7 +244,8 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             }
             else
             {
-                row.Limit = wanted.Limit;
+                edits.SetQuotaLimit(row.Id, wanted.Limit);
+                row.Limit = wanted.Limit; // The answer and the audit show the quota as it now stands.
             }
 
             var after = AdminMapping.ToProto(row);
@@ -279,7 +279,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     }
 
     public Task DeleteQuotaAsync(CallerIdentity who, string orgId, string quotaId, string etag, CancellationToken cancellationToken) =>
-        changes.RunAsync(who, "DeleteQuota", async db =>
+        changes.RunAsync(who, "DeleteQuota", async (db, edits) =>
         {
             var row = await FindQuotaAsync(db, orgId, quotaId, cancellationToken);
             if (!who.IsAdmin && row.Scope == (int)QuotaScope.Org)
@@ -289,7 +289,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
 
             var before = AdminMapping.ToProto(row);
             AdminChanges.CheckEtag(etag, before, $"quota '{quotaId}'");
-            db.Quotas.Remove(row);
+            edits.DeleteQuota(row.Id);
             return new Change<bool>(true, "quota", row.Id, row.OrgId, before, null);
         }, cancellationToken);
 
@@ -300,23 +300,22 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         var spec = PolicyDocument.CheckModel(errors, "model", AdminMapping.ToEntry(given));
         AdminMapping.ThrowIfAny(errors);
         var wanted = StoredPolicy.ToRow(spec!);
-        return changes.RunAsync(who, "SetModel", async db =>
+        return changes.RunAsync(who, "SetModel", async (db, edits) =>
         {
             var row = await db.Models.FirstOrDefaultAsync(m => m.Name == wanted.Name, cancellationToken);
             var before = row is null ? null : AdminMapping.ToProto(row);
             AdminChanges.CheckEtag(etag, before, $"model '{wanted.Name}'");
             if (row is null)
             {
-                db.Models.Add(wanted);
-                row = wanted;
+                edits.AddModel(wanted);
             }
             else
             {
-                db.Entry(row).CurrentValues.SetValues(wanted);
+                edits.UpdateModel(wanted);
             }
 
-            var after = AdminMapping.ToProto(row);
-            return new Change<(Model, bool)>((after, before is null), "model", row.Name, string.Empty, before, after);
+            var after = AdminMapping.ToProto(wanted);
+            return new Change<(Model, bool)>((after, before is null), "model", wanted.Name, string.Empty, before, after);
         }, cancellationToken);
     }
 

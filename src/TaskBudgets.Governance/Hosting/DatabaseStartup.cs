@@ -76,36 +76,12 @@ public sealed partial class DatabaseStartup(
         LogSeeded(logger, path, version);
     }
 
+    // Every replica signs grants with the same key: the first to start stores one, the rest read it.
     private async Task<byte[]> SigningKeyAsync(GovernanceDbContext db, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 2; attempt++)
-        {
-            var stored = await db.Settings.AsNoTracking()
-                .Where(s => s.Key == SettingRow.GrantSigningKey)
-                .Select(s => s.Value)
-                .FirstOrDefaultAsync(cancellationToken);
-            if (stored is not null)
-            {
-                return Convert.FromBase64String(stored);
-            }
-
-            db.Settings.Add(new SettingRow
-            {
-                Key = SettingRow.GrantSigningKey,
-                Value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            });
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException)
-            {
-                // Another replica created it at the same moment: use theirs.
-                db.ChangeTracker.Clear();
-            }
-        }
-
-        throw new InvalidOperationException("Could not read or create the grant signing key at " + time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+        var stored = await SettingRows.ReadOrAddAsync(db, SettingRow.GrantSigningKey, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), cancellationToken)
+            ?? throw new InvalidOperationException("Could not read or create the grant signing key at " + time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+        return Convert.FromBase64String(stored);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Policy version {Version} loaded: {Orgs} orgs, {Tiers} tiers, {Models} models.")]

@@ -10,7 +10,7 @@ namespace TaskBudgets.Governance.Storage;
 /// <summary>
 /// The hot path's writes as plain SQL, sent together: the group commit's summed updates and its
 /// settlement inserts, the renewal pass's lease extensions, and the usage counters' flush. Rows are taken in the order given,
-/// which is the one lock order every writer uses (settlements, then leases by id, then counters).
+/// which is the one lock order every writer uses (<see cref="LockOrder"/>).
 /// On PostgreSQL the group commit's rows go as set-based statements over arrays
 /// (<see cref="PostgreSqlArrayStatements"/>); where the provider batches commands, the statements
 /// of a kind go in one round trip; on SQLite (in process) they run one by one through SQLite's own API

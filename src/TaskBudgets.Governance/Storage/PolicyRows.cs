@@ -36,6 +36,10 @@ public static class PolicyRows
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(tables);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+
+        // The version first, as every control-plane change takes it (LockOrder): this and an admin
+        // change running meanwhile queue on that row instead of deadlocking on the rows replaced.
+        var version = await BumpVersionAsync(db, cancellationToken);
         await db.Quotas.ExecuteDeleteAsync(cancellationToken);
         await db.Orgs.ExecuteDeleteAsync(cancellationToken);
         await db.TierRules.ExecuteDeleteAsync(cancellationToken);
@@ -46,7 +50,6 @@ public static class PolicyRows
         db.Orgs.AddRange(tables.Orgs);
         db.Quotas.AddRange(tables.Quotas);
         await db.SaveChangesAsync(cancellationToken);
-        var version = await BumpVersionAsync(db, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return version;
     }

@@ -43,6 +43,7 @@ public static class StorageSetup
         }
 
         services.AddSingleton<SqliteWriteGate>();
+        services.AddSingleton<ControlPlaneWriter>();
         services.AddSingleton<StorageOutage>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<ReportWriter>();

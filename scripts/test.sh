@@ -25,15 +25,19 @@ echo "== build"
 dotnet tool restore >/dev/null
 dotnet build TaskBudgets.Governance.sln -c Release -warnaserror -nologo -v quiet
 
-echo "== migrations: one set per provider, current with the model"
-for ctx in SqliteGovernanceDbContext PostgreSqlGovernanceDbContext SqlServerGovernanceDbContext; do
-  dotnet ef migrations has-pending-model-changes --no-build --configuration Release --project src/TaskBudgets.Governance --context "$ctx" >/dev/null \
-    || { echo "pending model changes for $ctx: add a migration" >&2; exit 1; }
+echo "== migrations: one project per provider, current with the model"
+for provider in Sqlite PostgreSql SqlServer; do
+  project="src/TaskBudgets.Governance.Migrations.$provider"
+  dotnet ef migrations has-pending-model-changes --no-build --configuration Release --project "$project" --startup-project "$project" \
+    --context "${provider}GovernanceDbContext" >/dev/null \
+    || { echo "pending model changes for $provider: add a migration (docs/configuration.md)" >&2; exit 1; }
 done
 script=$(mktemp)
-dotnet ef migrations script --idempotent --no-build --configuration Release --project src/TaskBudgets.Governance --context SqlServerGovernanceDbContext -o "$script" >/dev/null
-if ! diff -q <(tr -d '\r\357\273\277' < "$script") <(tr -d '\r\357\273\277' < src/TaskBudgets.Governance/Storage/Migrations/SqlServer/migrate.sql) >/dev/null; then
-  echo "src/TaskBudgets.Governance/Storage/Migrations/SqlServer/migrate.sql is stale: regenerate it (README, Storage)" >&2
+sqlserver=src/TaskBudgets.Governance.Migrations.SqlServer
+dotnet ef migrations script --idempotent --no-build --configuration Release --project "$sqlserver" --startup-project "$sqlserver" \
+  --context SqlServerGovernanceDbContext -o "$script" >/dev/null
+if ! diff -q <(tr -d '\r\357\273\277' < "$script") <(tr -d '\r\357\273\277' < "$sqlserver/migrate.sql") >/dev/null; then
+  echo "$sqlserver/migrate.sql is stale: regenerate it (docs/configuration.md)" >&2
   rm -f "$script"; exit 1
 fi
 rm -f "$script"

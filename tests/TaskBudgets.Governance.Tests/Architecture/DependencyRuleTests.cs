@@ -15,7 +15,7 @@ public sealed class DependencyRuleTests
     private static readonly string[] Folders =
         ["Adaptive", "Admin", "Api", "Auth", "Budgeting", "Contract", "Grants", "Hosting", "Policies", "Quotas", "Storage", "Telemetry", "UsageHistory"];
 
-    private static readonly Assembly Server = typeof(Program).Assembly;
+    private static readonly Assembly[] Assemblies = [typeof(Program).Assembly, typeof(Storage.GovernanceDbContext).Assembly];
 
     [Fact]
     public void The_decision_and_the_calibration_statistics_import_no_application_folder()
@@ -27,6 +27,8 @@ public sealed class DependencyRuleTests
     public void Storage_imports_no_other_folder()
     {
         AssertImportsNone("Storage", Folders.Where(f => f != "Storage"));
+        var references = typeof(Storage.GovernanceDbContext).Assembly.GetReferencedAssemblies().Select(a => a.Name);
+        Assert.DoesNotContain(typeof(Program).Assembly.GetName().Name, references);
     }
 
     [Fact]
@@ -38,7 +40,7 @@ public sealed class DependencyRuleTests
     [Fact]
     public void Only_the_composition_root_imports_the_api()
     {
-        var result = Types.InAssembly(Server)
+        var result = Types.InAssemblies(Assemblies)
             .That().ResideInNamespace($"{Root}.")
             .And().DoNotResideInNamespace($"{Root}.Api")
             .And().DoNotResideInNamespace($"{Root}.Hosting")
@@ -71,7 +73,7 @@ public sealed class DependencyRuleTests
     }
 
     private static bool Imports(string from, string to) =>
-        !Types.InAssembly(Server)
+        !Types.InAssemblies(Assemblies)
             .That().ResideInNamespace($"{Root}.{from}")
             .ShouldNot().HaveDependencyOn($"{Root}.{to}")
             .GetResult().IsSuccessful;

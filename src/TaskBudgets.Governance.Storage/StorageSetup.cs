@@ -30,15 +30,15 @@ public static class StorageSetup
         switch (options.Provider)
         {
             case DatabaseProvider.PostgreSql:
-                AddContexts<PostgreSqlGovernanceDbContext>(services, (o, cs) => o.UseNpgsql(cs), options.ConnectionString!, ReportWriterConnectionString.PostgreSql(options.ConnectionString!));
+                AddContexts<PostgreSqlGovernanceDbContext>(services, (o, cs) => o.UseNpgsql(cs, x => x.MigrationsAssembly(MigrationAssemblies.PostgreSql)), options.ConnectionString!, ReportWriterConnectionString.PostgreSql(options.ConnectionString!));
                 break;
             case DatabaseProvider.SqlServer:
-                AddContexts<SqlServerGovernanceDbContext>(services, (o, cs) => o.UseSqlServer(cs), options.ConnectionString!, ReportWriterConnectionString.SqlServer(options.ConnectionString!));
+                AddContexts<SqlServerGovernanceDbContext>(services, (o, cs) => o.UseSqlServer(cs, x => x.MigrationsAssembly(MigrationAssemblies.SqlServer)), options.ConnectionString!, ReportWriterConnectionString.SqlServer(options.ConnectionString!));
                 break;
             default:
                 // One file and one writer at a time: the writer shares the pool.
                 var connectionString = options.ConnectionString ?? SqliteConnectionString(options.DataDirectory);
-                AddContexts<SqliteGovernanceDbContext>(services, (o, cs) => o.UseSqlite(cs).AddInterceptors(new SqliteDurability()), connectionString, writerConnectionString: null);
+                AddContexts<SqliteGovernanceDbContext>(services, (o, cs) => o.UseSqlite(cs, x => x.MigrationsAssembly(MigrationAssemblies.Sqlite)).AddInterceptors(new SqliteDurability()), connectionString, writerConnectionString: null);
                 break;
         }
 

@@ -1,6 +1,3 @@
-using TaskBudgets.Governance.Budgeting;
-using TaskBudgets.Governance.Policies;
-
 namespace TaskBudgets.Governance.Storage;
 
 // Table rows. Times are Unix milliseconds (windows: Unix seconds) so that every provider

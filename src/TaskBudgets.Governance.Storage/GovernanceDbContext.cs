@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using TaskBudgets.Governance.UsageHistory;
 
 namespace TaskBudgets.Governance.Storage;
 

@@ -44,6 +44,9 @@ public static class StorageSetup
 
         services.AddSingleton<SqliteWriteGate>();
         services.AddSingleton<ControlPlaneWriter>();
+        services.AddSingleton<TaskBudgetRows>();
+        services.AddSingleton<UsageCounterRows>();
+        services.AddSingleton<CalibrationRows>();
         services.AddSingleton<StorageOutage>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<ReportWriter>();

@@ -1,4 +1,3 @@
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Policies;
@@ -15,8 +14,7 @@ namespace TaskBudgets.Governance.Adaptive;
 /// restarted replica has a new id; its previous life's rows still count, as another replica's.
 /// </summary>
 public sealed partial class CalibrationSync(
-    IDbContextFactory<GovernanceDbContext> contexts,
-    SqliteWriteGate writeGate,
+    CalibrationRows rows,
     CalibrationBook book,
     PolicyCatalog catalog,
     ReplicaIdentity replica,
@@ -37,10 +35,9 @@ public sealed partial class CalibrationSync(
         {
             var now = time.GetUtcNow();
             var own = book.TakeOwn();
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
             try
             {
-                await WriteOwnAsync(db, own, now.ToUnixTimeMilliseconds(), cancellationToken);
+                await WriteOwnAsync(own, now.ToUnixTimeMilliseconds(), cancellationToken);
             }
             catch
             {
@@ -55,7 +52,7 @@ public sealed partial class CalibrationSync(
                 throw;
             }
 
-            await ReadOthersAsync(db, cancellationToken);
+            await ReadOthersAsync(cancellationToken);
 
             var merged = new Dictionary<CalibrationKey, CalibrationStats>();
             foreach (var (key, stats, _) in own)
@@ -132,48 +129,19 @@ public sealed partial class CalibrationSync(
         }
     }
 
-    /// <summary>
-    /// Writes this replica's changed rows and deletes rows past retention, in one transaction: one
-    /// commit (on SQLite, one fsync under the write lock the group commit waits for), not one a row.
-    /// </summary>
-    private async Task WriteOwnAsync(GovernanceDbContext db, List<(CalibrationKey Key, CalibrationStats Stats, bool Changed)> own, long nowMs, CancellationToken cancellationToken)
+    /// <summary>Writes this replica's changed rows and deletes rows past Calibration:Retention.</summary>
+    private Task WriteOwnAsync(List<(CalibrationKey Key, CalibrationStats Stats, bool Changed)> own, long nowMs, CancellationToken cancellationToken)
     {
-        var id = replica.Id;
-        var cutoff = nowMs - (long)options.Value.Retention.TotalMilliseconds;
-        using var entered = await writeGate.EnterAsync(cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Calibrations.Where(r => r.UpdatedAtMs < cutoff).ExecuteDeleteAsync(cancellationToken);
-        foreach (var (key, stats, changed) in own)
-        {
-            if (!changed)
-            {
-                continue;
-            }
-
-            var bytes = stats.Serialize();
-            var updated = await db.Calibrations
-                .Where(r => r.ReplicaId == id && r.Tier == key.Tier && r.TaskType == key.TaskType && r.OrgId == key.OrgId)
-                .ExecuteUpdateAsync(s => s.SetProperty(r => r.Stats, bytes).SetProperty(r => r.UpdatedAtMs, nowMs), cancellationToken);
-            if (updated == 0)
-            {
-                // Only this replica writes rows with its id: nobody else can have created it meanwhile.
-                db.Calibrations.Add(new CalibrationRow { ReplicaId = id, Tier = key.Tier, TaskType = key.TaskType, OrgId = key.OrgId, Stats = bytes, UpdatedAtMs = nowMs });
-            }
-        }
-
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        var changed = own.Where(o => o.Changed)
+            .Select(o => new CalibrationRow { ReplicaId = replica.Id, Tier = o.Key.Tier, TaskType = o.Key.TaskType, OrgId = o.Key.OrgId, Stats = o.Stats.Serialize(), UpdatedAtMs = nowMs })
+            .ToList();
+        return rows.WriteOwnAsync(replica.Id, changed, nowMs, nowMs - (long)options.Value.Retention.TotalMilliseconds, cancellationToken);
     }
 
-    private async Task ReadOthersAsync(GovernanceDbContext db, CancellationToken cancellationToken)
+    private async Task ReadOthersAsync(CancellationToken cancellationToken)
     {
-        var id = replica.Id;
-
         // Which rows changed: a cheap read without the statistics, then only changed replicas' rows.
-        var heads = await db.Calibrations.AsNoTracking()
-            .Where(r => r.ReplicaId != id)
-            .Select(r => new { r.ReplicaId, r.Tier, r.TaskType, r.OrgId, r.UpdatedAtMs })
-            .ToListAsync(cancellationToken);
+        var heads = await rows.ReadOthersHeadsAsync(replica.Id, cancellationToken);
         var seen = new HashSet<(string, CalibrationKey)>();
         var changedReplicas = new HashSet<string>(StringComparer.Ordinal);
         foreach (var h in heads)
@@ -196,9 +164,7 @@ public sealed partial class CalibrationSync(
             return;
         }
 
-        var list = changedReplicas.ToList();
-        var rows = await db.Calibrations.AsNoTracking().Where(r => list.Contains(r.ReplicaId)).ToListAsync(cancellationToken);
-        foreach (var row in rows)
+        foreach (var row in await rows.ReadOfAsync(changedReplicas, cancellationToken))
         {
             var key = (row.ReplicaId, new CalibrationKey(row.Tier, row.TaskType, row.OrgId));
             if (others.TryGetValue(key, out var known) && known.UpdatedAtMs == row.UpdatedAtMs)

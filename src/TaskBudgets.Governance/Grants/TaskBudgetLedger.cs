@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
 
 namespace TaskBudgets.Governance.Grants;
@@ -23,7 +21,7 @@ public sealed class TaskBudgetOptions
 /// Agentic loops (calls sharing a task_id): the first call fixes the loop's task budget from its
 /// rule, and each later call, on whichever replica, gets what the loop's reports left of it.
 /// </summary>
-public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> contexts, IOptions<TaskBudgetOptions> options, TimeProvider time)
+public sealed class TaskBudgetLedger(TaskBudgetRows rows, IOptions<TaskBudgetOptions> options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string OrgId, string TaskId), Entry> tasks = new();
     private readonly TimeSpan refreshAfter = options.Value.RefreshAfter;
@@ -40,31 +38,9 @@ public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> cont
         }
 
         SweepStale(now);
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        for (var attempt = 0; attempt < 2; attempt++)
-        {
-            var row = await db.TaskBudgets.AsNoTracking().FirstOrDefaultAsync(t => t.OrgId == orgId && t.TaskId == taskId, cancellationToken);
-            if (row is not null)
-            {
-                tasks[key] = new Entry(row.Total, row.Used, now);
-                return (row.Total, Math.Max(0, row.Total - row.Used));
-            }
-
-            db.TaskBudgets.Add(new TaskBudgetRow { OrgId = orgId, TaskId = taskId, Total = total, CreatedAtMs = now.ToUnixTimeMilliseconds() });
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-                tasks[key] = new Entry(total, 0, now);
-                return (total, total);
-            }
-            catch (DbUpdateException)
-            {
-                // Another replica started the loop at the same moment: read theirs.
-                db.ChangeTracker.Clear();
-            }
-        }
-
-        throw new InvalidOperationException($"Could not read or start task '{taskId}'.");
+        var (stored, used) = await rows.ReadOrStartAsync(orgId, taskId, total, now.ToUnixTimeMilliseconds(), cancellationToken);
+        tasks[key] = new Entry(stored, used, now);
+        return (stored, Math.Max(0, stored - used));
     }
 
     /// <summary>What GetBudget would find for the loop, without starting it when it is new.</summary>
@@ -75,9 +51,7 @@ public sealed class TaskBudgetLedger(IDbContextFactory<GovernanceDbContext> cont
             return (entry.Total, Math.Max(0, entry.Total - entry.Used));
         }
 
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var row = await db.TaskBudgets.AsNoTracking().FirstOrDefaultAsync(t => t.OrgId == orgId && t.TaskId == taskId, cancellationToken);
-        return row is null ? (total, total) : (row.Total, Math.Max(0, row.Total - row.Used));
+        return await rows.ReadAsync(orgId, taskId, cancellationToken) is { } row ? (row.Total, Math.Max(0, row.Total - row.Used)) : (total, total);
     }
 
     /// <summary>A report settled here: count it at once, before the next refresh.</summary>

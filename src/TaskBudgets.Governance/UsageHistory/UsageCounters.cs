@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Storage;
 
@@ -16,15 +15,13 @@ public readonly record struct UsageKey(string OrgId, string ProjectId, string Pr
 /// adds to the same rows) every Usage:FlushInterval and at shutdown.
 /// </summary>
 public sealed partial class UsageCounters(
-    IDbContextFactory<GovernanceDbContext> contexts,
-    SqliteWriteGate writeGate,
+    UsageCounterRows rows,
     IOptions<UsageOptions> options,
     TimeProvider time,
     StorageOutage outage,
     ILogger<UsageCounters> logger) : BackgroundService
 {
     private readonly SemaphoreSlim flushing = new(1, 1);
-    private LedgerSql? statements;
     private readonly ConcurrentDictionary<UsageKey, Totals> pending = new();
 
     /// <summary>Counts a new grant (not a replay) with what it allows.</summary>
@@ -149,49 +146,8 @@ public sealed partial class UsageCounters(
         return new UsageKey(orgId, projectId, principalId, tier, taskType, now - (now % 3600));
     }
 
-    private async Task WriteAsync(Dictionary<UsageKey, Totals> batch, CancellationToken cancellationToken)
-    {
-        // One transaction for the whole flush: all of it counts or none (a failed flush is kept for
-        // the next), one commit instead of one per row (on SQLite each commit is an fsync under the
-        // write lock the group commit waits for), rows taken in id order so replicas cannot deadlock.
-        // The additions go as one batch: one statement per row each its own round trip made every
-        // flush a burst of a few hundred on PostgreSQL.
-        var rows = batch.Select(b => Row(b.Key, b.Value)).OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
-        using var entered = await writeGate.EnterAsync(cancellationToken);
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var sql = statements ??= LedgerSql.For(db);
-        var found = await sql.AddUsageAsync(db, rows);
-        for (var i = 0; i < rows.Count; i++)
-        {
-            if (!found[i])
-            {
-                await InsertAsync(db, sql, rows[i], cancellationToken);
-            }
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    // The hour's first count for these dimensions.
-    private static async Task InsertAsync(GovernanceDbContext db, LedgerSql sql, UsageCounterRow row, CancellationToken cancellationToken)
-    {
-        db.UsageCounters.Add(row);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException)
-        {
-            // Another replica created the row at the same moment: add to theirs. (EF rolled back to
-            // the savepoint it takes before saving inside a transaction.)
-            db.ChangeTracker.Clear();
-            if (!(await sql.AddUsageAsync(db, [row]))[0])
-            {
-                throw;
-            }
-        }
-    }
+    private Task WriteAsync(Dictionary<UsageKey, Totals> batch, CancellationToken cancellationToken) =>
+        rows.AddAsync([.. batch.Select(b => Row(b.Key, b.Value))], cancellationToken);
 
     private static UsageCounterRow Row(UsageKey key, Totals t) => new()
     {

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Google.Rpc;
 using Grpc.Core;
-using TaskBudgets.Governance.Policies;
+using TaskBudgets.Policies;
 
 namespace TaskBudgets.Cli;
 

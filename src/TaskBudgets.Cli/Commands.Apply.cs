@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using TaskBudgets.Governance.Policies;
+using TaskBudgets.Policies;
 
 namespace TaskBudgets.Cli;
 
@@ -15,10 +15,10 @@ internal sealed partial class Commands
         var prune = new Option<bool>("--prune") { Description = "Also delete orgs, tiers and quotas (of the file's orgs) that the file does not have." };
         return Leaf("apply", "Make the service's policy match a policy file: shows the diff, then applies it. Idempotent.", async (p, s, ct) =>
         {
-            var snapshot = PolicyDocument.Load(p.GetValue(file)!).ToSnapshot(0);
+            var checkedFile = PolicyDocument.Load(p.GetValue(file)!).Check();
             var admin = s.Server.Admin;
-            var plan = await PolicyPlan.DiffAsync(snapshot, admin, p.GetValue(prune), ct);
-            var kept = p.GetValue(prune) ? [] : await PolicyPlan.KeptAsync(snapshot, admin, ct);
+            var plan = await PolicyPlan.DiffAsync(checkedFile, admin, p.GetValue(prune), ct);
+            var kept = p.GetValue(prune) ? [] : await PolicyPlan.KeptAsync(checkedFile, admin, ct);
             var dry = p.GetValue(dryRun);
             if (!s.Output.Json)
             {

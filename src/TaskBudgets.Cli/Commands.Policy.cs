@@ -1,7 +1,5 @@
 using System.CommandLine;
-using TaskBudgets.Governance.Admin;
-using TaskBudgets.Governance.Policies;
-using TaskBudgets.Governance.Storage;
+using TaskBudgets.Policies;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Cli;
@@ -133,7 +131,7 @@ internal sealed partial class Commands
 
                 foreach (var tier in tiers)
                 {
-                    var response = await s.Server.Admin.UpsertTierAsync(new UpsertTierRequest { Tier = PolicyPlan.ToProto(tier), Etag = p.GetValue(etag) ?? string.Empty }, cancellationToken: ct);
+                    var response = await s.Server.Admin.UpsertTierAsync(new UpsertTierRequest { Tier = PolicyProtos.ToProto(tier), Etag = p.GetValue(etag) ?? string.Empty }, cancellationToken: ct);
                     s.Output.Write(response, () => s.Output.Out.WriteLine($"{(response.Created ? "created" : "updated")} tier {response.Tier.Name} ({response.Tier.Rules.Count} rules)"));
                 }
 
@@ -205,7 +203,7 @@ internal sealed partial class Commands
                     Limit = p.GetValue(limit),
                 };
                 var response = await s.Server.Admin.SetQuotaAsync(new SetQuotaRequest { Quota = quota, Etag = p.GetValue(etag) ?? string.Empty }, cancellationToken: ct);
-                s.Output.Write(response, () => s.Output.Out.WriteLine($"{(response.Created ? "created" : "updated")} quota {response.Quota.QuotaId}: {AdminMapping.MetricName(response.Quota.Metric)} per {AdminMapping.WindowName(response.Quota.Window)} <= {N(response.Quota.Limit)}"));
+                s.Output.Write(response, () => s.Output.Out.WriteLine($"{(response.Created ? "created" : "updated")} quota {response.Quota.QuotaId}: {MetricName(response.Quota.Metric)} per {WindowName(response.Quota.Window)} <= {N(response.Quota.Limit)}"));
                 return ExitCodes.Ok;
             }, orgOption, scope, subject, metric, window, limit, quotaId, etag),
             Leaf("delete", "Delete a quota.", async (p, s, ct) =>
@@ -219,7 +217,7 @@ internal sealed partial class Commands
     private static void WriteQuotas(Output output, IEnumerable<Quota> quotas) =>
         output.Table(
             ["QUOTA", "ORG", "SCOPE", "SUBJECT", "METRIC", "WINDOW", "LIMIT"],
-            quotas.Select(q => new[] { q.QuotaId, q.OrgId, Lower(q.Scope, "QUOTA_SCOPE_"), q.Subject.Length == 0 ? "-" : q.Subject, AdminMapping.MetricName(q.Metric), AdminMapping.WindowName(q.Window), N(q.Limit) }));
+            quotas.Select(q => new[] { q.QuotaId, q.OrgId, Lower(q.Scope, "QUOTA_SCOPE_"), q.Subject.Length == 0 ? "-" : q.Subject, MetricName(q.Metric), WindowName(q.Window), N(q.Limit) }));
 
     private Command Models()
     {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using TaskBudgets.Governance.Admin;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Cli;
@@ -51,7 +50,7 @@ internal sealed partial class Commands
                 s.Output.Out.WriteLine();
                 s.Output.Table(
                     ["QUOTA", "SUBJECT", "METRIC", "WINDOW", "LIMIT", "USED", "RESERVED", "REMAINING"],
-                    r.Quotas.Select(q => new[] { q.QuotaId, q.Subject.Length == 0 ? "-" : q.Subject, AdminMapping.MetricName(q.Metric), AdminMapping.WindowName(q.Window), N(q.Limit), N(q.Used), N(q.Reserved), N(q.Remaining) }));
+                    r.Quotas.Select(q => new[] { q.QuotaId, q.Subject.Length == 0 ? "-" : q.Subject, MetricName(q.Metric), WindowName(q.Window), N(q.Limit), N(q.Used), N(q.Reserved), N(q.Remaining) }));
             });
             return ExitCodes.Ok;
         }, org, project, principal, tier, taskType, from, to);
@@ -190,7 +189,7 @@ internal sealed partial class Commands
         {
             output.Table(
                 ["QUOTA", "METRIC", "WINDOW", "LIMIT", "RESERVED", "REMAINING"],
-                g.Quotas.Select(q => new[] { q.QuotaId, AdminMapping.MetricName(q.Metric), AdminMapping.WindowName(q.Window), N(q.Limit), N(q.Reserved), N(q.Remaining) }));
+                g.Quotas.Select(q => new[] { q.QuotaId, MetricName(q.Metric), WindowName(q.Window), N(q.Limit), N(q.Reserved), N(q.Remaining) }));
         }
     }
 }

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using Option = System.CommandLine.Option;
-using TaskBudgets.Governance.Policies;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Cli;
@@ -107,6 +106,12 @@ internal sealed partial class Commands(CliApp.Globals globals, TextWriter stdout
     };
 
     private static readonly Dictionary<string, QuotaWindow> Windows = new() { ["minute"] = QuotaWindow.Minute, ["hour"] = QuotaWindow.Hour, ["day"] = QuotaWindow.Day, ["month"] = QuotaWindow.Month };
+
+    /// <summary>The metric's name as the policy file and --metric give it; empty for none.</summary>
+    private static string MetricName(QuotaMetric metric) => Metrics.Where(m => m.Value == metric).Select(m => m.Key).FirstOrDefault() ?? string.Empty;
+
+    /// <summary>The window's name as the policy file and --window give it; empty for none.</summary>
+    private static string WindowName(QuotaWindow window) => Windows.Where(w => w.Value == window).Select(w => w.Key).FirstOrDefault() ?? string.Empty;
 
     private static readonly Dictionary<string, ApiKeyRole> Roles = new() { ["caller"] = ApiKeyRole.Caller, ["org-admin"] = ApiKeyRole.OrgAdmin, ["admin"] = ApiKeyRole.Admin };
 

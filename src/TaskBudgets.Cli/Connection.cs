@@ -11,7 +11,7 @@ namespace TaskBudgets.Cli;
 /// (TASKBUDGETS_ADDRESS, TASKBUDGETS_API_KEY), then the config file
 /// (~/.config/taskbudgets/config.json: {"address": "...", "api_key": "..."}).
 /// </summary>
-public sealed class Connection : IDisposable
+internal sealed class Connection : IDisposable
 {
     public const string DefaultAddress = "http://localhost:8080";
     private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

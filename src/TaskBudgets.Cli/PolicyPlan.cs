@@ -1,14 +1,12 @@
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using TaskBudgets.Governance.Admin;
-using TaskBudgets.Governance.Policies;
-using TaskBudgets.Governance.Storage;
+using TaskBudgets.Policies;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Cli;
 
 /// <summary>One change `apply` makes: "+" create, "~" update, "-" delete.</summary>
-public sealed record PlannedChange(string Action, string Kind, string Name, string Detail, Func<AdminService.AdminServiceClient, CancellationToken, Task> Apply)
+internal sealed record PlannedChange(string Action, string Kind, string Name, string Detail, Func<AdminService.AdminServiceClient, CancellationToken, Task> Apply)
 {
     public override string ToString() => Detail.Length == 0 ? $"{Action} {Kind} {Name}" : $"{Action} {Kind} {Name}: {Detail}";
 }
@@ -19,9 +17,9 @@ public sealed record PlannedChange(string Action, string Kind, string Name, stri
 /// content the same way, so applying the same file twice changes nothing the second time.
 /// Without prune, nothing is deleted; models are never deleted (the API has no DeleteModel).
 /// </summary>
-public static class PolicyPlan
+internal static class PolicyPlan
 {
-    public static async Task<List<PlannedChange>> DiffAsync(PolicySnapshot file, AdminService.AdminServiceClient admin, bool prune, CancellationToken cancellationToken)
+    public static async Task<List<PlannedChange>> DiffAsync(CheckedPolicy file, AdminService.AdminServiceClient admin, bool prune, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(admin);
@@ -31,9 +29,8 @@ public static class PolicyPlan
         var quotas = (await ListAsync(t => admin.ListQuotasAsync(new ListQuotasRequest { PageSize = 1000, PageToken = t }, cancellationToken: cancellationToken).ResponseAsync, r => (r.Quotas, r.NextPageToken))).ToDictionary(q => q.QuotaId, StringComparer.Ordinal);
 
         var plan = new List<PlannedChange>();
-        foreach (var spec in file.Models.Values.OrderBy(m => m.Name, StringComparer.Ordinal))
+        foreach (var wanted in file.Models.Select(PolicyProtos.ToProto).OrderBy(m => m.Name, StringComparer.Ordinal))
         {
-            var wanted = AdminMapping.ToProto(StoredPolicy.ToRow(spec));
             var current = models.GetValueOrDefault(wanted.Name);
             if (current?.Etag != wanted.Etag)
             {
@@ -42,9 +39,8 @@ public static class PolicyPlan
             }
         }
 
-        foreach (var policy in file.Tiers.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
+        foreach (var wanted in file.Tiers.Select(PolicyProtos.ToProto).OrderBy(t => t.Name, StringComparer.Ordinal))
         {
-            var wanted = ToProto(policy);
             var current = tiers.GetValueOrDefault(wanted.Name);
             if (current?.Etag != wanted.Etag)
             {
@@ -53,9 +49,8 @@ public static class PolicyPlan
             }
         }
 
-        foreach (var org in file.Orgs.Values.OrderBy(o => o.Id, StringComparer.Ordinal))
+        foreach (var wanted in file.Orgs.Select(PolicyProtos.ToProto).OrderBy(o => o.OrgId, StringComparer.Ordinal))
         {
-            var wanted = AdminMapping.ToProto(new OrgRow { Id = org.Id, DisplayName = org.DisplayName, Tier = org.Tier, Projects = PolicyRows.ProjectJson(org.Projects) });
             var current = orgs.GetValueOrDefault(wanted.OrgId);
             if (current is null)
             {
@@ -68,7 +63,7 @@ public static class PolicyPlan
             }
         }
 
-        var wantedQuotas = file.Orgs.Values.SelectMany(o => o.Quotas).Select(q => AdminMapping.ToProto(StoredPolicy.ToRow(q))).ToDictionary(q => q.QuotaId, StringComparer.Ordinal);
+        var wantedQuotas = file.Orgs.SelectMany(o => o.Quotas).Select(PolicyProtos.ToProto).ToDictionary(q => q.QuotaId, StringComparer.Ordinal);
         var sets = new List<PlannedChange>();
         foreach (var wanted in wantedQuotas.Values.OrderBy(q => q.QuotaId, StringComparer.Ordinal))
         {
@@ -87,9 +82,11 @@ public static class PolicyPlan
             }
         }
 
+        var fileOrgs = file.Orgs.Select(o => o.Id).ToHashSet(StringComparer.Ordinal);
+        var fileTiers = file.Tiers.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         if (prune)
         {
-            foreach (var extra in quotas.Values.Where(q => !wantedQuotas.ContainsKey(q.QuotaId) && file.Orgs.ContainsKey(q.OrgId)).OrderBy(q => q.QuotaId, StringComparer.Ordinal))
+            foreach (var extra in quotas.Values.Where(q => !wantedQuotas.ContainsKey(q.QuotaId) && fileOrgs.Contains(q.OrgId)).OrderBy(q => q.QuotaId, StringComparer.Ordinal))
             {
                 plan.Add(new("-", "quota", extra.QuotaId, "not in the file", DeleteQuota(extra)));
             }
@@ -98,12 +95,12 @@ public static class PolicyPlan
         plan.AddRange(sets);
         if (prune)
         {
-            foreach (var extra in orgs.Values.Where(o => !file.Orgs.ContainsKey(o.OrgId)).OrderBy(o => o.OrgId, StringComparer.Ordinal))
+            foreach (var extra in orgs.Values.Where(o => !fileOrgs.Contains(o.OrgId)).OrderBy(o => o.OrgId, StringComparer.Ordinal))
             {
                 plan.Add(new("-", "org", extra.OrgId, "not in the file (its quotas go with it, its keys are revoked)", (a, ct) => a.DeleteOrgAsync(new DeleteOrgRequest { OrgId = extra.OrgId, Etag = extra.Etag }, cancellationToken: ct).ResponseAsync));
             }
 
-            foreach (var extra in tiers.Values.Where(t => !file.Tiers.ContainsKey(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
+            foreach (var extra in tiers.Values.Where(t => !fileTiers.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
             {
                 plan.Add(new("-", "tier", extra.Name, "not in the file", (a, ct) => a.DeleteTierAsync(new DeleteTierRequest { Name = extra.Name, Etag = extra.Etag }, cancellationToken: ct).ResponseAsync));
             }
@@ -112,20 +109,14 @@ public static class PolicyPlan
         return plan;
     }
 
-    /// <summary>A checked tier of a policy file as the API's Tier, etag included.</summary>
-    public static Tier ToProto(TaskBudgets.Governance.Budgeting.TierPolicy tier)
-    {
-        ArgumentNullException.ThrowIfNull(tier);
-        return AdminMapping.ToProto(tier.Name, tier.Rules.Values.Select(r => StoredPolicy.ToRow(tier, r)));
-    }
-
     /// <summary>The resources not in the file that apply keeps without --prune (models: always).</summary>
-    public static async Task<List<string>> KeptAsync(PolicySnapshot file, AdminService.AdminServiceClient admin, CancellationToken cancellationToken)
+    public static async Task<List<string>> KeptAsync(CheckedPolicy file, AdminService.AdminServiceClient admin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(admin);
         var models = await ListAsync(t => admin.ListModelsAsync(new ListModelsRequest { PageSize = 1000, PageToken = t }, cancellationToken: cancellationToken).ResponseAsync, r => (r.Models, r.NextPageToken));
-        return models.Where(m => !file.Models.ContainsKey(m.Name)).Select(m => $"model {m.Name}").ToList();
+        var inFile = file.Models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        return models.Where(m => !inFile.Contains(m.Name)).Select(m => $"model {m.Name}").ToList();
     }
 
     private static Func<AdminService.AdminServiceClient, CancellationToken, Task> DeleteQuota(Quota quota) =>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Policies;
@@ -12,165 +11,9 @@ using ProtoTierRule = TaskBudgets.V1.TierRule;
 
 namespace TaskBudgets.Governance.Admin;
 
-/// <summary>
-/// Maps admin resources between the proto contract, the policy file's entries (whose checks
-/// are the one validation of rules, quotas and models) and the stored rows.
-/// </summary>
+/// <summary>Maps admin resources between the proto contract and the stored rows.</summary>
 public static class AdminMapping
 {
-    /// <summary>Proto field names of the policy file's fields where the two differ.</summary>
-    private static readonly Dictionary<string, string> FieldRenames = new(StringComparer.Ordinal)
-    {
-        ["org.id"] = "org.org_id",
-        ["quota.id"] = "quota.quota_id",
-        ["model.input_usd_per_mtok"] = "model.input_micros_per_mtok",
-        ["model.output_usd_per_mtok"] = "model.output_micros_per_mtok",
-        ["model.cached_input_usd_per_mtok"] = "model.cached_input_micros_per_mtok",
-        ["model.cache_write_usd_per_mtok"] = "model.cache_write_micros_per_mtok",
-    };
-
-    /// <summary>Turns the policy checks' "field: problem" lines into field violations named as in the proto.</summary>
-    public static List<FieldProblem> Problems(IEnumerable<string> errors)
-    {
-        ArgumentNullException.ThrowIfNull(errors);
-        var problems = new List<FieldProblem>();
-        foreach (var error in errors)
-        {
-            var colon = error.IndexOf(": ", StringComparison.Ordinal);
-            var field = colon > 0 ? error[..colon] : string.Empty;
-            var description = colon > 0 ? error[(colon + 2)..] : error;
-            problems.Add(new FieldProblem(FieldRenames.GetValueOrDefault(field, field), description));
-        }
-
-        return problems;
-    }
-
-    /// <summary>INVALID_ARGUMENT naming every field at fault, if there is any.</summary>
-    public static void ThrowIfAny(List<string> errors)
-    {
-        ArgumentNullException.ThrowIfNull(errors);
-        if (errors.Count > 0)
-        {
-            throw GovernanceException.Invalid(Problems(errors));
-        }
-    }
-
-    public static PolicyDocument.OrgEntry ToEntry(Org org)
-    {
-        ArgumentNullException.ThrowIfNull(org);
-        return new PolicyDocument.OrgEntry { Id = org.OrgId, DisplayName = org.DisplayName, Tier = org.Tier, Projects = [.. org.Projects] };
-    }
-
-    public static PolicyDocument.TierEntry ToEntry(Tier tier)
-    {
-        ArgumentNullException.ThrowIfNull(tier);
-        return new PolicyDocument.TierEntry
-        {
-            Name = tier.Name,
-            Rules = [.. tier.Rules.Select(ToEntry)],
-            TargetTruncationRate = tier.TargetTruncationRate == 0 ? TierPolicy.DefaultTargetTruncationRate : tier.TargetTruncationRate,
-        };
-    }
-
-    public static PolicyDocument.RuleEntry ToEntry(ProtoTierRule r)
-    {
-        ArgumentNullException.ThrowIfNull(r);
-        var defaults = new PolicyDocument.RuleEntry();
-        return new PolicyDocument.RuleEntry
-        {
-            TaskType = r.TaskType,
-            MinReasoningTokens = r.MinReasoningTokens,
-            DefaultReasoningTokens = r.DefaultReasoningTokens,
-            MaxReasoningTokens = r.MaxReasoningTokens,
-            AnswerTokens = r.HasAnswerTokens ? r.AnswerTokens : defaults.AnswerTokens,
-            MaxOutputTokens = r.MaxOutputTokens,
-            Effort = r.Effort switch
-            {
-                Effort.Unspecified => defaults.Effort,
-                Effort.Low => "low",
-                Effort.Medium => "medium",
-                Effort.High => "high",
-                Effort.Max => "max",
-                _ => ((int)r.Effort).ToString(CultureInfo.InvariantCulture),
-            },
-            EscalationFactor = r.HasEscalationFactor ? r.EscalationFactor : defaults.EscalationFactor,
-            PreliminaryFraction = r.HasPreliminaryFraction ? r.PreliminaryFraction : defaults.PreliminaryFraction,
-            SoftLimitThreshold = r.HasSoftLimitThreshold ? r.SoftLimitThreshold : defaults.SoftLimitThreshold,
-            SoftLimitFloor = r.HasSoftLimitFloor ? r.SoftLimitFloor : defaults.SoftLimitFloor,
-            TaskBudgetTokens = r.TaskBudgetTokens,
-            Adaptive = r.Adaptive,
-            MinSamples = r.MinSamples == 0 ? defaults.MinSamples : r.MinSamples,
-        };
-    }
-
-    public static PolicyDocument.QuotaEntry ToEntry(Quota q)
-    {
-        ArgumentNullException.ThrowIfNull(q);
-        return new PolicyDocument.QuotaEntry
-        {
-            Id = q.QuotaId.Length == 0 ? null : q.QuotaId,
-            Scope = q.Scope switch
-            {
-                V1.QuotaScope.Org => "org",
-                V1.QuotaScope.Project => "project",
-                V1.QuotaScope.Principal => "principal",
-                _ => string.Empty,
-            },
-            Subject = q.Subject,
-            Metric = MetricName(q.Metric),
-            Window = WindowName(q.Window),
-            Limit = q.Limit,
-        };
-    }
-
-    public static PolicyDocument.ModelEntry ToEntry(Model m)
-    {
-        ArgumentNullException.ThrowIfNull(m);
-        return new PolicyDocument.ModelEntry
-        {
-            Name = m.Name,
-            Family = m.Family switch
-            {
-                ProtoFamily.Anthropic => "anthropic",
-                ProtoFamily.Openai => "openai",
-                ProtoFamily.Gemini => "gemini",
-                _ => string.Empty,
-            },
-            Thinking = m.Thinking switch
-            {
-                ProtoThinking.Unspecified => string.Empty,
-                ProtoThinking.Budget => "budget",
-                ProtoThinking.Effort => "effort",
-                _ => "?",
-            },
-            MinThinkingTokens = m.HasMinThinkingTokens ? m.MinThinkingTokens : null,
-            MaxThinkingTokens = m.MaxThinkingTokens,
-            InputUsdPerMtok = Usd(m.InputMicrosPerMtok),
-            OutputUsdPerMtok = Usd(m.OutputMicrosPerMtok),
-            CachedInputUsdPerMtok = m.HasCachedInputMicrosPerMtok ? Usd(m.CachedInputMicrosPerMtok) : null,
-            CacheWriteUsdPerMtok = m.HasCacheWriteMicrosPerMtok ? Usd(m.CacheWriteMicrosPerMtok) : null,
-        };
-    }
-
-    public static string MetricName(V1.QuotaMetric metric) => metric switch
-    {
-        V1.QuotaMetric.ReasoningTokens => "reasoning_tokens",
-        V1.QuotaMetric.OutputTokens => "output_tokens",
-        V1.QuotaMetric.TotalTokens => "total_tokens",
-        V1.QuotaMetric.Requests => "requests",
-        V1.QuotaMetric.CostMicros => "cost_micros",
-        _ => string.Empty,
-    };
-
-    public static string WindowName(QuotaWindow window) => window switch
-    {
-        QuotaWindow.Minute => "minute",
-        QuotaWindow.Hour => "hour",
-        QuotaWindow.Day => "day",
-        QuotaWindow.Month => "month",
-        _ => string.Empty,
-    };
-
     public static Org ToProto(OrgRow row)
     {
         ArgumentNullException.ThrowIfNull(row);
@@ -289,6 +132,4 @@ public static class AdminMapping
             PolicyVersion = row.PolicyVersion,
         };
     }
-
-    private static decimal Usd(long micros) => micros / 1_000_000m;
 }

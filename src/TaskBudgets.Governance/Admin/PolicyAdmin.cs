@@ -7,7 +7,7 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Governance.Admin;
 
 /// <summary>
-/// Orgs, tier policies, quotas and models: checked with the policy file's own checks, changed
+/// Orgs, tier policies, quotas and models: checked by <see cref="AdminChecks"/>, changed
 /// through <see cref="AdminChanges"/> (version bump and audit; Storage writes the rows), read
 /// straight from the tables.
 /// </summary>
@@ -19,9 +19,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     public Task<Org> CreateOrgAsync(CallerIdentity who, Org? org, CancellationToken cancellationToken)
     {
         var entry = Require(org, "org");
-        var errors = new List<string>();
-        PolicyDocument.CheckOrg(errors, "org", AdminMapping.ToEntry(entry), null);
-        AdminMapping.ThrowIfAny(errors);
+        AdminChecks.CheckOrg(entry);
         return changes.RunAsync(who, "CreateOrg", async (db, edits) =>
         {
             if (await db.Orgs.AnyAsync(o => o.Id == entry.OrgId, cancellationToken))
@@ -100,9 +98,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
                 merged.Projects.AddRange(update.Projects);
             }
 
-            var errors = new List<string>();
-            PolicyDocument.CheckOrg(errors, "org", AdminMapping.ToEntry(merged), null);
-            AdminMapping.ThrowIfAny(errors);
+            AdminChecks.CheckOrg(merged);
             if (merged.Tier != row.Tier)
             {
                 if (!who.IsAdmin)
@@ -142,9 +138,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     public Task<(Tier Tier, bool Created)> UpsertTierAsync(CallerIdentity who, Tier? tier, string etag, CancellationToken cancellationToken)
     {
         var entry = Require(tier, "tier");
-        var errors = new List<string>();
-        var policy = PolicyDocument.CheckTier(errors, "tier", AdminMapping.ToEntry(entry));
-        AdminMapping.ThrowIfAny(errors);
+        var policy = AdminChecks.CheckTier(entry);
         return changes.RunAsync(who, "UpsertTier", async (db, edits) =>
         {
             var existing = await db.TierRules.Where(r => r.Tier == policy.Name).ToListAsync(cancellationToken);
@@ -205,15 +199,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     public Task<(Quota Quota, bool Created)> SetQuotaAsync(CallerIdentity who, Quota? quota, string etag, CancellationToken cancellationToken)
     {
         var given = Require(quota, "quota");
-        var errors = new List<string>();
-        if (given.OrgId.Length == 0)
-        {
-            errors.Add("quota.org_id: is required");
-        }
-
-        var definition = PolicyDocument.CheckQuota(errors, "quota", given.OrgId, AdminMapping.ToEntry(given));
-        AdminMapping.ThrowIfAny(errors);
-        var wanted = StoredPolicy.ToRow(definition!);
+        var wanted = StoredPolicy.ToRow(AdminChecks.CheckQuota(given));
         if (!who.IsAdmin && wanted.Scope == (int)QuotaScope.Org)
         {
             throw OrgQuotaDenied();
@@ -296,10 +282,7 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
     public Task<(Model Model, bool Created)> SetModelAsync(CallerIdentity who, Model? model, string etag, CancellationToken cancellationToken)
     {
         var given = Require(model, "model");
-        var errors = new List<string>();
-        var spec = PolicyDocument.CheckModel(errors, "model", AdminMapping.ToEntry(given));
-        AdminMapping.ThrowIfAny(errors);
-        var wanted = StoredPolicy.ToRow(spec!);
+        var wanted = StoredPolicy.ToRow(AdminChecks.CheckModel(given));
         return changes.RunAsync(who, "SetModel", async (db, edits) =>
         {
             var row = await db.Models.FirstOrDefaultAsync(m => m.Name == wanted.Name, cancellationToken);

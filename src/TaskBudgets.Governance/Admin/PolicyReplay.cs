@@ -7,6 +7,7 @@ using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
 using TaskBudgets.Governance.UsageHistory;
+using TaskBudgets.Policies;
 using TaskBudgets.V1;
 using TierRule = TaskBudgets.Governance.Budgeting.TierRule;
 

@@ -6,6 +6,7 @@ using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Policies;
 
 namespace TaskBudgets.Governance.Hosting;
 

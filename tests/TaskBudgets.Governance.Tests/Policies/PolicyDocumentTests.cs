@@ -1,6 +1,7 @@
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
+using TaskBudgets.Policies;
 
 namespace TaskBudgets.Governance.Tests.Policies;
 

@@ -1,5 +1,6 @@
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Policies;
+using TaskBudgets.Policies;
 
 namespace TaskBudgets.Governance.Tests.Budgeting.Calibration;
 

@@ -12,7 +12,29 @@ public static class HelmChart
     public static string Directory { get; } = Path.Combine(Repository.Root, "helm", "taskbudgets");
 
     /// <summary>The value sets in the chart's ci/ folder, by name ("postgresql-values").</summary>
-    public static TheoryData<string> CiValueSets { get; } = [.. System.IO.Directory.GetFiles(Path.Combine(Directory, "ci"), "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f)!).Order()];
+    public static TheoryData<string> CiValueSets { get; } = [.. CiNames()];
+
+    /// <summary>The CI value sets and "chart-defaults": values.yaml with only a connection string, what `helm install --set` gives.</summary>
+    public static TheoryData<string> ValueSetsAndDefaults { get; } = [.. CiNames(), ChartDefaults];
+
+    public const string ChartDefaults = "chart-defaults";
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<RenderedChart>>> Rendered = new();
+
+    /// <summary>A value set of <see cref="ValueSetsAndDefaults"/>, rendered once per test run.</summary>
+    public static Task<RenderedChart> RenderValueSetAsync(string name) =>
+        Rendered.GetOrAdd(name, n => new Lazy<Task<RenderedChart>>(() => n == ChartDefaults
+            ? RenderDefaultsAsync()
+            : RenderAsync(CiValues(n)))).Value;
+
+    private static IEnumerable<string> CiNames() =>
+        System.IO.Directory.GetFiles(Path.Combine(Directory, "ci"), "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f)!).Order();
+
+    private static async Task<RenderedChart> RenderDefaultsAsync()
+    {
+        using var scratch = new TempDirectory();
+        return await RenderAsync(WriteValues(scratch.Path, "database:\n  connectionString: Server=db\n"));
+    }
 
     public static string CiValues(string name) => Path.Combine(Directory, "ci", name + ".yaml");
 

@@ -42,7 +42,7 @@ COPY protos/ protos/
 RUN dotnet restore src/TaskBudgets.Governance/TaskBudgets.Governance.csproj
 
 COPY src/ src/
-# Keep this line identical to the publish step in CI (scripts/check-deploy.sh checks it).
+# The test suite runs exactly this command (Deployment/DockerfileTests): keep them in step.
 RUN dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -o /app/publish
 
 # ---------------------------------------------------------------------------

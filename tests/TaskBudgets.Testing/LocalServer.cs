@@ -56,15 +56,40 @@ public sealed class LocalServer : IAsyncDisposable
     /// <param name="settings">Configuration keys and values; the listen address and ports are set here.</param>
     /// <param name="echo">Also gets each line the server prints (e.g. to write a log file).</param>
     /// <exception cref="InvalidOperationException">The server exited, or was not ready in 90 s; the message holds its output.</exception>
-    public static async Task<LocalServer> StartAsync(string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings, Action<string>? echo = null)
+    public static Task<LocalServer> StartAsync(string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings, Action<string>? echo = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var given = settings.ToList();
+        return StartOnFreePortsAsync((grpcPort, httpPort) =>
+        {
+            var arguments = new List<string> { dll };
+            arguments.AddRange(given.Select(s => $"--{s.Key}={s.Value}"));
+            arguments.Add("--Server:ListenAddress=127.0.0.1");
+            arguments.Add($"--Server:GrpcPort={grpcPort}");
+            arguments.Add($"--Server:HttpPort={httpPort}");
+            return Launch(arguments, new Dictionary<string, string>(), workingDirectory, grpcPort, httpPort, echo);
+        });
+    }
 
+    /// <summary>
+    /// Starts the server configured as a container configures it: by environment variables and
+    /// arguments only. <paramref name="environmentFor"/> gets the free gRPC and HTTP ports and must
+    /// name them in the environment, since nothing else tells the server where to listen.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server exited, or was not ready in 90 s; the message holds its output.</exception>
+    public static Task<LocalServer> StartAsync(string dll, string workingDirectory, IReadOnlyList<string> arguments, Func<int, int, IReadOnlyDictionary<string, string>> environmentFor, Action<string>? echo = null)
+    {
+        ArgumentNullException.ThrowIfNull(environmentFor);
+        return StartOnFreePortsAsync((grpcPort, httpPort) =>
+            Launch([dll, .. arguments], environmentFor(grpcPort, httpPort), workingDirectory, grpcPort, httpPort, echo));
+    }
+
+    private static async Task<LocalServer> StartOnFreePortsAsync(Func<int, int, LocalServer> launch)
+    {
         // A port that was free can be taken by a parallel start before the server binds it: new ports.
         for (var attempt = 1; ; attempt++)
         {
-            var server = Launch(dll, workingDirectory, given, echo);
+            var server = launch(FreePort.Next(), FreePort.Next());
             var failure = await server.WaitReadyAsync();
             if (failure is null)
             {
@@ -115,25 +140,24 @@ public sealed class LocalServer : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
-    private static LocalServer Launch(string dll, string workingDirectory, List<KeyValuePair<string, string>> settings, Action<string>? echo)
+    private static LocalServer Launch(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workingDirectory, int grpcPort, int httpPort, Action<string>? echo)
     {
-        var grpcPort = FreePort.Next();
-        var httpPort = FreePort.Next();
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        info.ArgumentList.Add(dll);
-        foreach (var (key, value) in settings)
+        foreach (var argument in arguments)
         {
-            info.ArgumentList.Add($"--{key}={value}");
+            info.ArgumentList.Add(argument);
         }
 
-        info.ArgumentList.Add("--Server:ListenAddress=127.0.0.1");
-        info.ArgumentList.Add($"--Server:GrpcPort={grpcPort}");
-        info.ArgumentList.Add($"--Server:HttpPort={httpPort}");
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
         var server = new LocalServer(process, grpcPort, httpPort, echo);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);

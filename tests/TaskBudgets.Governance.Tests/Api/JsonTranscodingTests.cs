@@ -253,7 +253,7 @@ public sealed class JsonTranscodingTests : IAsyncLifetime
     [Fact]
     public void Json_bodies_are_limited_like_grpc_messages()
     {
-        // TestServer does not enforce body limits, so check the wiring; scripts/check-examples.sh
+        // TestServer does not enforce body limits, so check the wiring; Examples/ExampleClientTests
         // sends an oversized body to a real server.
         var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .Where(e => e.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null)

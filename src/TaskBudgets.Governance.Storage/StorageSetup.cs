@@ -47,6 +47,7 @@ public static class StorageSetup
         services.AddSingleton<TaskBudgetRows>();
         services.AddSingleton<UsageCounterRows>();
         services.AddSingleton<CalibrationRows>();
+        services.AddSingleton<LeaseRows>();
         services.AddSingleton<StorageOutage>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<ReportWriter>();

@@ -5,6 +5,7 @@ using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.V1;
 using DomainFamily = TaskBudgets.Governance.Budgeting.ModelFamily;
+using DomainRule = TaskBudgets.Governance.Budgeting.TierRule;
 using DomainThinking = TaskBudgets.Governance.Budgeting.ThinkingMode;
 using ProtoFamily = TaskBudgets.V1.ModelFamily;
 using ProtoThinking = TaskBudgets.V1.ThinkingMode;
@@ -72,34 +73,49 @@ public static class AdminMapping
         };
     }
 
+    /// <summary>A rule as the admin API takes it; what it leaves unset gets <see cref="DomainRule"/>'s defaults.</summary>
     public static PolicyDocument.RuleEntry ToEntry(ProtoTierRule r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var defaults = new PolicyDocument.RuleEntry();
         return new PolicyDocument.RuleEntry
         {
             TaskType = r.TaskType,
             MinReasoningTokens = r.MinReasoningTokens,
             DefaultReasoningTokens = r.DefaultReasoningTokens,
             MaxReasoningTokens = r.MaxReasoningTokens,
-            AnswerTokens = r.HasAnswerTokens ? r.AnswerTokens : defaults.AnswerTokens,
+            AnswerTokens = r.HasAnswerTokens ? r.AnswerTokens : DomainRule.DefaultAnswerTokens,
             MaxOutputTokens = r.MaxOutputTokens,
-            Effort = r.Effort switch
-            {
-                Effort.Unspecified => defaults.Effort,
-                Effort.Low => "low",
-                Effort.Medium => "medium",
-                Effort.High => "high",
-                Effort.Max => "max",
-                _ => ((int)r.Effort).ToString(CultureInfo.InvariantCulture),
-            },
-            EscalationFactor = r.HasEscalationFactor ? r.EscalationFactor : defaults.EscalationFactor,
-            PreliminaryFraction = r.HasPreliminaryFraction ? r.PreliminaryFraction : defaults.PreliminaryFraction,
-            SoftLimitThreshold = r.HasSoftLimitThreshold ? r.SoftLimitThreshold : defaults.SoftLimitThreshold,
-            SoftLimitFloor = r.HasSoftLimitFloor ? r.SoftLimitFloor : defaults.SoftLimitFloor,
+            Effort = EffortName(r.Effort == Effort.Unspecified ? (Effort)(int)DomainRule.DefaultEffort : r.Effort),
+            EscalationFactor = r.HasEscalationFactor ? r.EscalationFactor : DomainRule.DefaultEscalationFactor,
+            PreliminaryFraction = r.HasPreliminaryFraction ? r.PreliminaryFraction : DomainRule.DefaultPreliminaryFraction,
+            SoftLimitThreshold = r.HasSoftLimitThreshold ? r.SoftLimitThreshold : DomainRule.DefaultSoftLimitThreshold,
+            SoftLimitFloor = r.HasSoftLimitFloor ? r.SoftLimitFloor : DomainRule.DefaultSoftLimitFloor,
             TaskBudgetTokens = r.TaskBudgetTokens,
             Adaptive = r.Adaptive,
-            MinSamples = r.MinSamples == 0 ? defaults.MinSamples : r.MinSamples,
+            MinSamples = r.MinSamples == 0 ? DomainRule.DefaultMinSamples : r.MinSamples,
+        };
+    }
+
+    /// <summary>The proto form of a rule: every field set, defaults included.</summary>
+    public static ProtoTierRule ToProto(DomainRule r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new ProtoTierRule
+        {
+            TaskType = r.TaskType,
+            MinReasoningTokens = r.MinReasoningTokens,
+            DefaultReasoningTokens = r.DefaultReasoningTokens,
+            MaxReasoningTokens = r.MaxReasoningTokens,
+            AnswerTokens = r.AnswerTokens,
+            MaxOutputTokens = r.MaxOutputTokens,
+            Effort = (Effort)(int)r.Effort,
+            EscalationFactor = r.EscalationFactor,
+            PreliminaryFraction = r.PreliminaryFraction,
+            SoftLimitThreshold = r.SoftLimitThreshold,
+            SoftLimitFloor = r.SoftLimitFloor,
+            TaskBudgetTokens = r.TaskBudgetTokens,
+            Adaptive = r.Adaptive,
+            MinSamples = r.MinSamples,
         };
     }
 
@@ -152,6 +168,15 @@ public static class AdminMapping
         };
     }
 
+    public static string EffortName(Effort effort) => effort switch
+    {
+        Effort.Low => "low",
+        Effort.Medium => "medium",
+        Effort.High => "high",
+        Effort.Max => "max",
+        _ => ((int)effort).ToString(CultureInfo.InvariantCulture),
+    };
+
     public static string MetricName(V1.QuotaMetric metric) => metric switch
     {
         V1.QuotaMetric.ReasoningTokens => "reasoning_tokens",
@@ -187,28 +212,6 @@ public static class AdminMapping
         tier.Rules.AddRange(list.Select(r => ToProto(StoredPolicy.ToRule(r))));
         tier.Etag = AdminChanges.Etag(tier);
         return tier;
-    }
-
-    public static ProtoTierRule ToProto(Budgeting.TierRule r)
-    {
-        ArgumentNullException.ThrowIfNull(r);
-        return new ProtoTierRule
-        {
-            TaskType = r.TaskType,
-            MinReasoningTokens = r.MinReasoningTokens,
-            DefaultReasoningTokens = r.DefaultReasoningTokens,
-            MaxReasoningTokens = r.MaxReasoningTokens,
-            AnswerTokens = r.AnswerTokens,
-            MaxOutputTokens = r.MaxOutputTokens,
-            Effort = (Effort)(int)r.Effort,
-            EscalationFactor = r.EscalationFactor,
-            PreliminaryFraction = r.PreliminaryFraction,
-            SoftLimitThreshold = r.SoftLimitThreshold,
-            SoftLimitFloor = r.SoftLimitFloor,
-            TaskBudgetTokens = r.TaskBudgetTokens,
-            Adaptive = r.Adaptive,
-            MinSamples = r.MinSamples,
-        };
     }
 
     public static Quota ToProto(QuotaRow row)

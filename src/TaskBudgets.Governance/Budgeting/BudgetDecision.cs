@@ -4,9 +4,9 @@ using TaskBudgets.Governance.Quotas;
 namespace TaskBudgets.Governance.Budgeting;
 
 /// <summary>
-/// The budget of one call: the pure, deterministic decision of DESIGN.md's "Deciding a budget"
-/// (rule, task characteristics, escalation, adaptive base, soft limit, quota cap). It reads no clock,
-/// touches no storage and allocates nothing.
+/// The budget of one call: the pure, deterministic decision of README's "How it decides" (rule,
+/// task, escalation, soft limit, quota cap). It reads no clock, touches no storage and allocates
+/// nothing. <see cref="DecisionReasons"/> puts it into words.
 /// </summary>
 public readonly record struct BudgetDecision
 {
@@ -74,8 +74,8 @@ public readonly record struct BudgetDecision
         var reasons = rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
         var effort = rule.Effort;
 
-        // 1-2 and 4. Base budget: the calibration's for an adaptive rule with enough samples (the
-        // complexity hint moves it by its learned effect), else the rule's and the hint's.
+        // 1. Rule and 2. Task. Base budget: the calibration's for an adaptive rule with enough samples
+        // (the complexity hint moves it by its learned effect), else the rule's and the hint's.
         var adaptive = calibration.Governs(rule);
         double budget = rule.DefaultReasoningTokens;
         if (adaptive)
@@ -158,7 +158,7 @@ public readonly record struct BudgetDecision
         var requested = reasoning;
         var kind = DecisionKind.Granted;
 
-        // 5. Soft limit: past the threshold, shrink smoothly toward the rule's minimum.
+        // 4. Soft limit: past the threshold, shrink smoothly toward the rule's minimum.
         var utilisation = 0.0;
         foreach (var quota in quotas)
         {
@@ -181,7 +181,7 @@ public readonly record struct BudgetDecision
         reasoning = FitModel(reasoning, model, ref reasons);
         var output = Math.Min(rule.MaxOutputTokens, reasoning + rule.AnswerTokens);
 
-        // 6. Quota cap: the least of the budget and what every quota has left.
+        // 5. Quota cap: the least of the budget and what every quota has left.
         var limiting = -1;
         var reasoningCap = long.MaxValue;
         var outputCap = long.MaxValue;

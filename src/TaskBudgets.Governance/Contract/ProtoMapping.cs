@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Budgeting;
@@ -158,123 +156,33 @@ public static class ProtoMapping
         },
     };
 
-    /// <summary>The decision's steps, in order, with the numbers behind them.</summary>
-    // Added in place, with local functions rather than a lambda and an iterator: every GetBudget
-    // maps its reasons, and those allocated a closure, a delegate and an enumerator each time.
+    /// <summary>The decision's steps, in order, with the numbers behind them (<see cref="DecisionReasons"/>).</summary>
     private static void AddReasons(RepeatedField<Reason> reasons, IssuedGrant grant)
     {
-        var d = grant.Decision;
-        var rule = grant.Rule;
-        bool has(BudgetReasons flag) => (d.Reasons & flag) != 0;
-        string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-
-        var ruleText = RuleTexts.Of(grant.Tier, rule);
-        reasons.Add(has(BudgetReasons.DefaultRule)
-            ? new Reason { Code = ReasonCode.DefaultRule, Text = ruleText.AsDefault }
-            : new Reason { Code = ReasonCode.TierRule, Text = ruleText.AsRule });
-
-        if (has(BudgetReasons.Adaptive))
+        var limiting = grant.Decision.LimitingQuota;
+        var limitingQuotaId = limiting >= 0 && limiting < grant.Quotas.Count ? grant.Quotas[limiting].Quota.Id : null;
+        foreach (var reason in new DecisionReasons(grant.Decision, grant.Tier, grant.Rule, limitingQuotaId))
         {
-            var c = d.Calibration;
-            var whose = c.OrgSpecific ? "this org's" : F($"tier '{grant.Tier}'");
-            reasons.Add(new Reason
-            {
-                Code = ReasonCode.Adaptive,
-                Text = F($"adaptive: calibrated on {c.Samples:0} samples of {whose} '{rule.TaskType}' calls (min_samples {rule.MinSamples}): base {c.BaseTokens} reasoning tokens, the tier's share of its {c.TargetTruncationRate:0.##%} truncation target"),
-            });
-        }
-
-        if (has(BudgetReasons.Complexity))
-        {
-            reasons.Add(new Reason
-            {
-                Code = ReasonCode.Complexity,
-                Text = has(BudgetReasons.Adaptive)
-                    ? F($"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
-                    : "the complexity hint placed the budget between the rule's min and max",
-            });
-        }
-
-        if (has(BudgetReasons.LongInput))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.LongInput, Text = F($"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget") });
-        }
-
-        if (has(BudgetReasons.PreliminaryPhase))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.PreliminaryPhase, Text = F($"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort") });
-        }
-
-        if (has(BudgetReasons.DeepPhase))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.DeepPhase, Text = "deep phase: the rule's maximum budget" });
-        }
-
-        if (has(BudgetReasons.Priority))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.Priority, Text = "the call's priority scaled the budget" });
-        }
-
-        if (has(BudgetReasons.Escalated))
-        {
-            reasons.Add(new Reason
-            {
-                Code = ReasonCode.Escalated,
-                Text = has(BudgetReasons.Adaptive)
-                    ? F($"retry after a truncated attempt: what calls truncated at the previous budget went on to need (x{d.EscalationMultiplier:0.##}), up to the rule's max {rule.MaxReasoningTokens}")
-                    : F($"retry after a truncated attempt: budget x{d.EscalationMultiplier:0.##}, up to the rule's max {rule.MaxReasoningTokens}"),
-            });
-        }
-
-        if (has(BudgetReasons.ClampedToRule))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.ClampedToRule, Text = "the budget was clamped to the rule's (or the model's) bounds" });
-        }
-
-        if (has(BudgetReasons.ProviderMinimum))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.ProviderMinimum, Text = "raised to the model's minimum thinking budget" });
-        }
-
-        if (has(BudgetReasons.SoftLimit))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.SoftLimit, Text = F($"a quota is {d.Utilisation:P0} used, past the soft threshold {rule.SoftLimitThreshold:P0}: the budget shrinks toward the rule's min") });
-        }
-
-        if (has(BudgetReasons.QuotaCap))
-        {
-            var limiting = d.LimitingQuota >= 0 && d.LimitingQuota < grant.Quotas.Count ? grant.Quotas[d.LimitingQuota].Quota.Id : "a quota";
-            reasons.Add(new Reason { Code = ReasonCode.QuotaCap, Text = F($"capped by what quota '{limiting}' has left") });
-        }
-
-        if (has(BudgetReasons.TaskBudget))
-        {
-            reasons.Add(new Reason { Code = ReasonCode.TaskBudget, Text = F($"the task has {d.TaskBudgetTokens} tokens of its budget left") });
+            reasons.Add(new Reason { Code = ToProto(reason.Step), Text = reason.Text });
         }
     }
 
-    /// <summary>
-    /// The reason a grant's rule gives reads the same on every grant under that rule: formatted once
-    /// per rule (a policy change brings new rule objects) instead of once per GetBudget.
-    /// </summary>
-    private sealed record RuleTexts(string Tier, string AsRule, string AsDefault)
+    private static ReasonCode ToProto(BudgetReasons step) => step switch
     {
-        private static readonly ConditionalWeakTable<Budgeting.TierRule, RuleTexts> Known = [];
-
-        public static RuleTexts Of(string tier, Budgeting.TierRule rule)
-        {
-            if (Known.TryGetValue(rule, out var texts) && texts.Tier == tier)
-            {
-                return texts;
-            }
-
-            var range = string.Create(CultureInfo.InvariantCulture, $"{rule.MinReasoningTokens}..{rule.MaxReasoningTokens} reasoning tokens, default {rule.DefaultReasoningTokens}");
-            texts = new RuleTexts(
-                tier,
-                string.Create(CultureInfo.InvariantCulture, $"tier '{tier}' rule '{rule.TaskType}': {range}"),
-                string.Create(CultureInfo.InvariantCulture, $"tier '{tier}' has no rule for this task type; its '*' rule applies ({range})"));
-            Known.AddOrUpdate(rule, texts);
-            return texts;
-        }
-    }
+        BudgetReasons.TierRule => ReasonCode.TierRule,
+        BudgetReasons.DefaultRule => ReasonCode.DefaultRule,
+        BudgetReasons.Complexity => ReasonCode.Complexity,
+        BudgetReasons.LongInput => ReasonCode.LongInput,
+        BudgetReasons.PreliminaryPhase => ReasonCode.PreliminaryPhase,
+        BudgetReasons.DeepPhase => ReasonCode.DeepPhase,
+        BudgetReasons.Priority => ReasonCode.Priority,
+        BudgetReasons.Escalated => ReasonCode.Escalated,
+        BudgetReasons.ClampedToRule => ReasonCode.ClampedToRule,
+        BudgetReasons.SoftLimit => ReasonCode.SoftLimit,
+        BudgetReasons.QuotaCap => ReasonCode.QuotaCap,
+        BudgetReasons.TaskBudget => ReasonCode.TaskBudget,
+        BudgetReasons.ProviderMinimum => ReasonCode.ProviderMinimum,
+        BudgetReasons.Adaptive => ReasonCode.Adaptive,
+        _ => ReasonCode.Unspecified,
+    };
 }

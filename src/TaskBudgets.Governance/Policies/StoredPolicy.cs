@@ -89,21 +89,6 @@ public static class StoredPolicy
         };
     }
 
-    public static QuotaRow ToRow(QuotaDefinition q)
-    {
-        ArgumentNullException.ThrowIfNull(q);
-        return new QuotaRow
-        {
-            Id = q.Id,
-            OrgId = q.OrgId,
-            Scope = (int)q.Scope,
-            Subject = q.Subject,
-            Metric = (int)q.Metric,
-            Window = (int)q.Window,
-            Limit = q.Limit,
-        };
-    }
-
     public static TierRule ToRule(TierRuleRow r) => new()
     {
         TaskType = r.TaskType,
@@ -121,6 +106,21 @@ public static class StoredPolicy
         Adaptive = r.Adaptive,
         MinSamples = r.MinSamples,
     };
+
+    public static QuotaRow ToRow(QuotaDefinition q)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        return new QuotaRow
+        {
+            Id = q.Id,
+            OrgId = q.OrgId,
+            Scope = (int)q.Scope,
+            Subject = q.Subject,
+            Metric = (int)q.Metric,
+            Window = (int)q.Window,
+            Limit = q.Limit,
+        };
+    }
 
     public static QuotaDefinition ToQuota(QuotaRow q) => new()
     {

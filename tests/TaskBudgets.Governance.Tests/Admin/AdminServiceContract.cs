@@ -12,27 +12,12 @@ namespace TaskBudgets.Governance.Tests.Admin;
 /// The control plane's promises through the real gRPC surface with real keys, on a real database.
 /// Run once per provider by the subclasses.
 /// </summary>
-public abstract class AdminServiceContract : IAsyncLifetime
+public abstract class AdminServiceContract : AppTests
 {
-    private GovernanceApp? app;
-
-    protected GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
     private AdminService.AdminServiceClient Admin => App.Admin;
 
-    public async ValueTask InitializeAsync() => app = await StartAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    protected abstract Task<GovernanceApp> StartAsync();
+    /// <summary>Starts the app on the provider under test.</summary>
+    protected abstract override Task<GovernanceApp> StartAsync();
 
     private static GetBudgetRequest Ask(string org = "acme", string taskType = "support") => new() { OrgId = org, TaskType = taskType, Model = "claude-test" };
 

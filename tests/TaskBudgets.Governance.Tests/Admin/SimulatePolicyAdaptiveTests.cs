@@ -5,25 +5,9 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Governance.Tests.Admin;
 
 /// <summary>SimulatePolicy with adaptive candidate rules: they take the calibration's recommendation, once it has their min_samples.</summary>
-public sealed class SimulatePolicyAdaptiveTests : IAsyncLifetime
+public sealed class SimulatePolicyAdaptiveTests : AppTests
 {
-    private GovernanceApp? app;
-
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public ValueTask InitializeAsync()
-    {
-        app = GovernanceApp.Create(policy: AdaptiveBudgetTests.Policy);
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-    }
+    protected override Task<GovernanceApp> StartAsync() => Task.FromResult(GovernanceApp.Create(policy: AdaptiveBudgetTests.Policy));
 
     private async Task<PolicyReplayGroup> LightAsync(string candidate)
     {

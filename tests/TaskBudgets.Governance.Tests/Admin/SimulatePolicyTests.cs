@@ -7,26 +7,8 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Governance.Tests.Admin;
 
 /// <summary>SimulatePolicy: settled calls replayed under a candidate policy, actual against projected, changing nothing.</summary>
-public sealed class SimulatePolicyTests : IAsyncLifetime
+public sealed class SimulatePolicyTests : AppTests
 {
-    private GovernanceApp? app;
-
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public ValueTask InitializeAsync()
-    {
-        app = GovernanceApp.Create();
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-    }
-
     /// <summary>The test policy with the default rule's default reasoning budget set to <paramref name="budget"/>.</summary>
     private static string Candidate(long budget) => TestPolicy.Yaml.Replace(
         "min_reasoning_tokens: 1024\n        default_reasoning_tokens: 2048\n        max_reasoning_tokens: 8192\n        answer_tokens: 1024\n        max_output_tokens: 16384\n        effort: medium",

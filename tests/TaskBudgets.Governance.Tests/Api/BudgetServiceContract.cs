@@ -13,27 +13,12 @@ namespace TaskBudgets.Governance.Tests.Api;
 /// The data plane's promises, proven through the real gRPC surface on a real database.
 /// Run once per provider by the subclasses.
 /// </summary>
-public abstract class BudgetServiceContract : IAsyncLifetime
+public abstract class BudgetServiceContract : AppTests
 {
-    private GovernanceApp? app;
-
-    protected GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
     protected BudgetService.BudgetServiceClient Budgets => App.Budgets;
 
-    public async ValueTask InitializeAsync() => app = await StartAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    protected abstract Task<GovernanceApp> StartAsync();
+    /// <summary>Starts the app on the provider under test.</summary>
+    protected abstract override Task<GovernanceApp> StartAsync();
 
     private static GetBudgetRequest Ask(string org = "acme", string taskType = "support", string model = "claude-test", TaskFeatures? features = null) => new()
     {

@@ -8,10 +8,9 @@ namespace TaskBudgets.Governance.Tests.Auth;
 /// Every RPC of both services, called with every kind of key, against one table of who may call
 /// what. The requests name org "acme"; the caller and org admin keys are bound to it.
 /// </summary>
-public sealed class AuthorizationSweepTests : IAsyncLifetime
+public sealed class AuthorizationSweepTests : AppTests
 {
     private const string Acme = "acme";
-    private GovernanceApp? app;
     private int serial;
 
     private enum Role
@@ -53,22 +52,6 @@ public sealed class AuthorizationSweepTests : IAsyncLifetime
         ["AdminService/ListAuditEvents"] = Role.OrgAdmin,
         ["AdminService/GetCalibration"] = Role.OrgAdmin,
     };
-
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public ValueTask InitializeAsync()
-    {
-        app = GovernanceApp.Create();
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-    }
 
     [Fact]
     public void The_table_covers_every_rpc_of_both_services()

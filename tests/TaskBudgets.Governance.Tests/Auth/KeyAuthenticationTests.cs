@@ -11,26 +11,9 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Governance.Tests.Auth;
 
 /// <summary>Keys: how they look, how they are stored, who they let in, and that revocation holds.</summary>
-public sealed class KeyAuthenticationTests : IAsyncLifetime
+public sealed class KeyAuthenticationTests : AppTests
 {
     private static readonly GetBudgetRequest AcmeAsk = new() { OrgId = "acme", TaskType = "support", Model = "claude-test" };
-    private GovernanceApp? app;
-
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public ValueTask InitializeAsync()
-    {
-        app = GovernanceApp.Create();
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-    }
 
     [Theory]
     [InlineData(null, "KEY_MISSING")]
@@ -132,27 +115,16 @@ public sealed class KeyAuthenticationTests : IAsyncLifetime
 }
 
 /// <summary>Tenant isolation: a key bound to one org can neither spend, settle nor read another's.</summary>
-public sealed class TenantIsolationTests : IAsyncLifetime
+public sealed class TenantIsolationTests : AppTests
 {
-    private GovernanceApp? app;
     private string callerOfAcme = string.Empty;
     private string orgAdminOfAcme = string.Empty;
 
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
-        app = GovernanceApp.Create();
+        await base.InitializeAsync();
         callerOfAcme = (await App.CreateKeyAsync(ApiKeyRole.Caller, "acme")).Secret;
         orgAdminOfAcme = (await App.CreateKeyAsync(ApiKeyRole.OrgAdmin, "acme")).Secret;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
     }
 
     private static GetBudgetRequest Ask(string org) => new() { OrgId = org, TaskType = "support", Model = "claude-test" };

@@ -1,6 +1,7 @@
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
+using static TaskBudgets.Governance.Tests.Infrastructure.DecisionFixtures;
 
 namespace TaskBudgets.Governance.Tests.Budgeting;
 
@@ -27,26 +28,8 @@ public class BudgetDecisionAllocationTests
         TaskBudgetTokens = 400_000,
     };
 
-    private static readonly ModelSpec Claude = new()
-    {
-        Name = "claude",
-        Family = ModelFamily.Anthropic,
-        Thinking = ThinkingMode.Budget,
-        MinThinkingTokens = 1024,
-        InputMicrosPerMillion = 3_000_000,
-        OutputMicrosPerMillion = 15_000_000,
-    };
-
-    private static readonly ModelSpec Gemini = new()
-    {
-        Name = "gemini",
-        Family = ModelFamily.Gemini,
-        Thinking = ThinkingMode.Budget,
-        MinThinkingTokens = 128,
-        MaxThinkingTokens = 4096,
-        InputMicrosPerMillion = 1_250_000,
-        OutputMicrosPerMillion = 10_000_000,
-    };
+    // A ceiling below the rule's max, so that the model's bound clamps too.
+    private static readonly ModelSpec LowCeiling = Gemini with { MaxThinkingTokens = 4096 };
 
     private static readonly QuotaHeadroom[] Roomy =
     [
@@ -114,15 +97,15 @@ public class BudgetDecisionAllocationTests
 
     private static BudgetDecision Decide(string path, int i) => path switch
     {
-        "default" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_000 + i, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Roomy),
-        "shaped" => BudgetDecision.Decide(Rule, new CallFeatures((i % 100) / 100.0, 40_000, 3, true, CallPhase.Standard, CallPriority.High), Claude, Roomy, 250_000 - i),
-        "preliminary" => BudgetDecision.Decide(Rule, new CallFeatures(0.5, 2_000, 1, false, CallPhase.Preliminary, CallPriority.Low), Claude, Roomy),
-        "deep" => BudgetDecision.Decide(Rule, new CallFeatures(null, 200_000, 1, false, CallPhase.Deep, CallPriority.Normal), Claude, Roomy),
-        "capped" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Tight),
-        "denied" => BudgetDecision.Decide(Rule, new CallFeatures(null, 1_200, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Exhausted),
-        "provider limits" => BudgetDecision.Decide(Rule, new CallFeatures(1.0, 1_200, 2, true, CallPhase.Standard, CallPriority.High), Gemini, Roomy),
-        "adaptive" => BudgetDecision.Decide(AdaptiveRule, new CallFeatures((i % 100) / 100.0, 2_000, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, Roomy, null, Calibrated),
-        "adaptive retry" => BudgetDecision.Decide(AdaptiveRule, new CallFeatures(null, 2_000, 2 + (i % 3), true, CallPhase.Standard, CallPriority.Normal), Claude, Roomy, null, Calibrated),
-        _ => BudgetDecision.Decide(Rule, new CallFeatures(null, 0, 1, false, CallPhase.Standard, CallPriority.Normal), Claude, []),
+        "default" => BudgetDecision.Decide(Rule, Features(input: 1_000 + i), Claude, Roomy),
+        "shaped" => BudgetDecision.Decide(Rule, Features((i % 100) / 100.0, 40_000, 3, true, priority: CallPriority.High), Claude, Roomy, 250_000 - i),
+        "preliminary" => BudgetDecision.Decide(Rule, Features(0.5, 2_000, phase: CallPhase.Preliminary, priority: CallPriority.Low), Claude, Roomy),
+        "deep" => BudgetDecision.Decide(Rule, Features(input: 200_000, phase: CallPhase.Deep), Claude, Roomy),
+        "capped" => BudgetDecision.Decide(Rule, Features(input: 1_200), Claude, Tight),
+        "denied" => BudgetDecision.Decide(Rule, Features(input: 1_200), Claude, Exhausted),
+        "provider limits" => BudgetDecision.Decide(Rule, Features(1.0, 1_200, 2, true, priority: CallPriority.High), LowCeiling, Roomy),
+        "adaptive" => BudgetDecision.Decide(AdaptiveRule, Features((i % 100) / 100.0, 2_000), Claude, Roomy, null, Calibrated),
+        "adaptive retry" => BudgetDecision.Decide(AdaptiveRule, Features(input: 2_000, attempt: 2 + (i % 3), truncated: true), Claude, Roomy, null, Calibrated),
+        _ => BudgetDecision.Decide(Rule, Features(), Claude, []),
     };
 }

@@ -1,5 +1,6 @@
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Quotas;
+using static TaskBudgets.Governance.Tests.Infrastructure.DecisionFixtures;
 
 namespace TaskBudgets.Governance.Tests.Budgeting;
 
@@ -21,35 +22,8 @@ public class BudgetDecisionTests
         TaskBudgetTokens = 50000,
     };
 
-    // An effort-only model: no provider floor or ceiling on the thinking budget.
-    private static readonly ModelSpec Plain = new()
-    {
-        Name = "m",
-        Family = ModelFamily.OpenAi,
-        Thinking = ThinkingMode.Effort,
-        InputMicrosPerMillion = 1_000_000,
-        OutputMicrosPerMillion = 10_000_000,
-    };
-
-    private static readonly ModelSpec Claude = new()
-    {
-        Name = "claude",
-        Family = ModelFamily.Anthropic,
-        Thinking = ThinkingMode.Budget,
-        MinThinkingTokens = 1024,
-    };
-
-    private static CallFeatures Features(
-        double? complexity = null,
-        long input = 0,
-        int attempt = 1,
-        bool truncated = false,
-        CallPhase phase = CallPhase.Standard,
-        CallPriority priority = CallPriority.Normal) =>
-        new(complexity, input, attempt, truncated, phase, priority);
-
     private static BudgetDecision Decide(in CallFeatures features, params QuotaHeadroom[] quotas) =>
-        BudgetDecision.Decide(Rule, features, Plain, quotas);
+        BudgetDecision.Decide(Rule, features, EffortOnly, quotas);
 
     public static TheoryData<string, double?, long, int, bool, CallPhase, CallPriority, long> Shapes() => new()
     {
@@ -105,7 +79,7 @@ public class BudgetDecisionTests
     [Fact]
     public void The_default_rule_says_so()
     {
-        var decision = BudgetDecision.Decide(Rule with { TaskType = "*" }, Features(), Plain, []);
+        var decision = BudgetDecision.Decide(Rule with { TaskType = "*" }, Features(), EffortOnly, []);
 
         Assert.True(decision.Reasons.HasFlag(BudgetReasons.DefaultRule));
         Assert.False(decision.Reasons.HasFlag(BudgetReasons.TierRule));
@@ -145,7 +119,7 @@ public class BudgetDecisionTests
     {
         // Input 1000 tokens: total quota 6000 leaves 5000 output; cost 51,000 micros pays 1,000 input (1,000 micros) and 5,000 output (50,000).
         // Soft limits off: this is about the hard cap alone.
-        var decision = BudgetDecision.Decide(Rule with { SoftLimitThreshold = 1.0 }, Features(input: 1000), Plain, [new QuotaHeadroom(metric, 1_000_000_000, remaining)]);
+        var decision = BudgetDecision.Decide(Rule with { SoftLimitThreshold = 1.0 }, Features(input: 1000), EffortOnly, [new QuotaHeadroom(metric, 1_000_000_000, remaining)]);
 
         Assert.False(decision.Denied, name);
         Assert.Equal(reasoning, decision.ReasoningTokens);
@@ -209,9 +183,7 @@ public class BudgetDecisionTests
     [Fact]
     public void A_model_with_a_thinking_ceiling_is_clamped_to_it()
     {
-        var gemini = new ModelSpec { Name = "g", Family = ModelFamily.Gemini, Thinking = ThinkingMode.Budget, MinThinkingTokens = 128, MaxThinkingTokens = 8192 };
-
-        var decision = BudgetDecision.Decide(Rule, Features(phase: CallPhase.Deep), gemini, []);
+        var decision = BudgetDecision.Decide(Rule, Features(phase: CallPhase.Deep), Gemini, []);
 
         Assert.Equal(8192, decision.ReasoningTokens);
     }
@@ -233,7 +205,7 @@ public class BudgetDecisionTests
     {
         Assert.Equal(50000, Decide(Features()).TaskBudgetTokens);
 
-        var continuing = BudgetDecision.Decide(Rule, Features(), Plain, [], taskBudgetRemaining: 1234);
+        var continuing = BudgetDecision.Decide(Rule, Features(), EffortOnly, [], taskBudgetRemaining: 1234);
 
         Assert.Equal(1234, continuing.TaskBudgetTokens);
         Assert.True(continuing.Reasons.HasFlag(BudgetReasons.TaskBudget));
@@ -254,7 +226,7 @@ public class BudgetDecisionTests
     {
         var rule = Rule with { MaxReasoningTokens = 10_000_000, MaxOutputTokens = 10_002_000 };
 
-        var decision = BudgetDecision.Decide(rule, Features(attempt: 100, truncated: true, input: 10_000_000), Plain, [new QuotaHeadroom(QuotaMetric.CostMicros, long.MaxValue / 4, long.MaxValue / 4)]);
+        var decision = BudgetDecision.Decide(rule, Features(attempt: 100, truncated: true, input: 10_000_000), EffortOnly, [new QuotaHeadroom(QuotaMetric.CostMicros, long.MaxValue / 4, long.MaxValue / 4)]);
 
         Assert.Equal(10_000_000, decision.ReasoningTokens);
     }

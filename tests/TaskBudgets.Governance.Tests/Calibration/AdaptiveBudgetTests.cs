@@ -49,7 +49,7 @@ public static class AdaptiveCalls
 }
 
 /// <summary>Adaptive rules through the real gRPC surface: budgets follow what calls really use.</summary>
-public sealed class AdaptiveBudgetTests : IAsyncLifetime
+public sealed class AdaptiveBudgetTests : AppTests
 {
     private static Task SyncAsync(GovernanceApp app) => AdaptiveCalls.SyncAsync(app);
 
@@ -106,23 +106,7 @@ public sealed class AdaptiveBudgetTests : IAsyncLifetime
                 limit: 1000000
         """;
 
-    private GovernanceApp? app;
-
-    private GovernanceApp App => app ?? throw new InvalidOperationException("not started");
-
-    public ValueTask InitializeAsync()
-    {
-        app = GovernanceApp.Create(policy: Policy);
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.DisposeAsync();
-        }
-    }
+    protected override Task<GovernanceApp> StartAsync() => Task.FromResult(GovernanceApp.Create(policy: Policy));
 
     [Fact]
     public async Task A_sync_deletes_the_rows_of_replicas_gone_longer_than_the_retention_and_keeps_its_own()

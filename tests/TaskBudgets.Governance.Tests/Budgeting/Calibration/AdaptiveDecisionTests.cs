@@ -1,6 +1,7 @@
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
+using static TaskBudgets.Governance.Tests.Infrastructure.DecisionFixtures;
 
 namespace TaskBudgets.Governance.Tests.Budgeting.Calibration;
 
@@ -20,13 +21,11 @@ public class AdaptiveDecisionTests
         MinSamples = 200,
     };
 
-    private static readonly ModelSpec Model = new() { Name = "m", Family = ModelFamily.OpenAi, Thinking = ThinkingMode.Effort };
-
     private static CalibratedBudget Calibrated(double samples, long baseTokens = 1500, bool hint = false) =>
         new(samples, baseTokens, 6_000, 12_000, 16_384, hint ? 2.0 : 0, 0.5, hint, 0.02, false);
 
     private static CallFeatures Call(double? complexity = null, int attempt = 1, bool truncated = false) =>
-        new(complexity, 1_000, attempt, truncated, CallPhase.Standard, CallPriority.Normal);
+        Features(complexity, 1_000, attempt, truncated);
 
     public static TheoryData<string, TierRule, double, long, long, bool> Cases() => new()
     {
@@ -42,7 +41,7 @@ public class AdaptiveDecisionTests
     {
         Assert.NotEmpty(name);
         var calibration = Calibrated(samples, baseTokens);
-        var d = BudgetDecision.Decide(rule, Call(), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
+        var d = BudgetDecision.Decide(rule, Call(), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
         Assert.Equal(expected, d.ReasoningTokens);
         Assert.Equal(adaptive, (d.Reasons & BudgetReasons.Adaptive) != 0);
         Assert.Equal(adaptive ? samples : 0, d.Calibration.Samples);
@@ -52,13 +51,13 @@ public class AdaptiveDecisionTests
     public void Escalation_after_a_truncation_climbs_the_calibrated_ladder_within_the_rules_max()
     {
         var calibration = Calibrated(1_000);
-        long Attempt(int n) => BudgetDecision.Decide(Rule, Call(attempt: n, truncated: true), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration).ReasoningTokens;
+        long Attempt(int n) => BudgetDecision.Decide(Rule, Call(attempt: n, truncated: true), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration).ReasoningTokens;
         Assert.Equal(6_000, Attempt(2));
         Assert.Equal(12_000, Attempt(3));
         Assert.Equal(16_384, Attempt(4));
         Assert.Equal(16_384, Attempt(9));
 
-        var d = BudgetDecision.Decide(Rule, Call(attempt: 2, truncated: true), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
+        var d = BudgetDecision.Decide(Rule, Call(attempt: 2, truncated: true), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, calibration);
         Assert.Equal(BudgetReasons.Adaptive | BudgetReasons.Escalated, d.Reasons & (BudgetReasons.Adaptive | BudgetReasons.Escalated));
         Assert.Equal(4.0, d.EscalationMultiplier, 6);
     }
@@ -67,7 +66,7 @@ public class AdaptiveDecisionTests
     public void A_learned_complexity_effect_moves_the_calibrated_base_and_an_unlearned_one_does_not()
     {
         var learned = Calibrated(1_000, 4_000, hint: true);
-        long At(double c, CalibratedBudget cal) => BudgetDecision.Decide(Rule, Call(c), Model, ReadOnlySpan<QuotaHeadroom>.Empty, null, cal).ReasoningTokens;
+        long At(double c, CalibratedBudget cal) => BudgetDecision.Decide(Rule, Call(c), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, cal).ReasoningTokens;
 
         Assert.Equal(4_000, At(0.5, learned));
         Assert.Equal((long)Math.Round(4_000 * Math.Exp(2.0 * 0.4)), At(0.9, learned));

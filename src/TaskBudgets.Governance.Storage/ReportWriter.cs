@@ -192,10 +192,9 @@ public sealed partial class ReportWriter(
             }
 
             var row = stored[command.Row.Id];
-            if (ReportAfterRelease.Counts(command.Kind, (SettlementKind)row.Kind))
+            if (command.CountsAfter == (SettlementKind)row.Kind)
             {
-                // The tokens were spent all the same: count a report that follows a release, flagged
-                // late. The release ended the reservation, so the report leaves the leases alone.
+                // The earlier settlement ended the reservation, so this one leaves the leases alone.
                 CopyUsage(command.Row, row);
                 row.Late = true;
                 work.Add(command, debited, touchesLeases: false);

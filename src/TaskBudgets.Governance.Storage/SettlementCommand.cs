@@ -18,7 +18,18 @@ public readonly record struct QuotaDebit(string CounterKey, long WindowStart, st
 /// <summary>A settlement to commit: the row to write (its id makes it once-only) and what to debit.</summary>
 /// <param name="TaskId">The agentic loop the call belonged to, whose task budget it uses; empty for none.</param>
 /// <param name="Notice">For a grant issued by another replica, the notice that tells its issuer to free it.</param>
-public sealed record SettlementCommand(SettlementKind Kind, Settlement Row, IReadOnlyList<QuotaDebit> Debits, string TaskId = "", GrantNotice? Notice = null);
+/// <param name="CountsAfter">
+/// The kind of an already stored settlement of the same id after which this one still counts, its
+/// usage copied in and the row flagged late (no lease touched: the first ended the reservation);
+/// null when any stored one makes this a duplicate. The caller's rule, not storage's.
+/// </param>
+public sealed record SettlementCommand(
+    SettlementKind Kind,
+    Settlement Row,
+    IReadOnlyList<QuotaDebit> Debits,
+    string TaskId = "",
+    GrantNotice? Notice = null,
+    SettlementKind? CountsAfter = null);
 
 /// <summary>What was committed: the stored row (the first one, for a duplicate) and which lease debits applied.</summary>
 public sealed record SettlementOutcome(Settlement Row, bool Duplicate, bool[] LeaseDebited);

@@ -1,6 +1,3 @@
-using Google.Rpc;
-using Grpc.Core;
-using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Grants;
 using TaskBudgets.Governance.Quotas;
@@ -43,13 +40,10 @@ public sealed class BudgetSimulator(GrantIssuer issuer)
     /// <summary>GetBudget's own checks, with the fields named inside budget_request.</summary>
     private static void CheckShape(GetBudgetRequest ask)
     {
-        try
+        var problems = RequestValidation.ProblemsOf(ask);
+        if (problems.Count > 0)
         {
-            RequestValidation.Check(ask);
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument && e.GetRpcStatus()?.GetDetail<BadRequest>() is { } bad)
-        {
-            throw GovernanceException.Invalid(bad.FieldViolations.Select(v => new FieldProblem("budget_request." + v.Field, v.Description)).ToList());
+            throw GovernanceException.Invalid([.. problems.Select(p => p with { Field = "budget_request." + p.Field })]);
         }
     }
 }

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Google.Protobuf.WellKnownTypes;
-using Google.Rpc;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Contract;
@@ -13,10 +12,11 @@ public static partial class RequestValidation
     public const int MaxAttempt = 100;
     public const int MaxGrantIdLength = 4096;
 
-    public static void Check(GetBudgetRequest request)
+    /// <summary>Every field of a GetBudget request at fault; none when it may run.</summary>
+    public static List<FieldProblem> ProblemsOf(GetBudgetRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var v = new List<BadRequest.Types.FieldViolation>();
+        var v = new List<FieldProblem>();
         Id(v, "org_id", request.OrgId, required: true, 128);
         Id(v, "project_id", request.ProjectId, required: false, 128);
         Id(v, "principal_id", request.PrincipalId, required: false, 128);
@@ -38,13 +38,15 @@ public static partial class RequestValidation
             Defined(v, "features.priority", f.Priority);
         }
 
-        Throw(v);
+        return v;
     }
+
+    public static void Check(GetBudgetRequest request) => Throw(ProblemsOf(request));
 
     public static void Check(ReportUsageRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var v = new List<BadRequest.Types.FieldViolation>();
+        var v = new List<FieldProblem>();
         if (request.GrantId.Length > MaxGrantIdLength)
         {
             v.Add(Violation("grant_id", $"must be at most {MaxGrantIdLength} characters"));
@@ -90,7 +92,7 @@ public static partial class RequestValidation
     public static void Check(ReleaseBudgetRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var v = new List<BadRequest.Types.FieldViolation>();
+        var v = new List<FieldProblem>();
         if (request.GrantId.Length == 0)
         {
             v.Add(Violation("grant_id", "is required"));
@@ -103,7 +105,7 @@ public static partial class RequestValidation
         Throw(v);
     }
 
-    private static void Id(List<BadRequest.Types.FieldViolation> v, string field, string value, bool required, int maxLength)
+    private static void Id(List<FieldProblem> v, string field, string value, bool required, int maxLength)
     {
         if (value.Length == 0)
         {
@@ -122,7 +124,7 @@ public static partial class RequestValidation
         }
     }
 
-    private static void Range(List<BadRequest.Types.FieldViolation> v, string field, long value, long min, long max)
+    private static void Range(List<FieldProblem> v, string field, long value, long min, long max)
     {
         if (value < min || value > max)
         {
@@ -130,7 +132,7 @@ public static partial class RequestValidation
         }
     }
 
-    private static void Defined<TEnum>(List<BadRequest.Types.FieldViolation> v, string field, TEnum value)
+    private static void Defined<TEnum>(List<FieldProblem> v, string field, TEnum value)
         where TEnum : struct, System.Enum
     {
         if (!System.Enum.IsDefined(value))
@@ -139,14 +141,13 @@ public static partial class RequestValidation
         }
     }
 
-    private static BadRequest.Types.FieldViolation Violation(string field, string description) =>
-        new() { Field = field, Description = description };
+    private static FieldProblem Violation(string field, string description) => new(field, description);
 
-    private static void Throw(List<BadRequest.Types.FieldViolation> violations)
+    private static void Throw(List<FieldProblem> problems)
     {
-        if (violations.Count > 0)
+        if (problems.Count > 0)
         {
-            throw RpcErrors.InvalidArgument(violations);
+            throw GovernanceException.Invalid(problems);
         }
     }
 

@@ -12,22 +12,6 @@ public static class RpcErrors
 {
     public const string Domain = "taskbudgets.v1";
 
-    public static RpcException InvalidArgument(IReadOnlyList<BadRequest.Types.FieldViolation> violations)
-    {
-        ArgumentNullException.ThrowIfNull(violations);
-        var status = new Google.Rpc.Status
-        {
-            Code = (int)Code.InvalidArgument,
-            Message = "Invalid request: " + string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}")),
-            Details =
-            {
-                Any.Pack(Info("INVALID_ARGUMENT")),
-                Any.Pack(new BadRequest { FieldViolations = { violations } }),
-            },
-        };
-        return status.ToRpcException();
-    }
-
     public static RpcException From(GovernanceException error, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(error);

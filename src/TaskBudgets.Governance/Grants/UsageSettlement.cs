@@ -88,7 +88,7 @@ public sealed class UsageSettlement(
         }
 
         var row = NewRow(claims, SettlementKind.Released, now);
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, debits, Notice: NoticeFor(claims, ownedHere, live)), cancellationToken);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Released, row, debits, Notice: NoticeFor(claims, ownedHere, live), CountsAfter: SettlementRules.CountsAfter(SettlementKind.Released)), cancellationToken);
         if (!outcome.Duplicate)
         {
             book.TryRelease(new Guid(claims.GrantId.Span), DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresAtUnixMs), GrantEnding.ReleasedHere, leavesHold);
@@ -135,7 +135,7 @@ public sealed class UsageSettlement(
         row.OverGrant = usage.OutputTokens > claims.MaxOutputTokens || usage.ReasoningTokens > claims.ReasoningTokens;
         row.Late = now.ToUnixTimeMilliseconds() >= claims.ExpiresAtUnixMs;
 
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, claims.TaskId, NoticeFor(claims, ownedHere, live)), cancellationToken);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, claims.TaskId, NoticeFor(claims, ownedHere, live), SettlementRules.CountsAfter(SettlementKind.Reported)), cancellationToken);
         if (!outcome.Duplicate)
         {
             if (claims.TaskId.Length > 0)
@@ -196,7 +196,7 @@ public sealed class UsageSettlement(
             SettledAtMs = now.ToUnixTimeMilliseconds(),
         };
         FillUsage(row, report, model, settled);
-        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits), cancellationToken);
+        var outcome = await writer.SubmitAsync(new SettlementCommand(SettlementKind.Reported, row, debits, CountsAfter: SettlementRules.CountsAfter(SettlementKind.Reported)), cancellationToken);
         if (!outcome.Duplicate)
         {
             var ruleTaskType = RuleTaskType(org.Tier, report.TaskType);

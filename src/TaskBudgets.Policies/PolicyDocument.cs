@@ -7,7 +7,7 @@ namespace TaskBudgets.Policies;
 /// <summary>
 /// The declarative policy file (YAML): models with prices, tiers with rules, orgs with quotas.
 /// The server loads it at start and `taskbudgets apply` makes a running server match it; the
-/// format is documented in the README. The entries are the file's shape only: <see cref="Check"/>
+/// format is documented in docs/configuration.md. The entries are the file's shape only: <see cref="Check"/>
 /// turns them into checked values.
 /// </summary>
 public sealed partial class PolicyDocument

@@ -7,11 +7,10 @@ namespace TaskBudgets.Governance.Grants;
 /// <summary>
 /// 128-bit grant ids that sort by issue time: 48 bits of Unix milliseconds (big-endian, as in a
 /// UUIDv7), then 80 random bits. A grant id is its settlement's primary key, and random keys put
-/// every insert of a group commit on a different index page: on SQLite a commit of 75 reports
-/// wrote ~3x the pages (5.9 ms against 2.1 ms per commit, measured), and SQL Server's clustered
-/// key splits pages. Time-ordered keys all land at the end of the index. The random part comes
+/// every insert of a group commit on a different index page, so a commit writes many more pages,
+/// and SQL Server's clustered key splits pages. Time-ordered keys all land at the end of the index. The random part comes
 /// from the system's cryptographic generator, drawn 256 ids at a time per thread (a kernel call
-/// per id showed up in GetBudget's profile); 80 random bits within one millisecond keep ids
+/// per id would be on GetBudget's path); 80 random bits within one millisecond keep ids
 /// unique across replicas. Ids need not be secret: a grant is only honoured with its signed token.
 /// </summary>
 internal static class GrantIds

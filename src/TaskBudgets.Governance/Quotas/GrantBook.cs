@@ -9,8 +9,8 @@ namespace TaskBudgets.Governance.Quotas;
 /// </summary>
 /// <remarks>
 /// Grants are kept by the second they expire in, so a sweep visits only the seconds that have
-/// passed: sweeping every grant held each second cost 6 % of GetBudget's CPU once callers left
-/// a few hundred thousand grants unreported, and grew with them. Within a second they are kept
+/// passed: sweeping every grant held each second would cost GetBudget CPU in proportion to the
+/// grants callers leave unreported. Within a second they are kept
 /// by value (<see cref="HeldGrant"/>) in a few locked stripes.
 /// </remarks>
 public sealed class GrantBook(GovernanceMetrics metrics)

@@ -71,9 +71,8 @@ public sealed class LeaseOptions
     /// <summary>
     /// How many buckets a renewal pass resizes at once (each has its own rows, so they do not
     /// contend; on SQLite their writes still take turns). Default 2: the renewals themselves go in
-    /// one transaction, so only grows and returns are per bucket, and with 4 at once the pass's
-    /// burst of database work took the cores serving calls (GetBudget p99 on PostgreSQL 1.53-1.61x
-    /// the no-op baseline; 1.31-1.43x with 2, see docs/performance.md).
+    /// one transaction, so only grows and returns are per bucket; more at once makes the pass's
+    /// burst of database work take the cores that serve calls, which shows in GetBudget's tail latency.
     /// </summary>
     [Range(1, 64)]
     public int RenewParallelism { get; set; } = 2;

@@ -7,8 +7,8 @@ namespace TaskBudgets.Governance.Telemetry;
 /// with <see cref="Interlocked"/> and read by observable counters when Prometheus scrapes.
 /// </summary>
 /// <remarks>
-/// <c>Counter.Add</c> looks its label set up on every call, about 0.2 µs each; a grant counted
-/// three and a report eight. Here a call finds its counts once, by tier and task type.
+/// <c>Counter.Add</c> looks its label set up on every call, and a grant or a report counts several
+/// series. Here a call finds its counts once, by tier and task type.
 /// </remarks>
 internal sealed class RuleCounts(string tier, string taskType)
 {

@@ -8,9 +8,7 @@ namespace TaskBudgets.Governance.Storage;
 
 /// <summary>
 /// The group commit on PostgreSQL as a few set-based statements over array parameters instead of
-/// one statement a row: a batch of ~100 reports was ~100 settlement INSERTs and ~160 lease and
-/// counter UPDATEs, each parsed, planned and executed on its own (the INSERTs alone took 25 ms of a
-/// 55 ms commit). Each kind of row is first locked with <c>SELECT ... ORDER BY id FOR UPDATE</c>, so
+/// one statement a row, each of which the server would parse, plan and execute on its own. Each kind of row is first locked with <c>SELECT ... ORDER BY id FOR UPDATE</c>, so
 /// rows are still taken in the one order every writer uses (byte order, <c>COLLATE "C"</c>, which is
 /// the ordinal order the other writers sort by for the ASCII ids the service makes).
 /// </summary>

@@ -191,33 +191,15 @@ public sealed class LeaseRows(IDbContextFactory<GovernanceDbContext> contexts, S
             .ToDictionaryAsync(l => l.Id, l => new LeaseTakings(l.DebitedByOthers, l.Reclaimed), StringComparer.Ordinal, cancellationToken);
     }
 
-    /// <summary>Per (counter key, window start) among <paramref name="keys"/> and <paramref name="windows"/>: consumed and leased.</summary>
-    public async Task<Dictionary<(string CounterKey, long WindowStart), (long Consumed, long Leased)>> ReadCountersAsync(
-        IReadOnlyCollection<string> keys, IReadOnlyCollection<long> windows, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await db.QuotaCounters.AsNoTracking()
-            .Where(c => keys.Contains(c.CounterKey) && windows.Contains(c.WindowStart))
-            .Select(c => new { c.CounterKey, c.WindowStart, c.Consumed, c.Leased })
-            .ToDictionaryAsync(c => (c.CounterKey, c.WindowStart), c => (c.Consumed, c.Leased), cancellationToken);
-    }
-
-    /// <summary>Per window among those given: what other replicas' live leases hold beyond their holds.</summary>
-    public async Task<Dictionary<(string CounterKey, long WindowStart), long>> ReadOthersFreeAsync(
-        string replicaId, long nowMs, IReadOnlyCollection<string> keys, IReadOnlyCollection<long> windows, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await OthersFree(db, replicaId, nowMs)
-            .Where(l => keys.Contains(l.CounterKey) && windows.Contains(l.WindowStart))
-            .GroupBy(l => new { l.CounterKey, l.WindowStart })
-            .Select(g => new { g.Key.CounterKey, g.Key.WindowStart, Free = g.Sum(l => l.Amount - l.DebitedByOwner - l.DebitedByOthers - l.Reclaimed - l.Held) })
-            .ToDictionaryAsync(f => (f.CounterKey, f.WindowStart), f => f.Free, cancellationToken);
-    }
-
     /// <summary>Reads and deletes notices for <paramref name="replicaId"/> of its grants ended elsewhere (grant id in hex, expiry).</summary>
     public async Task<List<(string GrantId, long ExpiresAtMs)>> TakeNoticesAsync(string replicaId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await TakeNoticesAsync(db, replicaId, cancellationToken);
+    }
+
+    private async Task<List<(string GrantId, long ExpiresAtMs)>> TakeNoticesAsync(GovernanceDbContext db, string replicaId, CancellationToken cancellationToken)
+    {
         var notices = await db.GrantNotices.AsNoTracking()
             .Where(n => n.IssuerReplicaId == replicaId)
             .OrderBy(n => n.GrantId)
@@ -234,6 +216,34 @@ public sealed class LeaseRows(IDbContextFactory<GovernanceDbContext> contexts, S
         }
 
         return notices.Select(n => (n.GrantId, n.ExpiresAtMs)).ToList();
+    }
+
+    /// <summary>
+    /// What a renewal pass reads after renewing, on one connection: the notices of
+    /// <paramref name="replicaId"/>'s grants ended elsewhere (read and deleted first: a settlement
+    /// writes its notice and its debit together, so every grant noticed has its debit in the leases
+    /// read next), the takings of its leases expiring at <paramref name="expiringFrom"/> or later,
+    /// and the counters and others' free capacity of the windows given.
+    /// </summary>
+    public async Task<RenewalReadings> ReadAfterRenewalAsync(
+        string replicaId, long expiringFrom, long nowMs, IReadOnlyCollection<string> keys, IReadOnlyCollection<long> windows, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var notices = await TakeNoticesAsync(db, replicaId, cancellationToken);
+        var takings = await db.CapacityLeases.AsNoTracking()
+            .Where(l => l.ReplicaId == replicaId && l.ExpiresAtMs >= expiringFrom)
+            .Select(l => new { l.Id, l.DebitedByOthers, l.Reclaimed })
+            .ToDictionaryAsync(l => l.Id, l => new LeaseTakings(l.DebitedByOthers, l.Reclaimed), StringComparer.Ordinal, cancellationToken);
+        var counters = await db.QuotaCounters.AsNoTracking()
+            .Where(c => keys.Contains(c.CounterKey) && windows.Contains(c.WindowStart))
+            .Select(c => new { c.CounterKey, c.WindowStart, c.Consumed, c.Leased })
+            .ToDictionaryAsync(c => (c.CounterKey, c.WindowStart), c => (c.Consumed, c.Leased), cancellationToken);
+        var othersFree = await OthersFree(db, replicaId, nowMs)
+            .Where(l => keys.Contains(l.CounterKey) && windows.Contains(l.WindowStart))
+            .GroupBy(l => new { l.CounterKey, l.WindowStart })
+            .Select(g => new { g.Key.CounterKey, g.Key.WindowStart, Free = g.Sum(l => l.Amount - l.DebitedByOwner - l.DebitedByOthers - l.Reclaimed - l.Held) })
+            .ToDictionaryAsync(f => (f.CounterKey, f.WindowStart), f => f.Free, cancellationToken);
+        return new RenewalReadings(notices, takings, counters, othersFree);
     }
 
     /// <summary>
@@ -381,3 +391,10 @@ public sealed record LeaseGrowth(LeaseGrowthOutcome Outcome, (long Consumed, lon
 
 /// <summary>A lease's renewal: whether it was extended, and its window as read.</summary>
 public sealed record LeaseRenewed(bool Renewed, (long Consumed, long Leased) Counter, long OthersFree, LeaseTakings Takings);
+
+/// <summary>What a renewal pass reads after renewing (see <see cref="LeaseRows.ReadAfterRenewalAsync"/>).</summary>
+public sealed record RenewalReadings(
+    IReadOnlyList<(string GrantId, long ExpiresAtMs)> Notices,
+    IReadOnlyDictionary<string, LeaseTakings> Takings,
+    IReadOnlyDictionary<(string CounterKey, long WindowStart), (long Consumed, long Leased)> Counters,
+    IReadOnlyDictionary<(string CounterKey, long WindowStart), long> OthersFree);

@@ -230,19 +230,19 @@ public sealed partial class CapacityLeases(
             }
         }
 
-        // Notices first, leases after: a settlement writes both in one transaction, so every grant
-        // noticed here has its debit in the leases read next, and the debit is taken in before the
-        // reservation is freed (this replica never sees more room than there is).
-        var settled = await TakeNoticesAsync(cancellationToken);
-
+        // Notices first, leases after (in one read): the debit of every grant noticed is taken in
+        // before its reservation is freed, so this replica never sees more room than there is.
         // A lease extended just now expires at `expires` or later (a grow since extends it further);
         // one that expires sooner was lost, or created by a grow racing this pass: renewed on its own.
-        var alive = await rows.ReadTakingsOfAsync(replica.Id, expires, cancellationToken);
         var keys = buckets.Select(b => b.CounterKey).Distinct().ToList();
         var windows = buckets.Select(b => b.WindowStartUnix).Distinct().ToList();
-        var counters = await rows.ReadCountersAsync(keys, windows, cancellationToken);
-        var othersFree = await rows.ReadOthersFreeAsync(replica.Id, now, keys, windows, cancellationToken);
-        return new LeaseReadings(alive.ToDictionary(l => l.Key, l => State(l.Value), StringComparer.Ordinal), counters, othersFree, settled, time.GetUtcNow());
+        var read = await rows.ReadAfterRenewalAsync(replica.Id, expires, now, keys, windows, cancellationToken);
+        return new LeaseReadings(
+            read.Takings.ToDictionary(l => l.Key, l => State(l.Value), StringComparer.Ordinal),
+            read.Counters,
+            read.OthersFree,
+            Settled(read.Notices),
+            time.GetUtcNow());
     }
 
     /// <summary>
@@ -272,9 +272,10 @@ public sealed partial class CapacityLeases(
 
     /// <summary>Reads and deletes this replica's notices of grants ended elsewhere.</summary>
     private async Task<List<SettledGrant>> TakeNoticesAsync(CancellationToken cancellationToken) =>
-        (await rows.TakeNoticesAsync(replica.Id, cancellationToken))
-            .Select(n => new SettledGrant(new Guid(Convert.FromHexString(n.GrantId)), DateTimeOffset.FromUnixTimeMilliseconds(n.ExpiresAtMs)))
-            .ToList();
+        Settled(await rows.TakeNoticesAsync(replica.Id, cancellationToken));
+
+    private static List<SettledGrant> Settled(IEnumerable<(string GrantId, long ExpiresAtMs)> notices) =>
+        notices.Select(n => new SettledGrant(new Guid(Convert.FromHexString(n.GrantId)), DateTimeOffset.FromUnixTimeMilliseconds(n.ExpiresAtMs))).ToList();
 
     /// <summary>
     /// Extends the lease and reads what other replicas did. False when there is no lease: it was

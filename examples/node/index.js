@@ -5,6 +5,8 @@
 // TASKBUDGETS_ADDRESS  host:port of the gRPC port (default localhost:8080)
 // TASKBUDGETS_API_KEY  optional key, sent as "authorization: Bearer <key>"
 // TASKBUDGETS_ORG      org to ask for (default "demo", the sample policy's org)
+// TASKBUDGETS_CA_FILE  PEM CA bundle to trust: TLS instead of plaintext (the server's Server:Tls)
+// TASKBUDGETS_CERT_FILE, TASKBUDGETS_KEY_FILE  PEM client certificate and key, for mTLS
 'use strict';
 
 const path = require('node:path');
@@ -25,7 +27,12 @@ const { BudgetService } = grpc.loadPackageDefinition(definition).taskbudgets.v1;
 
 const address = process.env.TASKBUDGETS_ADDRESS || 'localhost:8080';
 const org = process.env.TASKBUDGETS_ORG || 'demo';
-const budgets = new BudgetService(address, grpc.credentials.createInsecure());
+const fs = require('node:fs');
+const read = (name) => (process.env[name] ? fs.readFileSync(process.env[name]) : null);
+const credentials = process.env.TASKBUDGETS_CA_FILE
+  ? grpc.credentials.createSsl(read('TASKBUDGETS_CA_FILE'), read('TASKBUDGETS_KEY_FILE'), read('TASKBUDGETS_CERT_FILE'))
+  : grpc.credentials.createInsecure();
+const budgets = new BudgetService(address, credentials);
 
 const metadata = new grpc.Metadata();
 if (process.env.TASKBUDGETS_API_KEY) {

@@ -15,10 +15,14 @@ public sealed class LocalServer : IAsyncDisposable
     private readonly Action<string>? echo;
     private readonly StringBuilder output = new();
 
-    private LocalServer(Process process, int grpcPort, int httpPort, Action<string>? echo)
+    private readonly Func<HttpMessageHandler>? httpHandler;
+
+    private LocalServer(Process process, int grpcPort, int httpPort, Action<string>? echo, bool tls, Func<HttpMessageHandler>? httpHandler)
     {
         this.process = process;
         this.echo = echo;
+        this.httpHandler = httpHandler;
+        Scheme = tls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         GrpcPort = grpcPort;
         HttpPort = httpPort;
     }
@@ -27,9 +31,12 @@ public sealed class LocalServer : IAsyncDisposable
 
     public int HttpPort { get; }
 
-    public Uri GrpcAddress => new($"http://127.0.0.1:{GrpcPort}");
+    /// <summary>"https" when the settings name a TLS certificate (Server:Tls:CertificatePath or PfxPath), else "http".</summary>
+    public string Scheme { get; }
 
-    public Uri HttpAddress => new($"http://127.0.0.1:{HttpPort}");
+    public Uri GrpcAddress => new($"{Scheme}://127.0.0.1:{GrpcPort}");
+
+    public Uri HttpAddress => new($"{Scheme}://127.0.0.1:{HttpPort}");
 
     public int ProcessId => process.Id;
 
@@ -55,11 +62,16 @@ public sealed class LocalServer : IAsyncDisposable
     /// <summary>Starts the server and waits until it is ready.</summary>
     /// <param name="settings">Configuration keys and values; the listen address and ports are set here.</param>
     /// <param name="echo">Also gets each line the server prints (e.g. to write a log file).</param>
+    /// <param name="httpHandler">
+    /// Makes the handler the readiness check uses, e.g. one trusting a test CA or presenting a client
+    /// certificate; default a plain one (over TLS: one that takes any server certificate).
+    /// </param>
     /// <exception cref="InvalidOperationException">The server exited, or was not ready in 90 s; the message holds its output.</exception>
-    public static Task<LocalServer> StartAsync(string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings, Action<string>? echo = null)
+    public static Task<LocalServer> StartAsync(string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings, Action<string>? echo = null, Func<HttpMessageHandler>? httpHandler = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var given = settings.ToList();
+        var tls = given.Any(s => s.Key is "Server:Tls:CertificatePath" or "Server:Tls:PfxPath" && !string.IsNullOrEmpty(s.Value));
         return StartOnFreePortsAsync((grpcPort, httpPort) =>
         {
             var arguments = new List<string> { dll };
@@ -67,7 +79,7 @@ public sealed class LocalServer : IAsyncDisposable
             arguments.Add("--Server:ListenAddress=127.0.0.1");
             arguments.Add($"--Server:GrpcPort={grpcPort}");
             arguments.Add($"--Server:HttpPort={httpPort}");
-            return Launch(arguments, new Dictionary<string, string>(), workingDirectory, grpcPort, httpPort, echo);
+            return Launch(arguments, new Dictionary<string, string>(), workingDirectory, grpcPort, httpPort, echo, tls, httpHandler);
         });
     }
 
@@ -81,7 +93,7 @@ public sealed class LocalServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(environmentFor);
         return StartOnFreePortsAsync((grpcPort, httpPort) =>
-            Launch([dll, .. arguments], environmentFor(grpcPort, httpPort), workingDirectory, grpcPort, httpPort, echo));
+            Launch([dll, .. arguments], environmentFor(grpcPort, httpPort), workingDirectory, grpcPort, httpPort, echo, tls: false, httpHandler: null));
     }
 
     private static async Task<LocalServer> StartOnFreePortsAsync(Func<int, int, LocalServer> launch)
@@ -140,7 +152,7 @@ public sealed class LocalServer : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
-    private static LocalServer Launch(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workingDirectory, int grpcPort, int httpPort, Action<string>? echo)
+    private static LocalServer Launch(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workingDirectory, int grpcPort, int httpPort, Action<string>? echo, bool tls, Func<HttpMessageHandler>? httpHandler)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -159,7 +171,7 @@ public sealed class LocalServer : IAsyncDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
-        var server = new LocalServer(process, grpcPort, httpPort, echo);
+        var server = new LocalServer(process, grpcPort, httpPort, echo, tls, httpHandler);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
@@ -170,7 +182,7 @@ public sealed class LocalServer : IAsyncDisposable
     /// <returns>Null once ready, else why not.</returns>
     private async Task<string?> WaitReadyAsync()
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient(httpHandler?.Invoke() ?? DefaultHandler()) { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.GetTimestamp() + (long)(ReadyWithin.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline)
         {
@@ -199,6 +211,10 @@ public sealed class LocalServer : IAsyncDisposable
 
         return $"the server was not ready within {ReadyWithin.TotalSeconds:0} s";
     }
+
+    private HttpClientHandler DefaultHandler() => Scheme == Uri.UriSchemeHttps
+        ? new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator }
+        : new HttpClientHandler();
 
     private void Append(string? line)
     {

@@ -114,6 +114,15 @@ that the JSON schema cannot express clearly.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
 {{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
+{{- fail "tls.enabled needs tls.secretName: the Secret holding the certificate and key." }}
+{{- end }}
+{{- if and .Values.tls.clientCa.enabled (not .Values.tls.enabled) }}
+{{- fail "tls.clientCa.enabled needs tls.enabled: client certificates are asked for over TLS." }}
+{{- end }}
+{{- if and .Values.tls.enabled .Values.tls.clientCa.enabled .Values.tls.clientCa.require .Values.tls.clientCa.requireOnHttpPort }}
+{{- fail "tls.clientCa.requireOnHttpPort: the kubelet's probes and Prometheus reach the HTTP port without a client certificate; leave it false." }}
+{{- end }}
 {{- if .Values.podDisruptionBudget.enabled }}
 {{- if and (kindIs "invalid" .Values.podDisruptionBudget.minAvailable) (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable) }}
 {{- fail "podDisruptionBudget: set one of minAvailable or maxUnavailable." }}
@@ -151,7 +160,7 @@ directory, connection string. Argument: dict "root" $ "secretName" <name>.
 
 {{- define "taskbudgets.grpcProbe" -}}
 {{- $p := .probe -}}
-{{- if eq .root.Values.probes.mode "grpc" }}
+{{- if and (eq .root.Values.probes.mode "grpc") (not .root.Values.tls.enabled) }}
 grpc:
   port: {{ .root.Values.ports.grpc }}
   {{- if $p.grpcService }}
@@ -161,6 +170,10 @@ grpc:
 httpGet:
   path: {{ $p.httpPath }}
   port: http
+  {{- if .root.Values.tls.enabled }}
+  # The kubelet's gRPC probe has no TLS; its HTTPS probe does not verify the certificate.
+  scheme: HTTPS
+  {{- end }}
 {{- end }}
 {{- if hasKey $p "initialDelaySeconds" }}
 initialDelaySeconds: {{ $p.initialDelaySeconds }}

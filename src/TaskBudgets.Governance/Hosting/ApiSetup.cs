@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Telemetry;
@@ -16,13 +17,19 @@ public static class ApiSetup
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerTlsValidator>();
+        builder.Services.AddSingleton(sp => new ServerCertificates(
+            sp.GetRequiredService<IOptions<ServerOptions>>().Value.Tls, sp.GetRequiredService<ILogger<ServerCertificates>>()));
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
 
-        // Plaintext gRPC needs an HTTP/2-only port; HTTP/JSON (transcoded), metrics and health are on HTTP/1.1.
+        // gRPC needs an HTTP/2-only port when plaintext (no ALPN to choose); HTTP/JSON (transcoded),
+        // metrics and health are on HTTP/1.1. With TLS both ports take the certificate in force at
+        // each handshake, so a rotated one is served without a restart.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            Listen(kestrel, server.ListenAddress, server.GrpcPort, HttpProtocols.Http2);
-            Listen(kestrel, server.ListenAddress, server.HttpPort, HttpProtocols.Http1);
+            var tls = server.Tls.Enabled ? new Lazy<ServerCertificates>(kestrel.ApplicationServices.GetRequiredService<ServerCertificates>) : null;
+            Listen(kestrel, server.ListenAddress, server.GrpcPort, HttpProtocols.Http2, tls, server.Tls.RequireClientCertificate);
+            Listen(kestrel, server.ListenAddress, server.HttpPort, HttpProtocols.Http1, tls, server.Tls.RequireClientCertificate && server.Tls.RequireClientCertificateOnHttpPort);
         });
 
         builder.Services.AddSingleton<GovernanceErrorInterceptor>();
@@ -56,7 +63,25 @@ public static class ApiSetup
     {
         ArgumentNullException.ThrowIfNull(app);
         // HTTP/JSON bodies get the gRPC message limit too (Kestrel's default would be 30 MB).
-        var bodyLimit = new RequestSizeLimit(app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.MaxReceiveMessageBytes);
+        var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        if (!server.GrpcPortServesHttpRoutes)
+        {
+            // The gRPC port is for gRPC clients only: HTTP/JSON, metrics and health are on the HTTP
+            // port, where a network policy or a proxy can treat them apart.
+            var grpcPort = server.GrpcPort;
+            app.Use((context, next) =>
+            {
+                if (context.Connection.LocalPort == grpcPort && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) != true)
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+
+                return next(context);
+            });
+        }
+
+        var bodyLimit = new RequestSizeLimit(server.MaxReceiveMessageBytes);
         app.MapGrpcService<BudgetGrpcService>().Add(e =>
         {
             if (e.Metadata.OfType<GrpcJsonTranscodingMetadata>().Any())
@@ -73,19 +98,31 @@ public static class ApiSetup
 
     private sealed record RequestSizeLimit(long? MaxRequestBodySize) : IRequestSizeLimitMetadata;
 
-    private static void Listen(KestrelServerOptions kestrel, string address, int port, HttpProtocols protocols)
+    private static void Listen(KestrelServerOptions kestrel, string address, int port, HttpProtocols protocols, Lazy<ServerCertificates>? tls, bool requireClientCertificate)
     {
+        void Configure(ListenOptions o)
+        {
+            o.Protocols = protocols;
+            if (tls is not null)
+            {
+                o.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = _ => ValueTask.FromResult(tls.Value.ForHandshake(requireClientCertificate)),
+                });
+            }
+        }
+
         if (address is "localhost")
         {
-            kestrel.ListenLocalhost(port, o => o.Protocols = protocols);
+            kestrel.ListenLocalhost(port, Configure);
         }
         else if (address is "*" or "0.0.0.0")
         {
-            kestrel.ListenAnyIP(port, o => o.Protocols = protocols);
+            kestrel.ListenAnyIP(port, Configure);
         }
         else
         {
-            kestrel.Listen(System.Net.IPAddress.Parse(address), port, o => o.Protocols = protocols);
+            kestrel.Listen(System.Net.IPAddress.Parse(address), port, Configure);
         }
     }
 }

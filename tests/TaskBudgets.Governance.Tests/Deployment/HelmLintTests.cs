@@ -21,6 +21,9 @@ public sealed class HelmLintTests
     [InlineData("value must be one of 'SqlServer', 'PostgreSql', 'Sqlite'", "database.provider=MySql", "database.connectionString=x")]
     [InlineData("additional properties 'replicas' not allowed", "replicas=3", "database.connectionString=x")]
     [InlineData("only one of", "database.connectionString=x", "podDisruptionBudget.minAvailable=1")]
+    [InlineData("tls.enabled needs tls.secretName", "database.connectionString=x", "tls.enabled=true")]
+    [InlineData("tls.clientCa.enabled needs tls.enabled", "database.connectionString=x", "tls.clientCa.enabled=true")]
+    [InlineData("probes and Prometheus reach the HTTP port", "database.connectionString=x", "tls.enabled=true", "tls.secretName=t", "tls.clientCa.enabled=true", "tls.clientCa.requireOnHttpPort=true")]
     public async Task Refuses_a_combination_that_cannot_run_and_says_why(string why, params string[] settings)
     {
         var result = await HelmChart.HelmAsync([.. HelmChart.TemplateArguments(), .. settings.SelectMany(s => new[] { "--set", s })]);

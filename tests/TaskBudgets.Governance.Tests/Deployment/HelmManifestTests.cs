@@ -165,6 +165,12 @@ public sealed class HelmManifestTests
             ["Leases__RenewInterval"] = chart.ValueText("config.leasesRenewInterval"),
             ["Leases__Ttl"] = chart.ValueText("config.leasesTtl"),
         };
+        var tls = chart.ValueText("tls.enabled") == "true";
+        var clientCa = tls && chart.ValueText("tls.clientCa.enabled") == "true";
+        want["Server__Tls__CertificatePath"] = tls ? "/etc/taskbudgets-tls/" + chart.ValueText("tls.certificateKey") : null;
+        want["Server__Tls__KeyPath"] = tls ? "/etc/taskbudgets-tls/" + chart.ValueText("tls.privateKeyKey") : null;
+        want["Server__Tls__ClientCaPath"] = clientCa ? "/etc/taskbudgets-client-ca/" + chart.ValueText("tls.clientCa.key") : null;
+        want["Server__Tls__RequireClientCertificate"] = clientCa ? chart.ValueText("tls.clientCa.require") : null;
         var problems = new Problems();
         foreach (var (name, value) in want)
         {
@@ -176,6 +182,8 @@ public sealed class HelmManifestTests
         problems.Expect(ports.GetValueOrDefault("grpc") == chart.ValueText("ports.grpc") && ports.GetValueOrDefault("http") == chart.ValueText("ports.http"), "container ports are not ports.grpc and ports.http");
         var policyMount = Objects(container["volumeMounts"]).FirstOrDefault(m => Text(m["mountPath"]) == "/etc/taskbudgets");
         problems.Expect(Text(policyMount?["readOnly"]) == "true", "the policy is not mounted read-only at /etc/taskbudgets");
+        var tlsMount = Objects(container["volumeMounts"]).FirstOrDefault(m => Text(m["mountPath"]) == "/etc/taskbudgets-tls");
+        problems.Expect(tls ? Text(tlsMount?["readOnly"]) == "true" && tlsMount?["subPath"] is null : tlsMount is null, $"the TLS Secret is {(tls ? "not mounted read-only as a directory" : "mounted without tls.enabled")} at /etc/taskbudgets-tls");
 
         foreach (var configMap in chart.OfKind("ConfigMap"))
         {
@@ -309,6 +317,10 @@ public sealed class HelmManifestTests
         var chart = await HelmChart.RenderValueSetAsync(valueSet);
         var container = ServerContainer(chart);
         var problems = new Problems();
+
+        // The kubelet's gRPC probe has no TLS: with TLS on, the probes are HTTPS on the HTTP port.
+        var tls = chart.ValueText("tls.enabled") == "true";
+        var grpcProbes = chart.ValueText("probes.mode") == "grpc" && !tls;
         foreach (var name in new[] { "livenessProbe", "readinessProbe" })
         {
             var probe = container[name];
@@ -317,17 +329,18 @@ public sealed class HelmManifestTests
                 continue;
             }
 
-            if (chart.ValueText("probes.mode") == "grpc")
+            if (grpcProbes)
             {
                 problems.Expect(Text(probe!["grpc"]?["port"]) == chart.ValueText("ports.grpc"), $"{name} is not a gRPC probe on the gRPC port");
             }
             else
             {
                 problems.Expect(Text(probe!["httpGet"]?["path"]) is "/healthz" or "/readyz", $"{name} is not an HTTP probe of /healthz or /readyz");
+                problems.Expect(Text(probe!["httpGet"]?["scheme"]) == (tls ? "HTTPS" : null), $"{name}: scheme {Text(probe!["httpGet"]?["scheme"])} with tls.enabled={tls}");
             }
         }
 
-        if (chart.ValueText("probes.mode") == "grpc")
+        if (grpcProbes)
         {
             problems.Expect(Text(container["readinessProbe"]?["grpc"]?["service"]) == "taskbudgets.v1.BudgetService", "readiness does not ask for taskbudgets.v1.BudgetService");
         }

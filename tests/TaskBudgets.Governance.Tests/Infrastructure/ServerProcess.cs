@@ -41,7 +41,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Starts the server on <paramref name="dataDirectory"/> and waits until it is ready.</summary>
     /// <exception cref="InvalidOperationException">It exited or was not ready; the message holds its output.</exception>
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? settings = null)
+    /// <param name="httpHandler">Makes the readiness check's handler (see <see cref="LocalServer.StartAsync(string, string, IEnumerable{KeyValuePair{string, string}}, Action{string}?, Func{HttpMessageHandler}?)"/>).</param>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? settings = null, Func<HttpMessageHandler>? httpHandler = null)
     {
         var dll = LocalServer.BuiltAssembly(Repository.Configuration);
         var all = new Dictionary<string, string>
@@ -57,7 +58,7 @@ public sealed class ServerProcess : IAsyncDisposable
             all[key] = value;
         }
 
-        return new ServerProcess(await LocalServer.StartAsync(dll, dataDirectory, all));
+        return new ServerProcess(await LocalServer.StartAsync(dll, dataDirectory, all, httpHandler: httpHandler));
     }
 
     /// <summary>kill -9: no shutdown, no flush, no goodbye.</summary>

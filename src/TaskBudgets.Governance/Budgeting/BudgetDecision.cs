@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Quotas;
 
@@ -63,6 +64,9 @@ public readonly record struct BudgetDecision
     /// <param name="quotas">Every quota that applies, with what is left of it.</param>
     /// <param name="taskBudgetRemaining">What the call's agentic loop has left; null when the call has no task.</param>
     /// <param name="calibration">What calls of this tier and task type really used; used only when the rule is adaptive and it has the rule's min_samples.</param>
+    // Kept out of line: inlined into a caller, the caller's wide (AVX-512) zeroing of a struct can reach
+    // Math.Pow's call into libm without a vzeroupper, and libm's SSE code then stalls on every call.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static BudgetDecision Decide(
         TierRule rule,
         in CallFeatures features,
@@ -71,215 +75,29 @@ public readonly record struct BudgetDecision
         long? taskBudgetRemaining = null,
         in CalibratedBudget calibration = default)
     {
-        var reasons = rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
-        var effort = rule.Effort;
-
-        // 1. Rule and 2. Task. Base budget: the calibration's for an adaptive rule with enough samples
-        // (the complexity hint moves it by its learned effect), else the rule's and the hint's.
         var adaptive = calibration.Governs(rule);
-        double budget = rule.DefaultReasoningTokens;
-        if (adaptive)
-        {
-            budget = calibration.BaseTokens;
-            reasons |= BudgetReasons.Adaptive;
-            if (features.Complexity is { } hint && calibration.HasComplexity)
-            {
-                var shift = calibration.ComplexitySlope * (Math.Clamp(hint, 0.0, 1.0) - calibration.ComplexityMean);
-                budget *= Math.Exp(Math.Clamp(shift, -Math.Log(MaxComplexityFactor), Math.Log(MaxComplexityFactor)));
-                reasons |= BudgetReasons.Complexity;
-            }
-        }
-        else if (features.Complexity is { } complexity)
-        {
-            budget = rule.MinReasoningTokens + (Math.Clamp(complexity, 0.0, 1.0) * (rule.MaxReasoningTokens - rule.MinReasoningTokens));
-            reasons |= BudgetReasons.Complexity;
-        }
-
-        if (features.EstimatedInputTokens > LongInputThreshold)
-        {
-            var share = Math.Min(1.0, (double)(features.EstimatedInputTokens - LongInputThreshold) / (LongInputSaturation - LongInputThreshold));
-            budget *= 1.0 + ((LongInputMaxFactor - 1.0) * share);
-            reasons |= BudgetReasons.LongInput;
-        }
-
-        switch (features.Phase)
-        {
-            case CallPhase.Preliminary:
-                budget *= rule.PreliminaryFraction;
-                effort = ReasoningEffort.Low;
-                reasons |= BudgetReasons.PreliminaryPhase;
-                break;
-            case CallPhase.Deep:
-                budget = rule.MaxReasoningTokens;
-                effort = StepUp(effort);
-                reasons |= BudgetReasons.DeepPhase;
-                break;
-        }
-
-        switch (features.Priority)
-        {
-            case CallPriority.Low:
-                budget *= LowPriorityFactor;
-                reasons |= BudgetReasons.Priority;
-                break;
-            case CallPriority.High:
-                budget *= HighPriorityFactor;
-                reasons |= BudgetReasons.Priority;
-                break;
-        }
-
-        // 3. Escalation after a truncated attempt, up to the rule's max: an adaptive rule grows to
-        // what such calls needed once past the previous budget, not by a blind factor.
-        var multiplier = 1.0;
-        if (adaptive && features.Attempt > 1 && features.PreviousAttemptTruncated)
-        {
-            var retry = calibration.RetryTokens(features.Attempt);
-            multiplier = budget > 0 ? Math.Max(1.0, retry / budget) : 1.0;
-            budget = Math.Max(budget, retry);
-            effort = StepUp(effort);
-            reasons |= BudgetReasons.Escalated;
-        }
-        else if (features.Attempt > 1 && features.PreviousAttemptTruncated && rule.EscalationFactor > 1.0)
-        {
-            multiplier = Math.Pow(rule.EscalationFactor, Math.Min(features.Attempt - 1, 64));
-            budget *= multiplier;
-            effort = StepUp(effort);
-            reasons |= BudgetReasons.Escalated;
-        }
-
-        var reasoning = (long)Math.Round(Math.Min(budget, long.MaxValue / 2.0), MidpointRounding.AwayFromZero);
-        var clamped = Math.Clamp(reasoning, rule.MinReasoningTokens, rule.MaxReasoningTokens);
-        if (clamped != reasoning && (reasons & BudgetReasons.Escalated) == 0)
-        {
-            reasons |= BudgetReasons.ClampedToRule;
-        }
-
-        reasoning = clamped;
-        var requested = reasoning;
-        var kind = DecisionKind.Granted;
-
-        // 4. Soft limit: past the threshold, shrink smoothly toward the rule's minimum.
-        var utilisation = 0.0;
-        foreach (var quota in quotas)
-        {
-            utilisation = Math.Max(utilisation, quota.Utilisation);
-        }
-
-        if (utilisation > rule.SoftLimitThreshold && rule.SoftLimitThreshold < 1.0)
-        {
-            var left = (1.0 - utilisation) / (1.0 - rule.SoftLimitThreshold);
-            var scale = rule.SoftLimitFloor + ((1.0 - rule.SoftLimitFloor) * left);
-            var shrunk = rule.MinReasoningTokens + (long)((reasoning - rule.MinReasoningTokens) * scale);
-            if (shrunk < reasoning)
-            {
-                reasoning = shrunk;
-                kind = DecisionKind.Reduced;
-                reasons |= BudgetReasons.SoftLimit;
-            }
-        }
-
-        reasoning = FitModel(reasoning, model, ref reasons);
+        var reasons = FromRule(rule);
+        var budget = ShapeToTask(rule, features, calibration, adaptive, ref reasons);
+        var (requested, multiplier) = Escalate(budget, rule, features, calibration, adaptive, ref reasons);
+        var utilisation = HighestUtilisation(quotas);
+        var reasoning = FitModel(ApplySoftLimit(requested, utilisation, rule, ref reasons), model, ref reasons);
         var output = Math.Min(rule.MaxOutputTokens, reasoning + rule.AnswerTokens);
-
-        // 5. Quota cap: the least of the budget and what every quota has left.
-        var limiting = -1;
-        var reasoningCap = long.MaxValue;
-        var outputCap = long.MaxValue;
-        for (var i = 0; i < quotas.Length; i++)
-        {
-            var quota = quotas[i];
-            var remaining = Math.Max(0, quota.Remaining);
-            long cap;
-            switch (quota.Metric)
-            {
-                case QuotaMetric.Requests:
-                    if (remaining < 1)
-                    {
-                        return Denial(i, reasons, utilisation);
-                    }
-
-                    continue;
-                case QuotaMetric.ReasoningTokens:
-                    if (remaining < reasoningCap)
-                    {
-                        reasoningCap = remaining;
-                        if (remaining < reasoning)
-                        {
-                            limiting = i;
-                        }
-                    }
-
-                    continue;
-                case QuotaMetric.OutputTokens:
-                    cap = remaining;
-                    break;
-                case QuotaMetric.TotalTokens:
-                    cap = remaining - Math.Max(0, features.EstimatedInputTokens);
-                    break;
-                case QuotaMetric.CostMicros:
-                    cap = model.OutputTokensAffordable(remaining, Math.Max(0, features.EstimatedInputTokens));
-                    break;
-                default:
-                    continue;
-            }
-
-            if (cap < outputCap)
-            {
-                outputCap = cap;
-                if (cap < output)
-                {
-                    limiting = i;
-                }
-            }
-        }
-
-        var cappedOutput = Math.Min(output, outputCap);
-        var cappedReasoning = Math.Min(Math.Min(reasoning, reasoningCap), cappedOutput - rule.AnswerTokens);
-        if (cappedReasoning < rule.MinReasoningTokens || cappedOutput <= 0)
+        var (limiting, denied) = CapToQuotas(rule, features, model, quotas, ref reasoning, ref output, ref reasons);
+        if (denied)
         {
             return Denial(limiting, reasons, utilisation);
-        }
-
-        if (cappedReasoning < reasoning || cappedOutput < output)
-        {
-            // A model's thinking floor may not be met by what the quota leaves: think less or not at all.
-            if (cappedReasoning > 0 && cappedReasoning < model.MinThinkingTokens && model.Thinking == ThinkingMode.Budget)
-            {
-                if (rule.MinReasoningTokens > 0)
-                {
-                    return Denial(limiting, reasons, utilisation);
-                }
-
-                cappedReasoning = 0;
-            }
-
-            reasoning = cappedReasoning;
-            output = Math.Min(cappedOutput, reasoning + rule.AnswerTokens);
-            kind = DecisionKind.Reduced;
-            reasons |= BudgetReasons.QuotaCap;
-        }
-        else
-        {
-            limiting = -1;
-        }
-
-        var taskBudget = rule.TaskBudgetTokens;
-        if (taskBudgetRemaining is { } taskLeft)
-        {
-            taskBudget = Math.Max(0, taskLeft);
-            reasons |= BudgetReasons.TaskBudget;
         }
 
         return new BudgetDecision
         {
             Denied = false,
             LimitingQuota = limiting,
-            Kind = kind,
+            Kind = (reasons & (BudgetReasons.SoftLimit | BudgetReasons.QuotaCap)) != 0 ? DecisionKind.Reduced : DecisionKind.Granted,
             ReasoningTokens = reasoning,
             MaxOutputTokens = output,
-            Effort = effort,
-            TaskBudgetTokens = taskBudget,
-            Reasons = reasons,
+            Effort = EffortFor(rule.Effort, reasons),
+            TaskBudgetTokens = taskBudgetRemaining is { } taskLeft ? Math.Max(0, taskLeft) : rule.TaskBudgetTokens,
+            Reasons = taskBudgetRemaining.HasValue ? reasons | BudgetReasons.TaskBudget : reasons,
             RequestedReasoningTokens = requested,
             EscalationMultiplier = multiplier,
             Utilisation = utilisation,
@@ -287,6 +105,161 @@ public readonly record struct BudgetDecision
         };
     }
 
+    /// <summary>1. Rule: the tier's rule for the call's task type, or its "*" default.</summary>
+    private static BudgetReasons FromRule(TierRule rule) =>
+        rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
+
+    /// <summary>2. Task: the base for the call's complexity, then its input size, phase and priority.</summary>
+    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, ref BudgetReasons reasons)
+    {
+        var budget = adaptive
+            ? CalibratedBase(features.Complexity, calibration, ref reasons)
+            : RuleBase(rule, features.Complexity, ref reasons);
+        budget = RaiseForLongInput(budget, features.EstimatedInputTokens, ref reasons);
+        budget = ApplyPhase(budget, rule, features.Phase, ref reasons);
+        return ApplyPriority(budget, features.Priority, ref reasons);
+    }
+
+    /// <summary>The rule's default budget, or the complexity hint's point between its min and max.</summary>
+    private static double RuleBase(TierRule rule, double? complexity, ref BudgetReasons reasons)
+    {
+        if (complexity is not { } hint)
+        {
+            return rule.DefaultReasoningTokens;
+        }
+
+        reasons |= BudgetReasons.Complexity;
+        return rule.MinReasoningTokens + (Math.Clamp(hint, 0.0, 1.0) * (rule.MaxReasoningTokens - rule.MinReasoningTokens));
+    }
+
+    /// <summary>An adaptive rule's base: the calibration's, moved by the complexity hint's learned effect.</summary>
+    private static double CalibratedBase(double? complexity, in CalibratedBudget calibration, ref BudgetReasons reasons)
+    {
+        reasons |= BudgetReasons.Adaptive;
+        if (complexity is not { } hint || !calibration.HasComplexity)
+        {
+            return calibration.BaseTokens;
+        }
+
+        reasons |= BudgetReasons.Complexity;
+        var shift = calibration.ComplexitySlope * (Math.Clamp(hint, 0.0, 1.0) - calibration.ComplexityMean);
+        return calibration.BaseTokens * Math.Exp(Math.Clamp(shift, -Math.Log(MaxComplexityFactor), Math.Log(MaxComplexityFactor)));
+    }
+
+    private static double RaiseForLongInput(double budget, long inputTokens, ref BudgetReasons reasons)
+    {
+        if (inputTokens <= LongInputThreshold)
+        {
+            return budget;
+        }
+
+        reasons |= BudgetReasons.LongInput;
+        var share = Math.Min(1.0, (double)(inputTokens - LongInputThreshold) / (LongInputSaturation - LongInputThreshold));
+        return budget * (1.0 + ((LongInputMaxFactor - 1.0) * share));
+    }
+
+    /// <summary>A preliminary call takes the rule's fraction, a deep one its max (<see cref="EffortFor"/> moves the effort).</summary>
+    private static double ApplyPhase(double budget, TierRule rule, CallPhase phase, ref BudgetReasons reasons)
+    {
+        switch (phase)
+        {
+            case CallPhase.Preliminary:
+                reasons |= BudgetReasons.PreliminaryPhase;
+                return budget * rule.PreliminaryFraction;
+            case CallPhase.Deep:
+                reasons |= BudgetReasons.DeepPhase;
+                return rule.MaxReasoningTokens;
+            default:
+                return budget;
+        }
+    }
+
+    private static double ApplyPriority(double budget, CallPriority priority, ref BudgetReasons reasons)
+    {
+        switch (priority)
+        {
+            case CallPriority.Low:
+                reasons |= BudgetReasons.Priority;
+                return budget * LowPriorityFactor;
+            case CallPriority.High:
+                reasons |= BudgetReasons.Priority;
+                return budget * HighPriorityFactor;
+            default:
+                return budget;
+        }
+    }
+
+    /// <summary>3. Escalation after a truncated attempt, then the clamp to the rule's min..max.</summary>
+    private static (long Requested, double Multiplier) Escalate(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, ref BudgetReasons reasons)
+    {
+        var multiplier = 1.0;
+        if (features.Attempt > 1 && features.PreviousAttemptTruncated && (adaptive || rule.EscalationFactor > 1.0))
+        {
+            // An adaptive rule grows to what such calls needed once past the previous budget, not by a blind factor.
+            if (adaptive)
+            {
+                var retry = calibration.RetryTokens(features.Attempt);
+                multiplier = budget > 0 ? Math.Max(1.0, retry / budget) : 1.0;
+                budget = Math.Max(budget, retry);
+            }
+            else
+            {
+                multiplier = Math.Pow(rule.EscalationFactor, Math.Min(features.Attempt - 1, 64));
+                budget *= multiplier;
+            }
+
+            reasons |= BudgetReasons.Escalated;
+        }
+
+        return (ClampToRule(budget, rule, ref reasons), multiplier);
+    }
+
+    /// <summary>Rounds the budget into the rule's min..max: what the rule and the task ask for.</summary>
+    private static long ClampToRule(double budget, TierRule rule, ref BudgetReasons reasons)
+    {
+        var reasoning = (long)Math.Round(Math.Min(budget, long.MaxValue / 2.0), MidpointRounding.AwayFromZero);
+        var clamped = Math.Clamp(reasoning, rule.MinReasoningTokens, rule.MaxReasoningTokens);
+        if (clamped != reasoning && (reasons & BudgetReasons.Escalated) == 0)
+        {
+            reasons |= BudgetReasons.ClampedToRule;
+        }
+
+        return clamped;
+    }
+
+    /// <summary>The highest utilisation among the quotas, 0..1.</summary>
+    private static double HighestUtilisation(ReadOnlySpan<QuotaHeadroom> quotas)
+    {
+        var utilisation = 0.0;
+        foreach (var quota in quotas)
+        {
+            utilisation = Math.Max(utilisation, quota.Utilisation);
+        }
+
+        return utilisation;
+    }
+
+    /// <summary>4. Soft limit: past the threshold, shrink smoothly toward the rule's minimum.</summary>
+    private static long ApplySoftLimit(long reasoning, double utilisation, TierRule rule, ref BudgetReasons reasons)
+    {
+        if (utilisation <= rule.SoftLimitThreshold || rule.SoftLimitThreshold >= 1.0)
+        {
+            return reasoning;
+        }
+
+        var left = (1.0 - utilisation) / (1.0 - rule.SoftLimitThreshold);
+        var scale = rule.SoftLimitFloor + ((1.0 - rule.SoftLimitFloor) * left);
+        var shrunk = rule.MinReasoningTokens + (long)((reasoning - rule.MinReasoningTokens) * scale);
+        if (shrunk >= reasoning)
+        {
+            return reasoning;
+        }
+
+        reasons |= BudgetReasons.SoftLimit;
+        return shrunk;
+    }
+
+    /// <summary>A model that takes a thinking budget gets one within its min..max.</summary>
     private static long FitModel(long reasoning, ModelSpec model, ref BudgetReasons reasons)
     {
         if (model.Thinking != ThinkingMode.Budget || reasoning <= 0)
@@ -307,6 +280,103 @@ public readonly record struct BudgetDecision
         }
 
         return reasoning;
+    }
+
+    /// <summary>5. Quota cap: the least of the budget and what every quota has left, or a denial.</summary>
+    private static (int Limiting, bool Denied) CapToQuotas(TierRule rule, in CallFeatures features, ModelSpec model, ReadOnlySpan<QuotaHeadroom> quotas, ref long reasoning, ref long output, ref BudgetReasons reasons)
+    {
+        var limiting = FindCaps(features, model, quotas, reasoning, output, out var reasoningCap, out var outputCap);
+        var cappedOutput = Math.Min(output, outputCap);
+        var cappedReasoning = Math.Min(Math.Min(reasoning, reasoningCap), cappedOutput - rule.AnswerTokens);
+        if (cappedReasoning < rule.MinReasoningTokens || cappedOutput <= 0)
+        {
+            return (limiting, true);
+        }
+
+        if (cappedReasoning >= reasoning && cappedOutput >= output)
+        {
+            return (-1, false);
+        }
+
+        // A model's thinking floor may not be met by what the quota leaves: think less or not at all.
+        if (cappedReasoning > 0 && cappedReasoning < model.MinThinkingTokens && model.Thinking == ThinkingMode.Budget)
+        {
+            if (rule.MinReasoningTokens > 0)
+            {
+                return (limiting, true);
+            }
+
+            cappedReasoning = 0;
+        }
+
+        reasoning = cappedReasoning;
+        output = Math.Min(cappedOutput, reasoning + rule.AnswerTokens);
+        reasons |= BudgetReasons.QuotaCap;
+        return (limiting, false);
+    }
+
+    /// <summary>
+    /// What the quotas leave for reasoning and for output, and the quota that limits the budget
+    /// most (-1 for none). A request quota with none left leaves no room at all.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FindCaps(in CallFeatures features, ModelSpec model, ReadOnlySpan<QuotaHeadroom> quotas, long reasoning, long output, out long reasoningCap, out long outputCap)
+    {
+        var limiting = -1;
+        long reasoningLeft = long.MaxValue, outputLeft = long.MaxValue;
+        for (var i = 0; i < quotas.Length; i++)
+        {
+            var quota = quotas[i];
+            var remaining = Math.Max(0, quota.Remaining);
+            switch (quota.Metric)
+            {
+                case QuotaMetric.Requests when remaining < 1:
+                    (reasoningCap, outputCap) = (0, 0);
+                    return i;
+                case QuotaMetric.ReasoningTokens when remaining < reasoningLeft:
+                    reasoningLeft = remaining;
+                    limiting = remaining < reasoning ? i : limiting;
+                    break;
+                case QuotaMetric.OutputTokens or QuotaMetric.TotalTokens or QuotaMetric.CostMicros:
+                    var cap = OutputLeft(quota.Metric, remaining, features.EstimatedInputTokens, model);
+                    if (cap < outputLeft)
+                    {
+                        outputLeft = cap;
+                        limiting = cap < output ? i : limiting;
+                    }
+
+                    break;
+            }
+        }
+
+        (reasoningCap, outputCap) = (reasoningLeft, outputLeft);
+        return limiting;
+    }
+
+    /// <summary>What a quota of <paramref name="metric"/> with <paramref name="remaining"/> left leaves for output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long OutputLeft(QuotaMetric metric, long remaining, long inputTokens, ModelSpec model) => metric switch
+    {
+        QuotaMetric.OutputTokens => remaining,
+        QuotaMetric.TotalTokens => remaining - Math.Max(0, inputTokens),
+        QuotaMetric.CostMicros => model.OutputTokensAffordable(remaining, Math.Max(0, inputTokens)),
+        _ => long.MaxValue,
+    };
+
+    /// <summary>The rule's effort, low for a preliminary call, a step up for a deep call and again for an escalated one.</summary>
+    private static ReasoningEffort EffortFor(ReasoningEffort effort, BudgetReasons reasons)
+    {
+        if ((reasons & BudgetReasons.PreliminaryPhase) != 0)
+        {
+            effort = ReasoningEffort.Low;
+        }
+
+        if ((reasons & BudgetReasons.DeepPhase) != 0)
+        {
+            effort = StepUp(effort);
+        }
+
+        return (reasons & BudgetReasons.Escalated) != 0 ? StepUp(effort) : effort;
     }
 
     private static ReasoningEffort StepUp(ReasoningEffort effort) =>

@@ -22,6 +22,12 @@ public sealed class GrantOptions
     /// </summary>
     public List<GrantSigningKey> SigningKeys { get; } = [];
 
+    /// <summary>
+    /// A key (base64 of 32 bytes) that encrypts the grant signing key the database holds
+    /// (AES-256-GCM). Default empty: that key is stored in clear, and a warning says so at start.
+    /// </summary>
+    public string KeyEncryptionKey { get; set; } = string.Empty;
+
     /// <summary>A JSON file holding the signing keys (`[{"Id": "…", "Key": "…"}]`), used when <see cref="SigningKeys"/> is empty.</summary>
     public string SigningKeysFile { get; set; } = string.Empty;
 }

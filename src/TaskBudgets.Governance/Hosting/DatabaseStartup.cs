@@ -94,19 +94,35 @@ public sealed partial class DatabaseStartup(
         tokens.UseKeys(configured);
         if (configured.All(k => k.Id.Length > 0) && await SettingRows.ReadAsync(db, SettingRow.GrantSigningKey, cancellationToken) is { } stored)
         {
-            tokens.AlsoVerifyStoredKey(Convert.FromBase64String(stored), time.GetUtcNow() + grants.Value.Ttl + leases.Value.MaxClockSkew, time);
+            tokens.AlsoVerifyStoredKey(GrantSigningKeys.Open(stored, GrantSigningKeys.EncryptionKey(grants.Value)), time.GetUtcNow() + grants.Value.Ttl + leases.Value.MaxClockSkew, time);
         }
 
         LogSigningKeys(logger, configured[0].Id, configured.Count);
     }
 
     // Every replica signs grants with the same key: the first to start stores one, the rest read it.
+    // Encrypted under Grants:KeyEncryptionKey when it is set (a key stored in clear before is
+    // encrypted in place); in clear otherwise, which the log says once.
     private async Task<byte[]> SigningKeyAsync(GovernanceDbContext db, CancellationToken cancellationToken)
     {
-        var stored = await SettingRows.ReadOrAddAsync(db, SettingRow.GrantSigningKey, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), cancellationToken)
+        var kek = GrantSigningKeys.EncryptionKey(grants.Value);
+        var stored = await SettingRows.ReadOrAddAsync(db, SettingRow.GrantSigningKey, () => GrantSigningKeys.Seal(RandomNumberGenerator.GetBytes(32), kek), cancellationToken)
             ?? throw new InvalidOperationException("Could not read or create the grant signing key at " + time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
-        return Convert.FromBase64String(stored);
+        var key = GrantSigningKeys.Open(stored, kek);
+        if (kek is null)
+        {
+            LogStoredInClear(logger);
+        }
+        else if (!GrantSigningKeys.IsSealed(stored))
+        {
+            await SettingRows.ReplaceAsync(db, SettingRow.GrantSigningKey, stored, GrantSigningKeys.Seal(key, kek), cancellationToken);
+        }
+
+        return key;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The grant signing key is stored in clear in the database (table settings): whoever reads the database can sign grant ids. Set Grants:SigningKeys, or Grants:KeyEncryptionKey to encrypt it.")]
+    private static partial void LogStoredInClear(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Policy version {Version} loaded: {Orgs} orgs, {Tiers} tiers, {Models} models.")]
     private static partial void LogLoaded(ILogger logger, long version, int orgs, int tiers, int models);

@@ -59,15 +59,76 @@ public static class StorageSetup
         return builder;
     }
 
+    /// <summary>The SQLite database's file name in the data directory.</summary>
+    public const string SqliteFileName = "governance.db";
+
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = OwnerOnlyFile | UnixFileMode.UserExecute;
+
+    /// <summary>
+    /// Creates the data directory when it is missing, readable by its owner only (0700). One that
+    /// exists is left as it is: it may be a mounted volume whose mode the deployment decides.
+    /// </summary>
+    public static void CreateDataDirectory(string dataDirectory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(dataDirectory);
+        }
+        else
+        {
+            Directory.CreateDirectory(dataDirectory, OwnerOnlyDirectory);
+        }
+    }
+
+    /// <summary>
+    /// The connection string of the SQLite file in <paramref name="dataDirectory"/>, with the
+    /// directory created (0700) and the file created or narrowed to 0600 before SQLite opens it:
+    /// SQLite gives the -wal and -shm files it creates the database file's mode, so they are 0600 too.
+    /// </summary>
     public static string SqliteConnectionString(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        CreateDataDirectory(dataDirectory);
+        var path = Path.Combine(dataDirectory, SqliteFileName);
+        if (!OperatingSystem.IsWindows())
+        {
+            OwnerOnly(path, create: true);
+            OwnerOnly(path + "-wal", create: false);
+            OwnerOnly(path + "-shm", create: false);
+        }
+
         return new SqliteConnectionStringBuilder
         {
-            DataSource = Path.Combine(dataDirectory, "governance.db"),
+            DataSource = path,
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+    }
+
+    // A file made owner-only: narrowed when a server before this one made it readable by others,
+    // and the database created here when missing (or left empty by a start that died), as an empty
+    // database in WAL mode. SQLite does not take an empty file for a database when EF opens it read-only.
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void OwnerOnly(string path, bool create)
+    {
+        if (create && (!File.Exists(path) || new FileInfo(path).Length == 0))
+        {
+            using (new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile }))
+            {
+            }
+
+            File.SetUnixFileMode(path, OwnerOnlyFile);
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL;";
+            command.ExecuteNonQuery();
+        }
+
+        if (File.Exists(path) && (File.GetUnixFileMode(path) & ~OwnerOnlyFile) != 0)
+        {
+            File.SetUnixFileMode(path, File.GetUnixFileMode(path) & OwnerOnlyFile);
+        }
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace TaskBudgets.Workload;
 /// </summary>
 internal sealed class WorkloadServer : IAsyncDisposable
 {
-    public const string AdminKey = "tb_workload-driver-admin-key-0123456789abcdef";
+    public const string AdminKey = "tb_workload-driver-admin-key-0123456789abcdefghijk";
     private readonly LocalServer server;
     private readonly StreamWriter serverLog;
     private readonly string directory;

@@ -6,7 +6,8 @@ namespace TaskBudgets.Governance.Auth;
 /// <summary>
 /// The first admin key, before the server listens: Auth:AdminKey, else the file Auth:AdminKeyFile,
 /// else "admin-key" in Storage:DataDirectory; when that file does not exist either, a new key is
-/// generated, logged once and saved there, readable by the owner only (0600).
+/// generated and saved there, readable by the owner only (0600). The log names the file and the
+/// key id, never the key. A key that is too weak (<see cref="ApiKeySecrets.Weakness"/>) stops the start.
 /// </summary>
 public sealed partial class AdminKeyBootstrap(
     KeyDirectory keys,
@@ -35,16 +36,16 @@ public sealed partial class AdminKeyBootstrap(
 
         if (options.AdminKeyFile.Length > 0)
         {
-            return Read(options.AdminKeyFile);
+            return Read(options.AdminKeyFile, "Auth:AdminKeyFile");
         }
 
         var path = Path.Combine(storage.Value.DataDirectory, FileName);
         if (File.Exists(path))
         {
-            return Read(path);
+            return Read(path, "Storage:DataDirectory's " + FileName);
         }
 
-        Directory.CreateDirectory(storage.Value.DataDirectory);
+        StorageSetup.CreateDataDirectory(storage.Value.DataDirectory);
         var secret = ApiKeySecrets.NewSecret();
         var file = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
@@ -58,16 +59,24 @@ public sealed partial class AdminKeyBootstrap(
             writer.Write(secret + "\n");
         }
 
-        LogGenerated(logger, secret, Path.GetFullPath(path));
+        LogGenerated(logger, KeyDirectory.BootstrapKeyId, Path.GetFullPath(path));
         return secret;
     }
 
-    private static string Read(string path)
+    private static string Read(string path, string setting)
     {
         var secret = File.ReadAllText(path).Trim();
-        return secret.Length > 0 ? secret : throw new InvalidOperationException($"The admin key file '{path}' is empty.");
+        if (secret.Length == 0)
+        {
+            throw new InvalidOperationException($"The admin key file '{path}' is empty.");
+        }
+
+        // Options validation has checked Auth:AdminKeyFile already; this catches the data directory's file.
+        return AuthOptionsValidation.Problem($"{setting} ({path})", secret) is { } problem
+            ? throw new OptionsValidationException(AuthOptions.Section, typeof(AuthOptions), [problem])
+            : secret;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No admin key configured: generated the first admin key {Key} and saved it to {Path} (owner-only). It is not logged again; set Auth:AdminKey or Auth:AdminKeyFile in production.")]
-    private static partial void LogGenerated(ILogger logger, string key, string path);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No admin key configured: generated the first admin key (key id {KeyId}) into {Path}, readable by its owner only; read it from there. Set Auth:AdminKey or Auth:AdminKeyFile in production.")]
+    private static partial void LogGenerated(ILogger logger, string keyId, string path);
 }

@@ -7,7 +7,11 @@ public sealed class AuthOptions
 {
     public const string Section = "Auth";
 
-    /// <summary>The first admin key. Default empty: not configured (see <see cref="AdminKeyFile"/>).</summary>
+    /// <summary>
+    /// The first admin key. Default empty: not configured (see <see cref="AdminKeyFile"/>). A
+    /// configured key carries at least 32 random bytes (<see cref="ApiKeySecrets.Weakness"/>), or the
+    /// server does not start.
+    /// </summary>
     public string AdminKey { get; set; } = string.Empty;
 
     /// <summary>
@@ -30,4 +34,26 @@ public sealed class AuthOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan KeyCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Failed authentications (no key, an unknown or revoked key) one client address may make at
+    /// once before it is limited (token bucket size, per replica). Default 50.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int FailedAuthBurst { get; set; } = 50;
+
+    /// <summary>Failed authentications per second one client address gets back (token bucket refill). Default 5.</summary>
+    [Range(1, 1_000_000)]
+    public int FailedAuthPerSecond { get; set; } = 5;
+
+    /// <summary>
+    /// How long a replica remembers that a secret is not a key, so that repeating it costs no
+    /// database lookup. Kept apart from the cache of known keys. Default 5 s; 0 turns it off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan UnknownKeyCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most one log line about failed authentications per this interval, with their count. Default 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan FailureLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

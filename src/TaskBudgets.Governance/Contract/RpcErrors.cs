@@ -106,5 +106,17 @@ public static class RpcErrors
         },
     }.ToRpcException();
 
+    /// <summary>A client address past its failed authentications (Auth:FailedAuthBurst, Auth:FailedAuthPerSecond).</summary>
+    public static RpcException AuthenticationsLimited(TimeSpan wait) => new Google.Rpc.Status
+    {
+        Code = (int)Code.ResourceExhausted,
+        Message = "Too many failed authentications from this address; retry after the delay in RetryInfo.",
+        Details =
+        {
+            Any.Pack(Info("AUTH_FAILURES_LIMITED")),
+            Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(wait > TimeSpan.Zero ? wait : TimeSpan.Zero) }),
+        },
+    }.ToRpcException();
+
     private static ErrorInfo Info(string reason) => new() { Reason = reason, Domain = Domain };
 }

@@ -8,7 +8,9 @@ namespace TaskBudgets.Governance.Grants;
 
 /// <summary>
 /// Signed, self-describing grant ids: any replica can settle a grant from its token alone,
-/// and a forged or altered token is refused. The HMAC key is shared through the database.
+/// and a forged or altered token is refused. The claims carry the id of the key that signed them
+/// (signed along with them): one key signs, every key given verifies, so keys rotate without
+/// downtime. The key of id "" is the one the database holds, which signed every token before ids.
 /// </summary>
 public sealed class GrantTokens
 {
@@ -16,6 +18,9 @@ public sealed class GrantTokens
     private const int MacBytes = 16;
     private const int StackLimit = 1024;
     private byte[] key = [];
+    private string keyId = string.Empty;
+    private Dictionary<string, byte[]> verifying = new Dictionary<string, byte[]>();
+    private (byte[] Key, DateTimeOffset Until, TimeProvider Time)? stored;
 
     // A keyed HMAC per thread, reset rather than re-keyed for each token: the one-shot API sets
     // the key up on every call, a large part of signing a token this small.
@@ -24,16 +29,31 @@ public sealed class GrantTokens
 
     public bool HasKey => key.Length > 0;
 
-    public void UseKey(byte[] signingKey)
+    /// <summary>Signs and verifies with one key of id "" (the key the database holds).</summary>
+    public void UseKey(byte[] signingKey) => UseKeys([(string.Empty, signingKey)]);
+
+    /// <summary>The first key signs, every key verifies the tokens that carry its id.</summary>
+    public void UseKeys(IReadOnlyList<(string Id, byte[] Key)> keys)
     {
-        ArgumentNullException.ThrowIfNull(signingKey);
-        if (signingKey.Length < 32)
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Count == 0 || keys.Any(k => k.Key is null || k.Key.Length < 32))
         {
-            throw new ArgumentException("A grant signing key has at least 32 bytes.", nameof(signingKey));
+            throw new ArgumentException("Grant signing keys have at least 32 bytes each, and there is at least one.", nameof(keys));
         }
 
-        key = signingKey;
+        verifying = keys.ToDictionary(k => k.Id, k => k.Key, StringComparer.Ordinal);
+        keyId = keys[0].Id;
+        key = keys[0].Key;
     }
+
+    /// <summary>
+    /// Also verifies tokens of id "" with the key the database holds, until <paramref name="until"/>:
+    /// the grants signed before keys were configured, which have all expired by then.
+    /// </summary>
+    public void AlsoVerifyStoredKey(byte[] storedKey, DateTimeOffset until, TimeProvider time) => stored = (storedKey, until, time);
+
+    /// <summary>The id of the key that signs.</summary>
+    public string SigningKeyId => keyId;
 
     /// <summary>
     /// The token for <paramref name="claims"/>: "tbg1." + base64url(claims) + "." + base64url(mac).
@@ -43,6 +63,7 @@ public sealed class GrantTokens
     public string Sign(GrantClaims claims)
     {
         ArgumentNullException.ThrowIfNull(claims);
+        claims.KeyId = keyId;
         var size = claims.CalculateSize();
         var rented = size > StackLimit ? ArrayPool<byte>.Shared.Rent(size) : null;
         try
@@ -51,7 +72,7 @@ public sealed class GrantTokens
             payload = payload[..size];
             claims.WriteTo(payload);
             Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
-            Mac(payload, hash);
+            Mac(key, payload, hash);
             var mac = hash[..MacBytes];
             var length = Prefix.Length + Base64Url.GetEncodedLength(size) + 1 + Base64Url.GetEncodedLength(MacBytes);
             var rentedChars = length > StackLimit ? ArrayPool<char>.Shared.Rent(length) : null;
@@ -117,13 +138,19 @@ public sealed class GrantTokens
                 return null;
             }
 
-            Mac(payload, expected);
+            // The key id is read before the MAC is checked, and only picks the key it is checked with.
+            var claims = GrantClaims.Parser.ParseFrom(payload);
+            if (VerifyingKey(claims.KeyId) is not { } verifyingKey)
+            {
+                return null;
+            }
+
+            Mac(verifyingKey, payload, expected);
             if (!CryptographicOperations.FixedTimeEquals(mac[..MacBytes], expected[..MacBytes]))
             {
                 return null;
             }
 
-            var claims = GrantClaims.Parser.ParseFrom(payload);
             return claims.GrantId.Length == 16 ? claims : null;
         }
         catch (FormatException)
@@ -136,9 +163,18 @@ public sealed class GrantTokens
         }
     }
 
-    private void Mac(ReadOnlySpan<byte> payload, Span<byte> destination)
+    private byte[]? VerifyingKey(string id)
     {
-        var current = key;
+        if (verifying.TryGetValue(id, out var found))
+        {
+            return found;
+        }
+
+        return id.Length == 0 && stored is { } legacy && legacy.Time.GetUtcNow() < legacy.Until ? legacy.Key : null;
+    }
+
+    private static void Mac(byte[] current, ReadOnlySpan<byte> payload, Span<byte> destination)
+    {
         if (hmac is not { } cached || !ReferenceEquals(cached.Key, current))
         {
             hmac?.Hmac.Dispose();

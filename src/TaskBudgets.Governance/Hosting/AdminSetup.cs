@@ -1,4 +1,5 @@
 using Grpc.AspNetCore.Server;
+using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Admin;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Auth;
@@ -14,10 +15,12 @@ public static class AdminSetup
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidation>();
 
         services.AddSingleton<KeyDirectory>();
         services.AddSingleton<AccessRules>();
         services.AddSingleton<RequestRateLimiter>();
+        services.AddSingleton<FailedAuthentications>();
         services.AddSingleton<AuthInterceptor>();
         services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<AuthInterceptor>());
 

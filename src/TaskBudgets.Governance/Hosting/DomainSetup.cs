@@ -19,6 +19,7 @@ public static class DomainSetup
             .Validate(o => Enum.IsDefined(o.ApplyOnStart), "Policy:ApplyOnStart must be IfEmpty, Always or Never.")
             .ValidateOnStart();
         services.AddOptions<GrantOptions>().Bind(configuration.GetSection(GrantOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<GrantOptions>, GrantSigningKeys>();
         services.AddOptions<LeaseOptions>().Bind(configuration.GetSection(LeaseOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<LeaseOptions>()
             .Validate<Microsoft.Extensions.Options.IOptions<GrantOptions>>(

@@ -29,4 +29,31 @@ public sealed class ApiKeySecretsTests
         Assert.NotEqual(one, two);
         Assert.True(one.Length <= ApiKeySecrets.MaxLength);
     }
+
+    [Theory]
+    [InlineData("tb_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5")]
+    [InlineData("q3Vh2Yh1dQ9xTuM3t0bJc6E8wqkq4oVZ0mJm3L8Y6hA=")]
+    [InlineData("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    [InlineData("q3Vh2Yh1dQ9xTuM3t0bJc6E8wqkq4oVZ0mJm3L8Y6h_")]
+    public void A_key_of_32_random_bytes_in_base64_base64url_or_hex_is_strong_enough(string key) =>
+        Assert.Null(ApiKeySecrets.Weakness(key));
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("")]
+    [InlineData("tb_q3Vh2Yh1dQ9xTuM3t0bJc6E8wqkq4oVZ0mJm3L8Y6h")]
+    [InlineData("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0")]
+    [InlineData("correct horse battery staple correct horse battery staple")]
+    [InlineData("abababababababababababababababababababababababab")]
+    public void A_shorter_non_base64_or_repetitive_key_is_too_weak(string key) =>
+        Assert.NotNull(ApiKeySecrets.Weakness(key));
+
+    [Fact]
+    public void A_generated_secret_is_strong_enough()
+    {
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Null(ApiKeySecrets.Weakness(ApiKeySecrets.NewSecret()));
+        }
+    }
 }

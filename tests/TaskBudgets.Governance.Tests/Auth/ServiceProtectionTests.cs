@@ -70,12 +70,12 @@ public sealed class ServiceProtectionTests
     public async Task The_first_admin_key_can_come_from_a_file()
     {
         var file = Path.GetTempFileName();
-        await File.WriteAllTextAsync(file, "tb_from-a-secret-file-0123456789abcdefghijklm\n");
+        await File.WriteAllTextAsync(file, "tb_from-a-secret-file-0123456789abcdefghijklmn\n");
         try
         {
             await using var app = GovernanceApp.Create(extra: new Dictionary<string, string> { ["Auth:AdminKey"] = string.Empty, ["Auth:AdminKeyFile"] = file });
 
-            Assert.Equal("acme", (await app.AdminFor("tb_from-a-secret-file-0123456789abcdefghijklm").GetOrgAsync(GetAcme)).Org.OrgId);
+            Assert.Equal("acme", (await app.AdminFor("tb_from-a-secret-file-0123456789abcdefghijklmn").GetOrgAsync(GetAcme)).Org.OrgId);
             Assert.False(File.Exists(Path.Combine(app.DataDirectory, "admin-key")));
         }
         finally

@@ -21,7 +21,7 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
     public static readonly DateTimeOffset Start = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>The first admin key of every test app (Auth:AdminKey).</summary>
-    public const string AdminKey = "tb_test-admin-key-not-secret-0123456789abcdef";
+    public const string AdminKey = "tb_test-admin-key-not-secret-0123456789abcdefghijk";
 
     private readonly Dictionary<string, string> settings;
     private readonly string directory;

@@ -63,6 +63,8 @@ public static class ApiSetup
             {
                 e.Metadata.Add(bodyLimit);
             }
+
+            RequestGuard.Apply(e, bodyLimit.MaxRequestBodySize!.Value, BudgetService.Descriptor);
         });
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();

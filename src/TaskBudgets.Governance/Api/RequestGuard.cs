@@ -203,19 +203,26 @@ public static class RequestGuard
             return;
         }
 
-        // An empty body is transcoding's to answer; anything else must be a JSON object of known fields.
-        if (body.Length > 0)
+        // The body must be a JSON object of known fields ("{}" for an empty request).
+        if (body.Length == 0)
+        {
+            await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.Malformed("the body is empty: send a JSON object, {} for no fields"));
+            return;
+        }
+
         {
             string? unknown;
+            string? problem = null;
             try
             {
                 using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
                 unknown = document.RootElement.ValueKind == JsonValueKind.Object ? UnknownField(document.RootElement, input, string.Empty) : null;
+                problem = document.RootElement.ValueKind == JsonValueKind.Object ? null : "the body must be a JSON object";
             }
             catch (JsonException e)
             {
-                await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.Malformed($"the body is not JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})"));
-                return;
+                unknown = null;
+                problem = $"the body is not JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
             }
 
             if (unknown is not null)
@@ -223,11 +230,73 @@ public static class RequestGuard
                 await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.UnknownField(unknown));
                 return;
             }
+
+            // Values of the wrong type or out of range (a Duration past 10000 years, "1e999" for an
+            // int64) are transcoding's to refuse, but without details: protobuf's own JSON parser
+            // names the problem here.
+            if (problem is null)
+            {
+                try
+                {
+                    var parsed = JsonParser.Default.Parse(Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length), input);
+                    problem = OutOfRangeDuration(parsed, string.Empty);
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    problem = e.Message;
+                }
+                catch (Exception e) when (e is InvalidJsonException or FormatException or OverflowException or ArgumentException or InvalidOperationException)
+                {
+                    problem = "a value does not fit its field: " + e.Message;
+                }
+            }
+
+            if (problem is not null)
+            {
+                await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.Malformed(problem));
+                return;
+            }
         }
 
         body.Position = 0;
         request.Body = body;
         await inner(context);
+    }
+
+    /// <summary>A Duration field whose value transcoding cannot read (it must fit a TimeSpan, short of protobuf's ±10000 years): its name, and why.</summary>
+    private static string? OutOfRangeDuration(IMessage message, string path)
+    {
+        foreach (var field in message.Descriptor.Fields.InDeclarationOrder())
+        {
+            if (field.FieldType != FieldType.Message || field.IsRepeated || field.Accessor.GetValue(message) is not IMessage value)
+            {
+                continue;
+            }
+
+            if (value is Google.Protobuf.WellKnownTypes.Duration duration)
+            {
+                try
+                {
+                    // Transcoding refuses the protobuf range's very ends too.
+                    if (Math.Abs(duration.Seconds) >= Google.Protobuf.WellKnownTypes.Duration.MaxSeconds)
+                    {
+                        throw new OverflowException();
+                    }
+
+                    _ = duration.ToTimeSpan();
+                }
+                catch (Exception e) when (e is InvalidOperationException or OverflowException or ArgumentOutOfRangeException)
+                {
+                    return $"{path}{field.Name}: the duration must be shorter than 10000 years";
+                }
+            }
+            else if (value.Descriptor.File.Package != "google.protobuf" && OutOfRangeDuration(value, path + field.Name + ".") is { } found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The first property, depth first, that names no field of <paramref name="message"/> (by proto or JSON name); null when there is none.</summary>

@@ -28,12 +28,33 @@ public sealed partial class PolicyDocument
             .Build();
         try
         {
+            RefuseScalarRoot(yaml);
             return deserializer.Deserialize<PolicyDocument?>(yaml) ?? new PolicyDocument();
         }
         catch (YamlException e)
         {
             var inner = e.InnerException is null ? string.Empty : $" ({e.InnerException.Message})";
             throw new PolicyException([$"line {e.Start.Line}, column {e.Start.Column}: {e.Message}{inner}"]);
+        }
+    }
+
+    /// <summary>
+    /// A document that is one scalar ("acme") is no policy. YamlDotNet reads a scalar into a type
+    /// through the type's static Parse(string), which is this method: it would call itself until
+    /// the stack overflows and the process dies. A null scalar is an empty document, as before.
+    /// </summary>
+    private static void RefuseScalarRoot(string yaml)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        parser.Consume<YamlDotNet.Core.Events.StreamStart>();
+        if (!parser.TryConsume<YamlDotNet.Core.Events.DocumentStart>(out _))
+        {
+            return;
+        }
+
+        if (parser.Current is YamlDotNet.Core.Events.Scalar { Value: not ("" or "~" or "null" or "Null" or "NULL") } scalar)
+        {
+            throw new PolicyException([$"line {scalar.Start.Line}, column {scalar.Start.Column}: a policy document is a mapping of models, tiers and orgs, not a single value"]);
         }
     }
 

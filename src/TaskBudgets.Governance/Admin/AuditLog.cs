@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
+using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.V1;
 
@@ -19,6 +20,8 @@ public sealed class AuditLog(IDbContextFactory<GovernanceDbContext> contexts)
                 : throw GovernanceException.Invalid([new FieldProblem("page_token", "is not a page token of this list")]);
         }
 
+        var startTime = ProtoTimes.Read(request.StartTime, "start_time");
+        var endTime = ProtoTimes.Read(request.EndTime, "end_time");
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var query = db.AuditEvents.AsNoTracking();
         if (before is { } b)
@@ -51,15 +54,15 @@ public sealed class AuditLog(IDbContextFactory<GovernanceDbContext> contexts)
             query = query.Where(e => e.Action == request.Action);
         }
 
-        if (request.StartTime is { } start)
+        if (startTime is { } start)
         {
-            var from = start.ToDateTimeOffset().ToUnixTimeMilliseconds();
+            var from = start.ToUnixTimeMilliseconds();
             query = query.Where(e => e.AtMs >= from);
         }
 
-        if (request.EndTime is { } end)
+        if (endTime is { } end)
         {
-            var to = end.ToDateTimeOffset().ToUnixTimeMilliseconds();
+            var to = end.ToUnixTimeMilliseconds();
             query = query.Where(e => e.AtMs < to);
         }
 

@@ -211,7 +211,11 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
             var row = await db.Quotas.FirstOrDefaultAsync(q => q.Id == wanted.Id, cancellationToken);
             if (row is not null && row.OrgId != wanted.OrgId)
             {
-                throw new GovernanceException(RefusalKind.AlreadyExists, "QUOTA_ID_TAKEN", $"Quota id '{wanted.Id}' is taken by another org: choose another id.") { Field = "quota.quota_id" };
+                // Another org's quota is answered as one that does not exist: with an etag, the
+                // etag of a quota that is not there; without, the id cannot be created. Quota ids
+                // are one namespace for all orgs, so that refusal names no org and no owner.
+                AdminChanges.CheckEtag(etag, null, $"quota '{wanted.Id}'");
+                throw new GovernanceException(RefusalKind.AlreadyExists, "QUOTA_ID_TAKEN", $"Quota id '{wanted.Id}' cannot be used: choose another id.") { Field = "quota.quota_id" };
             }
 
             var before = row is null ? null : AdminMapping.ToProto(row);

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Storage;
 using TaskBudgets.Governance.Telemetry;
@@ -123,18 +124,20 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
 
     private (DateTimeOffset Start, DateTimeOffset End) TimeRange(SimulatePolicyRequest request)
     {
-        var end = request.EndTime?.ToDateTimeOffset() ?? time.GetUtcNow();
-        DateTimeOffset start;
-        if (request.StartTime is { } startTime)
+        var end = ProtoTimes.Read(request.EndTime, "end_time") ?? time.GetUtcNow();
+        var start = ProtoTimes.Read(request.StartTime, "start_time");
+        if (start is null)
         {
-            start = startTime.ToDateTimeOffset();
-        }
-        else
-        {
-            var since = request.Since?.ToTimeSpan() ?? DefaultSince;
+            var since = ProtoTimes.Read(request.Since, "since") ?? DefaultSince;
             if (since <= TimeSpan.Zero)
             {
                 throw GovernanceException.Invalid([new FieldProblem("since", "must be positive")]);
+            }
+
+            // A span reaching before 0001-01-01 would not be an instant.
+            if (since > end - DateTimeOffset.MinValue)
+            {
+                throw GovernanceException.Invalid([new FieldProblem("since", "must not reach before 0001-01-01")]);
             }
 
             start = end - since;
@@ -142,7 +145,7 @@ public sealed class PolicyReplay(IDbContextFactory<GovernanceDbContext> contexts
 
         return end < start
             ? throw GovernanceException.Invalid([new FieldProblem("end_time", "must not be before start_time")])
-            : (start, end);
+            : (start.Value, end);
     }
 
     /// <summary>The candidate document, checked like the policy file; each problem names its field under policy_yaml.</summary>

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Storage;
@@ -29,8 +30,8 @@ public sealed class UsageSummaries(
     {
         ArgumentNullException.ThrowIfNull(request);
         var now = time.GetUtcNow();
-        var start = request.StartTime?.ToDateTimeOffset() ?? new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
-        var end = request.EndTime?.ToDateTimeOffset() ?? now;
+        var start = ProtoTimes.Read(request.StartTime, "start_time") ?? new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
+        var end = ProtoTimes.Read(request.EndTime, "end_time") ?? now;
         if (end < start)
         {
             throw GovernanceException.Invalid([new FieldProblem("end_time", "must not be before start_time")]);

@@ -118,5 +118,41 @@ public static class RpcErrors
         },
     }.ToRpcException();
 
+    /// <summary>A request whose bytes are no message of its type (bad wire format, bad UTF-8, a cut frame, JSON that is not JSON).</summary>
+    public static Google.Rpc.Status Malformed(string description) => new()
+    {
+        Code = (int)Code.InvalidArgument,
+        Message = "The request could not be decoded: " + description,
+        Details =
+        {
+            Any.Pack(Info("MALFORMED_REQUEST")),
+            Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = "request", Description = description } } }),
+        },
+    };
+
+    /// <summary>A request naming a field its message does not have (a typo is refused rather than ignored).</summary>
+    public static Google.Rpc.Status UnknownField(string field) => new()
+    {
+        Code = (int)Code.InvalidArgument,
+        Message = $"Invalid request: {field}: is not a field of this request",
+        Details =
+        {
+            Any.Pack(Info("INVALID_ARGUMENT")),
+            Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = "is not a field of this request" } } }),
+        },
+    };
+
+    /// <summary>A request larger than the server takes.</summary>
+    public static Google.Rpc.Status TooLarge(long declared, long limit) => new()
+    {
+        Code = (int)Code.ResourceExhausted,
+        Message = $"The request message ({declared} bytes) exceeds the limit of {limit} bytes.",
+        Details =
+        {
+            Any.Pack(Info("MESSAGE_TOO_LARGE")),
+            Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = "request", Description = $"must be at most {limit} bytes" } } }),
+        },
+    };
+
     private static ErrorInfo Info(string reason) => new() { Reason = reason, Domain = Domain };
 }

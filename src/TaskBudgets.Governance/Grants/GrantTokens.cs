@@ -138,6 +138,14 @@ public sealed class GrantTokens
                 return null;
             }
 
+            // Only the exact form Sign writes: the decoder skips whitespace and ignores a last
+            // character's spare bits, so "id ", "id\t..." and other spellings would decode to the
+            // same grant. Any other spelling is a grant that does not exist.
+            if (!Canonical(encoded, payload) || !Canonical(encodedMac, mac[..MacBytes]))
+            {
+                return null;
+            }
+
             // The key id is read before the MAC is checked, and only picks the key it is checked with.
             var claims = GrantClaims.Parser.ParseFrom(payload);
             if (VerifyingKey(claims.KeyId) is not { } verifyingKey)
@@ -171,6 +179,19 @@ public sealed class GrantTokens
         }
 
         return id.Length == 0 && stored is { } legacy && legacy.Time.GetUtcNow() < legacy.Until ? legacy.Key : null;
+    }
+
+    /// <summary>Whether <paramref name="text"/> is exactly how Base64Url writes <paramref name="bytes"/>.</summary>
+    private static bool Canonical(ReadOnlySpan<char> text, ReadOnlySpan<byte> bytes)
+    {
+        if (text.Length != Base64Url.GetEncodedLength(bytes.Length))
+        {
+            return false;
+        }
+
+        Span<char> written = stackalloc char[Base64Url.GetEncodedLength(4096)];
+        var length = Base64Url.EncodeToChars(bytes, written);
+        return text.SequenceEqual(written[..length]);
     }
 
     private static void Mac(byte[] current, ReadOnlySpan<byte> payload, Span<byte> destination)

@@ -41,7 +41,9 @@ public static class AdminSetup
     public static WebApplication MapGovernanceAdmin(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGrpcService<AdminGrpcService>();
+        // Undecodable requests are refused as such (see RequestGuard), as on BudgetService.
+        var limit = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerOptions>>().Value.MaxReceiveMessageBytes;
+        app.MapGrpcService<AdminGrpcService>().Add(e => RequestGuard.Apply(e, limit, TaskBudgets.V1.AdminService.Descriptor));
         return app;
     }
 }

@@ -88,6 +88,8 @@ public static class ApiSetup
             {
                 e.Metadata.Add(bodyLimit);
             }
+
+            RequestGuard.Apply(e, bodyLimit.MaxRequestBodySize!.Value, BudgetService.Descriptor);
         });
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();

@@ -84,6 +84,9 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
             // unless a test sets one.
             ["Auth:RequestsPerSecond"] = "1000000",
             ["Auth:RequestBurst"] = "100000000",
+            // The sweeps and fuzzing call with no key or a bad one by the hundred, from one address.
+            ["Auth:FailedAuthBurst"] = "1000000",
+            ["Auth:FailedAuthPerSecond"] = "1000000",
         };
         if (postgres is not null)
         {

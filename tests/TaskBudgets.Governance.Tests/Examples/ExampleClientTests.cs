@@ -64,8 +64,10 @@ public sealed class ExampleClientTests(ExampleServer example) : IClassFixture<Ex
         using var response = await http.SendAsync(request);
         var answer = await response.Content.ReadAsStringAsync();
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("too large", answer, StringComparison.Ordinal);
+        // RESOURCE_EXHAUSTED for a size, as HTTP/JSON gives it, naming the limit.
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("exceeds the limit", answer, StringComparison.Ordinal);
+        Assert.Contains("MESSAGE_TOO_LARGE", answer, StringComparison.Ordinal);
     }
 
     private async Task AssertSettlesAsync(string file, string[] arguments, string folder)

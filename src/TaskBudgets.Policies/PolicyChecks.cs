@@ -238,6 +238,14 @@ public static class PolicyChecks
         if (id is not null)
         {
             FieldChecks.Name(errors, $"{at}.id", id);
+
+            // An id that names an org names its own: then an org's ids cannot collide with another
+            // org's, and no answer about one org's id can tell of another org's quotas.
+            var colon = id.IndexOf(':', StringComparison.Ordinal);
+            if (colon >= 0 && !id.AsSpan(0, colon).SequenceEqual(orgId))
+            {
+                errors.Add($"{at}.id: a quota id with a ':' must begin with its org's id ('{orgId}:'), not '{id[..colon]}:'");
+            }
         }
 
         if (errors.Count > before || checkedScope is not { } s || checkedMetric is not { } m || checkedWindow is not { } w)

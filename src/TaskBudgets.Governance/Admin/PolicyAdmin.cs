@@ -209,13 +209,25 @@ public sealed class PolicyAdmin(IDbContextFactory<GovernanceDbContext> contexts,
         {
             await FindOrgAsync(db, wanted.OrgId, cancellationToken);
             var row = await db.Quotas.FirstOrDefaultAsync(q => q.Id == wanted.Id, cancellationToken);
-            if (row is not null && row.OrgId != wanted.OrgId)
+            if (row is null || row.OrgId != wanted.OrgId)
             {
-                // Another org's quota is answered as one that does not exist: with an etag, the
-                // etag of a quota that is not there; without, the id cannot be created. Quota ids
-                // are one namespace for all orgs, so that refusal names no org and no owner.
+                // Not this org's: answered the same whether another org has the id or nobody does.
+                // An org admin creates only ids that begin with its org's id, and such ids belong
+                // to that org alone (PolicyChecks), so nothing it is told depends on other orgs.
                 AdminChanges.CheckEtag(etag, null, $"quota '{wanted.Id}'");
-                throw new GovernanceException(RefusalKind.AlreadyExists, "QUOTA_ID_TAKEN", $"Quota id '{wanted.Id}' cannot be used: choose another id.") { Field = "quota.quota_id" };
+                if (!who.IsAdmin && !wanted.Id.StartsWith(wanted.OrgId + ":", StringComparison.Ordinal))
+                {
+                    throw new GovernanceException(
+                        RefusalKind.InvalidArgument,
+                        "QUOTA_ID_OUTSIDE_ORG",
+                        $"A new quota's id must begin with '{wanted.OrgId}:', or be left empty to derive it; '{wanted.Id}' does not.") { Field = "quota.quota_id" };
+                }
+
+                if (row is not null)
+                {
+                    // Only an admin, who sees every org, or an id kept from before ids named their org.
+                    throw new GovernanceException(RefusalKind.AlreadyExists, "QUOTA_ID_TAKEN", $"Quota id '{wanted.Id}' cannot be used: choose another id.") { Field = "quota.quota_id" };
+                }
             }
 
             var before = row is null ? null : AdminMapping.ToProto(row);

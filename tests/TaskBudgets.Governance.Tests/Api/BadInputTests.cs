@@ -203,22 +203,56 @@ public sealed class BadInputTests : AppTests
     public async Task Another_orgs_quota_id_is_answered_as_an_id_that_does_not_exist()
     {
         var acmeQuota = (await App.Admin.ListQuotasAsync(new ListQuotasRequest { OrgId = "acme" })).Quotas[0].QuotaId;
+        Quota QuotaWithId(string id, string org = "small") => new() { QuotaId = id, OrgId = org, Scope = QuotaScope.Project, Subject = "p1", Metric = QuotaMetric.Requests, Window = QuotaWindow.Hour, Limit = 5 };
+
+        // An id named without an org, as ids could be before they had to name theirs.
+        const string AcmeLegacy = "acme-legacy-requests";
+        await App.Admin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId(AcmeLegacy, "acme") });
         var (secret, _) = await App.CreateKeyAsync(ApiKeyRole.OrgAdmin, "small");
         var orgAdmin = App.AdminFor(secret);
-        Quota QuotaWithId(string id) => new() { QuotaId = id, OrgId = "small", Scope = QuotaScope.Project, Subject = "p1", Metric = QuotaMetric.Requests, Window = QuotaWindow.Hour, Limit = 5 };
         var before = await WireCalls.SnapshotAsync(App);
+        async Task<Google.Rpc.Status> SetAsync(StatusCode code, string reason, string id, string etag = "") =>
+            await RpcAssert.FailsAsync(code, reason, () => orgAdmin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId(id), Etag = etag }).ResponseAsync);
+        string Masked(Google.Rpc.Status status, string id) => status.Message.Replace(id, "<id>", StringComparison.Ordinal);
 
-        var absent = await RpcAssert.FailsAsync(StatusCode.Aborted, "ETAG_MISMATCH", () => orgAdmin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId("no-such-quota"), Etag = "\"x\"" }).ResponseAsync);
-        var foreign = await RpcAssert.FailsAsync(StatusCode.Aborted, "ETAG_MISMATCH", () => orgAdmin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId(acmeQuota), Etag = "\"x\"" }).ResponseAsync);
-        var get = await RpcAssert.FailsAsync(StatusCode.NotFound, "QUOTA_NOT_FOUND", () => orgAdmin.GetQuotaAsync(new GetQuotaRequest { OrgId = "small", QuotaId = acmeQuota }).ResponseAsync);
-        var delete = await RpcAssert.FailsAsync(StatusCode.NotFound, "QUOTA_NOT_FOUND", () => orgAdmin.DeleteQuotaAsync(new DeleteQuotaRequest { OrgId = "small", QuotaId = acmeQuota }).ResponseAsync);
-        var taken = await RpcAssert.FailsAsync(StatusCode.AlreadyExists, "QUOTA_ID_TAKEN", () => orgAdmin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId(acmeQuota) }).ResponseAsync);
+        foreach (var (foreignId, absentId) in new[] { (acmeQuota, "acme:requests:no-such-window"), (AcmeLegacy, "no-such-quota") })
+        {
+            // An id naming another org is refused by its form alone. Otherwise, with an etag: the
+            // etag of a quota that is not there; without: a new id must name the caller's org.
+            var namesOrg = foreignId.Contains(':', StringComparison.Ordinal);
+            var (etagCode, etagReason) = namesOrg ? (StatusCode.InvalidArgument, "INVALID_ARGUMENT") : (StatusCode.Aborted, "ETAG_MISMATCH");
+            Assert.Equal(Masked(await SetAsync(etagCode, etagReason, absentId, "\"x\""), absentId), Masked(await SetAsync(etagCode, etagReason, foreignId, "\"x\""), foreignId));
 
-        Assert.Equal(absent.Message.Replace("no-such-quota", acmeQuota, StringComparison.Ordinal), foreign.Message);
-        Assert.Equal($"Org 'small' has no quota '{acmeQuota}'.", get.Message);
-        Assert.Equal(get.Message, delete.Message);
-        Assert.DoesNotContain("org", taken.Message, StringComparison.OrdinalIgnoreCase);
+            var reason = namesOrg ? "INVALID_ARGUMENT" : "QUOTA_ID_OUTSIDE_ORG";
+            var absent = await SetAsync(StatusCode.InvalidArgument, reason, absentId);
+            var foreign = await SetAsync(StatusCode.InvalidArgument, reason, foreignId);
+            RpcAssert.NamesField(foreign, "quota.quota_id");
+            Assert.Equal(Masked(absent, absentId), Masked(foreign, foreignId));
+            Assert.DoesNotContain("taken", foreign.Message, StringComparison.OrdinalIgnoreCase);
+
+            var get = await RpcAssert.FailsAsync(StatusCode.NotFound, "QUOTA_NOT_FOUND", () => orgAdmin.GetQuotaAsync(new GetQuotaRequest { OrgId = "small", QuotaId = foreignId }).ResponseAsync);
+            var delete = await RpcAssert.FailsAsync(StatusCode.NotFound, "QUOTA_NOT_FOUND", () => orgAdmin.DeleteQuotaAsync(new DeleteQuotaRequest { OrgId = "small", QuotaId = foreignId }).ResponseAsync);
+            Assert.Equal($"Org 'small' has no quota '{foreignId}'.", get.Message);
+            Assert.Equal(get.Message, delete.Message);
+        }
+
         Assert.Equal(before, await WireCalls.SnapshotAsync(App));
+
+        // The org's own ids still work, and an admin, who sees every org, is told the id is taken.
+        var created = await orgAdmin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId("small:p1-hourly") });
+        Assert.True(created.Created);
+        await RpcAssert.FailsAsync(StatusCode.AlreadyExists, "QUOTA_ID_TAKEN", () => App.Admin.SetQuotaAsync(new SetQuotaRequest { Quota = QuotaWithId(AcmeLegacy) }).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task A_quota_id_that_names_another_org_is_refused_for_everyone()
+    {
+        var status = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_ARGUMENT", () => App.Admin.SetQuotaAsync(new SetQuotaRequest
+        {
+            Quota = new Quota { QuotaId = "acme:borrowed", OrgId = "small", Metric = QuotaMetric.Requests, Window = QuotaWindow.Hour, Limit = 5 },
+        }).ResponseAsync);
+
+        RpcAssert.NamesField(status, "quota.quota_id");
     }
 
     [Theory]

@@ -81,6 +81,7 @@ public class PolicyDocumentTests
         { "window", "window: day", "window: fortnight" },
         { "needs a default rule", "task_type: \"*\"", "task_type: research" },
         { "default_reasoning_tokens", "default_reasoning_tokens: 4096", "default_reasoning_tokens: 99999" },
+        { "must begin with its org's id ('demo:')", "  - metric: reasoning_tokens", "  - id: acme:reasoning_tokens:day\n        metric: reasoning_tokens" },
     };
 
     [Theory]

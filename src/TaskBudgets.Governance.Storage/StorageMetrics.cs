@@ -16,7 +16,14 @@ public sealed class StorageMetrics
     {
         ArgumentNullException.ThrowIfNull(meters);
         var meter = meters.Create(MeterName);
-        flushDuration = meter.CreateHistogram<double>("taskbudgets.report.flush.duration", "s", "Time to commit one group of settlements.");
+        // Seconds: a commit takes milliseconds, so the boundaries start below one. Without advice the
+        // exporter's defaults (0, 5, 10, 25 ... 10000, meant for milliseconds) put every flush in the
+        // first bucket, and a quantile reads seconds.
+        flushDuration = meter.CreateHistogram<double>(
+            "taskbudgets.report.flush.duration",
+            "s",
+            "Time to commit one group of settlements.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         batchSize = meter.CreateHistogram<long>(
             "taskbudgets.report.batch.size",
             "{settlement}",

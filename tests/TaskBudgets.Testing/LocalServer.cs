@@ -93,7 +93,11 @@ public sealed class LocalServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(environmentFor);
         return StartOnFreePortsAsync((grpcPort, httpPort) =>
-            Launch([dll, .. arguments], environmentFor(grpcPort, httpPort), workingDirectory, grpcPort, httpPort, echo, tls: false, httpHandler: null));
+        {
+            var environment = environmentFor(grpcPort, httpPort);
+            var tls = environment.Any(e => e.Key is "Server__Tls__CertificatePath" or "Server__Tls__PfxPath" && !string.IsNullOrEmpty(e.Value));
+            return Launch([dll, .. arguments], environment, workingDirectory, grpcPort, httpPort, echo, tls, httpHandler: null);
+        });
     }
 
     private static async Task<LocalServer> StartOnFreePortsAsync(Func<int, int, LocalServer> launch)

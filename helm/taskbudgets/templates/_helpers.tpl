@@ -75,15 +75,41 @@ app.kubernetes.io/part-of: taskbudgets
 
 {{/* The chart renders its own Secret only when it has something to put in it. */}}
 {{- define "taskbudgets.renderSecret" -}}
-{{- if and (not .Values.existingSecret) (or .Values.database.connectionString .Values.auth.adminKey) }}true{{ end }}
+{{- if and (not .Values.existingSecret) (or .Values.database.connectionString (include "taskbudgets.adminKeyInChartSecret" .)) }}true{{ end }}
 {{- end }}
 
 {{- define "taskbudgets.hasConnectionString" -}}
 {{- if or .Values.existingSecret .Values.database.connectionString }}true{{ end }}
 {{- end }}
 
-{{- define "taskbudgets.hasAdminKey" -}}
-{{- if or .Values.existingSecret .Values.auth.adminKey }}true{{ end }}
+{{/* The Secret the admin key comes from: auth.existingSecret, existingSecret, else the chart's own. */}}
+{{- define "taskbudgets.adminKeySecretName" -}}
+{{- .Values.auth.existingSecret | default (include "taskbudgets.secretName" .) }}
+{{- end }}
+
+{{/* Whether the chart's own Secret holds the admin key (given, or generated once). */}}
+{{- define "taskbudgets.adminKeyInChartSecret" -}}
+{{- if and (not .Values.auth.existingSecret) (not .Values.existingSecret) (or .Values.auth.adminKey .Values.auth.generateAdminKey) }}true{{ end }}
+{{- end }}
+
+{{/*
+The admin key for the chart's Secret: auth.adminKey, else the key this release's
+Secret already holds (so an upgrade keeps it), else a new one. One key for the
+release, never one per pod. `helm template` has no cluster to look in, so it
+shows a new key each time.
+*/}}
+{{- define "taskbudgets.adminKey" -}}
+{{- if .Values.auth.adminKey }}
+{{- .Values.auth.adminKey }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "taskbudgets.fullname" .) | default dict }}
+{{- $kept := dig "data" .Values.secretKeys.adminKey "" $existing }}
+{{- if $kept }}
+{{- $kept | b64dec }}
+{{- else }}
+{{- printf "tb_%s" (randAlphaNum 43) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "taskbudgets.policyConfigMapName" -}}
@@ -113,6 +139,9 @@ that the JSON schema cannot express clearly.
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
+{{- end }}
+{{- if not (or .Values.auth.existingSecret .Values.existingSecret .Values.auth.adminKey .Values.auth.generateAdminKey) }}
+{{- fail "auth.generateAdminKey=false needs an admin key from a Secret (auth.existingSecret or existingSecret) or auth.adminKey: without one, each pod would generate a key of its own." }}
 {{- end }}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
 {{- fail "tls.enabled needs tls.secretName: the Secret holding the certificate and key." }}

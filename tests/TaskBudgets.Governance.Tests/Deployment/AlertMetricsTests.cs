@@ -39,7 +39,7 @@ public sealed partial class AlertMetricsTests
     }
 
     /// <summary>A grant, a truncated call's report (one group commit), and a denial.</summary>
-    private static async Task CauseEveryAlertableEventAsync(BudgetService.BudgetServiceClient budgets)
+    internal static async Task CauseEveryAlertableEventAsync(BudgetService.BudgetServiceClient budgets)
     {
         var grant = await budgets.GetBudgetAsync(new GetBudgetRequest { OrgId = "acme", TaskType = "t", Model = "claude-test" });
         await budgets.ReportUsageAsync(new ReportUsageRequest { GrantId = grant.GrantId, Usage = new UsageTokens { OutputTokens = 10 }, StopReason = StopReason.MaxTokens });

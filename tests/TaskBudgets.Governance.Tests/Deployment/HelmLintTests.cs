@@ -24,12 +24,51 @@ public sealed class HelmLintTests
     [InlineData("tls.enabled needs tls.secretName", "database.connectionString=x", "tls.enabled=true")]
     [InlineData("tls.clientCa.enabled needs tls.enabled", "database.connectionString=x", "tls.clientCa.enabled=true")]
     [InlineData("probes and Prometheus reach the HTTP port", "database.connectionString=x", "tls.enabled=true", "tls.secretName=t", "tls.clientCa.enabled=true", "tls.clientCa.requireOnHttpPort=true")]
+    [InlineData("each pod would generate a key of its own", "database.connectionString=x", "auth.generateAdminKey=false")]
+    [InlineData("grpcRoute.enabled needs grpcRoute.parentRefs", "database.connectionString=x", "grpcRoute.enabled=true")]
     public async Task Refuses_a_combination_that_cannot_run_and_says_why(string why, params string[] settings)
     {
         var result = await HelmChart.HelmAsync([.. HelmChart.TemplateArguments(), .. settings.SelectMany(s => new[] { "--set", s })]);
 
         Assert.True(result.ExitCode != 0, $"helm template {string.Join(' ', settings)} rendered instead of refusing:\n{result.Output}");
         Assert.Contains(why, result.Output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// values.schema.json describes every value a user can set: each key of values.yaml and of the
+    /// ci/ value sets has a schema entry with a description (free-form objects such as annotations
+    /// are described as a whole).
+    /// </summary>
+    [Fact]
+    public void The_schema_describes_every_value_of_values_yaml_and_the_ci_value_sets()
+    {
+        var schema = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(HelmChart.Directory, "values.schema.json")))!;
+        var problems = new Problems();
+        foreach (var file in new[] { Path.Combine(HelmChart.Directory, "values.yaml") }.Concat(Directory.GetFiles(Path.Combine(HelmChart.Directory, "ci"), "*.yaml").Order()))
+        {
+            Describe(Yaml.Load(file), schema, "", Path.GetFileName(file), problems);
+        }
+
+        problems.AssertNone("values.schema.json");
+    }
+
+    private static void Describe(System.Text.Json.Nodes.JsonNode? value, System.Text.Json.Nodes.JsonNode schema, string path, string file, Problems problems)
+    {
+        if (value is not System.Text.Json.Nodes.JsonObject values || schema["properties"] is not System.Text.Json.Nodes.JsonObject properties)
+        {
+            return;
+        }
+
+        foreach (var (key, child) in values)
+        {
+            var where = path.Length == 0 ? key : $"{path}.{key}";
+            var entry = properties[key];
+            if (problems.Expect(entry is not null, $"{file}: {where} has no schema entry")
+                && problems.Expect(!string.IsNullOrWhiteSpace(RenderedChart.Text(entry!["description"])), $"{file}: {where} has no description"))
+            {
+                Describe(child, entry!, where, file, problems);
+            }
+        }
     }
 
     [Fact]

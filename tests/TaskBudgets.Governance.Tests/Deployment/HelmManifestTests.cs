@@ -24,7 +24,9 @@ public sealed class HelmManifestTests
         {
             ["Deployment"] = true,
             ["Service"] = true,
-            ["ConfigMap"] = string.IsNullOrEmpty(chart.ValueText("existingPolicyConfigMap")),
+            ["ConfigMap"] = string.IsNullOrEmpty(chart.ValueText("existingPolicyConfigMap")) || chart.ValueText("grafanaDashboard.enabled") == "true",
+            ["Ingress"] = chart.ValueText("ingress.enabled") == "true",
+            ["GRPCRoute"] = chart.ValueText("grpcRoute.enabled") == "true",
             ["Job"] = chart.ValueText("migrations.mode") == "Job" && !sqlite,
             ["HorizontalPodAutoscaler"] = chart.ValueText("autoscaling.enabled") == "true",
             ["PodDisruptionBudget"] = chart.ValueText("podDisruptionBudget.enabled") == "true",
@@ -133,6 +135,31 @@ public sealed class HelmManifestTests
             problems.Expect((int)hpa["spec"]!["minReplicas"]! <= (int)hpa["spec"]!["maxReplicas"]!, "HPA: minReplicas > maxReplicas");
         }
 
+        var serviceName = Text(deployment["metadata"]!["name"]);
+        foreach (var ingress in chart.OfKind("Ingress"))
+        {
+            var backends = Objects(ingress["spec"]!["rules"]).SelectMany(r => Objects(r["http"]?["paths"])).Select(p => p["backend"]?["service"]).ToList();
+            problems.Expect(backends.Count > 0 && backends.All(b => Text(b?["name"]) == serviceName && Text(b?["port"]?["name"]) == "grpc"), "Ingress: a path does not lead to the Service's grpc port");
+            problems.Expect(Text(ingress["metadata"]!["annotations"]?["nginx.ingress.kubernetes.io/backend-protocol"]) == (chart.ValueText("tls.enabled") == "true" ? "GRPCS" : "GRPC"), "Ingress: the backend protocol is not gRPC");
+        }
+
+        foreach (var route in chart.OfKind("GRPCRoute"))
+        {
+            var backends = Objects(route["spec"]!["rules"]).SelectMany(r => Objects(r["backendRefs"])).ToList();
+            problems.Expect(backends.Count > 0 && backends.All(b => Text(b["name"]) == serviceName && Text(b["port"]) == chart.ValueText("service.grpcPort")), "GRPCRoute: a backend is not the Service's gRPC port");
+            problems.Expect(Objects(route["spec"]!["parentRefs"]).Any(), "GRPCRoute: no parentRefs");
+        }
+
+        foreach (var dashboard in chart.OfKind("ConfigMap").Where(c => c["data"]?["taskbudgets.json"] is not null))
+        {
+            foreach (var (label, value) in chart.Value("grafanaDashboard.labels") as JsonObject ?? [])
+            {
+                problems.Expect(Text(dashboard["metadata"]!["labels"]?[label]) == Text(value), $"dashboard ConfigMap: label {label} missing, so the Grafana sidecar does not load it");
+            }
+
+            problems.Expect(Text(dashboard["data"]!["taskbudgets.json"]) == File.ReadAllText(DashboardTests.File).TrimEnd('\n'), "dashboard ConfigMap: not the shipped dashboard");
+        }
+
         foreach (var policy in chart.OfKind("NetworkPolicy"))
         {
             var ports = Objects(policy["spec"]!["ingress"]).SelectMany(rule => Objects(rule["ports"])).Select(p => Text(p["port"])).ToList();
@@ -185,7 +212,7 @@ public sealed class HelmManifestTests
         var tlsMount = Objects(container["volumeMounts"]).FirstOrDefault(m => Text(m["mountPath"]) == "/etc/taskbudgets-tls");
         problems.Expect(tls ? Text(tlsMount?["readOnly"]) == "true" && tlsMount?["subPath"] is null : tlsMount is null, $"the TLS Secret is {(tls ? "not mounted read-only as a directory" : "mounted without tls.enabled")} at /etc/taskbudgets-tls");
 
-        foreach (var configMap in chart.OfKind("ConfigMap"))
+        foreach (var configMap in chart.OfKind("ConfigMap").Where(c => c["data"]?["taskbudgets.json"] is null))
         {
             var policy = Yaml.Parse(Text(configMap["data"]?["policies.yaml"]) ?? "") as JsonObject;
             problems.Expect(policy is not null && new[] { "models", "tiers", "orgs" }.All(policy.ContainsKey), "ConfigMap: policies.yaml lacks models, tiers or orgs");
@@ -248,6 +275,17 @@ public sealed class HelmManifestTests
             problems.Expect(Text(reference?["name"]) == (existingSecret.Length > 0 ? existingSecret : Text(chart.Deployment!["metadata"]!["name"])), "the connection string is not taken from the expected Secret");
             problems.Expect(Text(reference?["key"]) == chart.ValueText("secretKeys.connectionString"), "the connection string's Secret key is not secretKeys.connectionString");
             problems.Expect(Text(reference?["optional"]) is null or "false", "the connection string must not be optional");
+        }
+
+        // One admin key for every replica, from a Secret, never optional: a pod without it would make up its own.
+        var adminKey = env.GetValueOrDefault("Auth__AdminKey")?["valueFrom"]?["secretKeyRef"];
+        var adminSecret = chart.ValueText("auth.existingSecret") is { Length: > 0 } own ? own : existingSecret.Length > 0 ? existingSecret : Text(chart.Deployment!["metadata"]!["name"]);
+        problems.Expect(Text(adminKey?["name"]) == adminSecret && Text(adminKey?["key"]) == chart.ValueText("secretKeys.adminKey"), $"the admin key is not taken from Secret {adminSecret}, key secretKeys.adminKey");
+        problems.Expect(Text(adminKey?["optional"]) is null or "false", "the admin key must not be optional");
+        if (Text(adminKey?["name"]) == Text(chart.Deployment!["metadata"]!["name"]))
+        {
+            var chartSecret = chart.OfKind("Secret").SingleOrDefault(s => Text(s["metadata"]!["name"]) == adminSecret);
+            problems.Expect(chartSecret?["data"]?[chart.ValueText("secretKeys.adminKey")!] is not null, "the chart's Secret lacks the admin key it generates or is given");
         }
 
         foreach (var (name, variable) in env)

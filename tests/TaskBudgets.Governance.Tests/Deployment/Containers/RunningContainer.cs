@@ -36,6 +36,16 @@ public sealed class RunningContainer(LocalContainer container, LocalServer serve
             deadline: DateTime.UtcNow.AddSeconds(30));
     }
 
+    /// <summary>A GetBudget over TLS, through <paramref name="handler"/> (trusting the server's CA, presenting a client certificate).</summary>
+    public async Task<GetBudgetResponse> GetBudgetOverTlsAsync(HttpMessageHandler handler, string adminKey, string org, string model)
+    {
+        using var tls = GrpcChannel.ForAddress(server.GrpcAddress, new GrpcChannelOptions { HttpHandler = handler });
+        return await new BudgetService.BudgetServiceClient(tls).GetBudgetAsync(
+            new GetBudgetRequest { OrgId = org, TaskType = "support", Model = model },
+            new Metadata { { "authorization", "Bearer " + adminKey } },
+            deadline: DateTime.UtcNow.AddSeconds(30));
+    }
+
     public async ValueTask DisposeAsync()
     {
         channel.Dispose();

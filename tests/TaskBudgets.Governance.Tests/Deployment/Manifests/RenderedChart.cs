@@ -7,6 +7,9 @@ public sealed record RenderedChart(IReadOnlyList<JsonObject> Manifests, JsonObje
 {
     public IEnumerable<JsonObject> OfKind(string kind) => Manifests.Where(m => Text(m["kind"]) == kind);
 
+    /// <summary>These manifests and <paramref name="clusterObjects"/>, which exist in the cluster already (a Secret the values name).</summary>
+    public RenderedChart With(IEnumerable<JsonObject> clusterObjects) => this with { Manifests = [.. Manifests, .. clusterObjects] };
+
     public JsonObject? Deployment => OfKind("Deployment").SingleOrDefault();
 
     public JsonObject? MigrationJob => OfKind("Job").SingleOrDefault();

@@ -180,10 +180,11 @@ internal static class Report
         return targets;
     }
 
-    /// <summary>The server's CPU time per successful operation, in µs (NaN when unknown).</summary>
-    private static double PerOp(PhaseResult p) => p.ServerCpuSeconds is { } cpu && p.Ok > 0 ? cpu * 1e6 / p.Ok : double.NaN;
+    /// <summary>The server's CPU time per successful operation, in µs (null when unknown).</summary>
+    private static double? PerOp(PhaseResult p) => p.ServerCpuSeconds is { } cpu && p.Ok > 0 ? cpu * 1e6 / p.Ok : null;
 
-    private static double Ratio(double a, double b) => b > 0 ? a / b : double.NaN;
+    /// <summary>a / b, or null when either is unknown or b is 0 (JSON has no NaN).</summary>
+    private static double? Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? x / y : null;
 
     public static void Memory(LoadOptions options, RunInfo run, MemoryResult memory, TextWriter output)
     {

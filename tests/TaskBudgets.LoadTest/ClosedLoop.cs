@@ -98,7 +98,7 @@ internal static class ClosedLoop
         TimeSpan warmup,
         TimeSpan duration,
         Func<int, LoadOperation> operations,
-        MetricsScraper? server,
+        IServerCounters? server,
         TextWriter log)
     {
         var workers = Enumerable.Range(0, concurrency).Select(i => (Stats: new WorkerStats(), Operation: operations(i))).ToArray();
@@ -142,7 +142,7 @@ internal static class ClosedLoop
                 }
             }
 
-            result.ServerCpuSeconds = result.ServerCounters.GetValueOrDefault("dotnet_process_cpu_time_seconds_total");
+            result.ServerCpuSeconds = result.ServerCounters.GetValueOrDefault(MetricsScraper.CpuTime);
         }
         return result;
     }

@@ -35,11 +35,15 @@ internal sealed class LoadOptions
           --warmup T               unmeasured time before each phase (after 20 s single GetBudget/baseline
                                    rounds still ranged 0.54-1.10x; after 60 s, 0.71-0.77x). default 60s
                                    (memory mode: samples before it are left out, default 20s)
-          --rounds N               repeat (baseline, target) N times, interleaved, and merge; each
-                                   round's own ratio is printed too. default 1
-          --baseline               also run the no-op baseline (grpc.health.v1.Health/Check) at the same
-                                   concurrency and duration, and print the ratios; against cycles each
-                                   baseline operation is two health checks (a cycle is two RPCs)
+          --round-warmup T         warm-up before each phase of the second and later rounds. default 15s
+          --rounds N               repeat (bare, health, target) N times, interleaved, and merge; each
+                                   round's own ratios are printed too. default 1
+          --baseline               also run two baselines at the same concurrency and duration, and
+                                   print the ratios: "bare", a minimal Kestrel gRPC server the generator
+                                   starts itself (no middleware, no logging) answering the same calls
+                                   with the real server's own replies, and "health", the server's
+                                   grpc.health.v1.Health/Check; against cycles each baseline operation
+                                   is two calls (a cycle is two RPCs)
           --connections N          HTTP/2 connections (one GrpcChannel each). default 4
           --orgs N                 orgs to spread calls over (load-0 .. load-N-1). default 10
           --org-ids A,B            use these org ids instead (e.g. demo for the sample policy)
@@ -81,6 +85,8 @@ internal sealed class LoadOptions
     public TimeSpan? Duration { get; set; }
 
     public TimeSpan? Warmup { get; set; }
+
+    public TimeSpan? RoundWarmup { get; set; }
 
     public int Rounds { get; set; } = 1;
 
@@ -135,6 +141,9 @@ internal sealed class LoadOptions
     /// </summary>
     public TimeSpan WarmupTime => Warmup ?? (Mode == LoadMode.Memory ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(60));
 
+    /// <summary>The warm-up of the second and later rounds: the processes have compiled their code by then.</summary>
+    public TimeSpan RoundWarmupTime => RoundWarmup ?? TimeSpan.FromSeconds(15);
+
     public IReadOnlyList<string> OrgIdList => OrgIds ?? Enumerable.Range(0, Orgs).Select(LoadPolicy.OrgId).ToArray();
 
     /// <summary>Parses the command line; throws <see cref="ArgumentException"/> with a message for the user.</summary>
@@ -169,6 +178,7 @@ internal sealed class LoadOptions
                 case "--concurrency": o.Concurrency = PositiveInt(name, Value()); break;
                 case "--duration": o.Duration = ParseTime(name, Value()); break;
                 case "--warmup": o.Warmup = ParseTime(name, Value()); break;
+                case "--round-warmup": o.RoundWarmup = ParseTime(name, Value()); break;
                 case "--rounds": o.Rounds = PositiveInt(name, Value()); break;
                 case "--baseline": o.Baseline = true; break;
                 case "--connections": o.Connections = PositiveInt(name, Value()); break;

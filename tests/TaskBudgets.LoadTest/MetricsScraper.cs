@@ -2,15 +2,25 @@ using System.Globalization;
 
 namespace TaskBudgets.LoadTest;
 
-/// <summary>Reads gauges and counters from the server's Prometheus endpoint (/metrics).</summary>
-internal sealed class MetricsScraper(Uri httpAddress) : IDisposable
+/// <summary>Where a phase reads the server's counters before and after its measured window.</summary>
+internal interface IServerCounters
 {
+    /// <summary>Every counter by name, or null when they cannot be read.</summary>
+    Task<Dictionary<string, double>?> TryScrapeAsync();
+}
+
+/// <summary>Reads gauges and counters from the server's Prometheus endpoint (/metrics).</summary>
+internal sealed class MetricsScraper(Uri httpAddress) : IServerCounters, IDisposable
+{
+    /// <summary>The process's CPU time in seconds.</summary>
+    public const string CpuTime = "dotnet_process_cpu_time_seconds_total";
+
     private readonly HttpClient http = new() { BaseAddress = httpAddress, Timeout = TimeSpan.FromSeconds(10) };
 
     /// <summary>Server counters worth a delta over a measured window (prefixes of Prometheus names, label sets summed or split).</summary>
     public static readonly string[] Counters =
     [
-        "dotnet_process_cpu_time_seconds_total",
+        CpuTime,
         "dotnet_gc_collections_total",
         "dotnet_gc_pause_time_seconds_total",
         "dotnet_gc_heap_total_allocated_bytes_total",
@@ -56,7 +66,7 @@ internal sealed class MetricsScraper(Uri httpAddress) : IDisposable
     }
 
     public async Task<double?> CpuSecondsAsync() =>
-        await TryScrapeAsync() is { } values && values.TryGetValue("dotnet_process_cpu_time_seconds_total", out var cpu) ? cpu : null;
+        await TryScrapeAsync() is { } values && values.TryGetValue(CpuTime, out var cpu) ? cpu : null;
 
     /// <summary>A scrape, or null when the endpoint does not answer.</summary>
     public async Task<Dictionary<string, double>?> TryScrapeAsync()

@@ -5,6 +5,11 @@ using Grpc.Net.Client;
 using TaskBudgets.LoadTest;
 
 // dotnet run -c Release --project tests/TaskBudgets.LoadTest -- --start-server sqlite --mode budget --baseline
+if (args.Length > 0 && args[0] == BareServer.Flag)
+{
+    return await BareServer.RunAsync(args[1..]);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(LoadOptions.Usage);
@@ -61,7 +66,7 @@ if (apiKey is null && started is not null && File.Exists(Path.Combine(started.Di
 }
 
 var headers = apiKey is null ? null : new Metadata { { "authorization", "Bearer " + apiKey } };
-var channels = Enumerable.Range(0, options.Connections).Select(_ => GrpcChannel.ForAddress(grpcAddress, new GrpcChannelOptions
+List<GrpcChannel> Channels(Uri address) => Enumerable.Range(0, options.Connections).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions
 {
     HttpHandler = new SocketsHttpHandler
     {
@@ -71,10 +76,24 @@ var channels = Enumerable.Range(0, options.Connections).Select(_ => GrpcChannel.
     },
     HttpVersion = HttpVersion.Version20,
 })).ToList();
+var channels = Channels(grpcAddress);
+BareHost? bare = null;
 try
 {
     var invokers = channels.Select(c => c.CreateCallInvoker()).ToArray();
     var workload = new Workload(options, invokers, headers);
+    Workload? bareWorkload = null;
+    if (options.Baseline && options.Mode != LoadMode.Memory)
+    {
+        // The bare server answers with the real server's own replies: the same bytes, no work.
+        var (budget, receipt) = await workload.SampleAsync();
+        bare = await BareHost.StartAsync(budget, receipt);
+        await log.WriteLineAsync($"bare server ready: gRPC {bare.GrpcAddress}, pid {bare.ProcessId}; replies of {budget.CalculateSize()} and {receipt.CalculateSize()} bytes");
+        var bareChannels = Channels(bare.GrpcAddress);
+        channels.AddRange(bareChannels);
+        bareWorkload = new Workload(options, bareChannels.Select(c => c.CreateCallInvoker()).ToArray(), headers);
+    }
+
     var server = started is null ? $"{grpcAddress} (external)" : started.Description;
     var machine = Machine.Describe();
     var canScrape = await metrics.CpuSecondsAsync() is not null;
@@ -96,61 +115,58 @@ try
     }
 
     var targetName = options.Mode == LoadMode.Budget ? "GetBudget" : "cycle";
-    PhaseResult? baseline = null;
-    PhaseResult? target = null;
-    var roundRatios = new List<double>();
+    var phases = new List<(string Name, Func<int, LoadOperation> Operations, IServerCounters? Counters)>();
+    if (bareWorkload is not null)
+    {
+        phases.Add(("bare", options.Mode == LoadMode.Budget ? bareWorkload.GetBudgetOnly : i => bareWorkload.Cycle(i), bare));
+    }
+
+    if (options.Baseline)
+    {
+        // Against full cycles, a health operation is two calls, as a cycle is two RPCs.
+        phases.Add(("health", options.Mode == LoadMode.Budget ? i => workload.Baseline(i) : i => workload.Baseline(i, calls: 2), canScrape ? metrics : null));
+    }
+
+    phases.Add((targetName, options.Mode == LoadMode.Budget ? workload.GetBudgetOnly : i => workload.Cycle(i), canScrape ? metrics : null));
+    var merged = new Dictionary<string, PhaseResult>(StringComparer.Ordinal);
+    var rounds = new List<IReadOnlyDictionary<string, PhaseResult>>();
     for (var round = 0; round < options.Rounds; round++)
     {
-        PhaseResult? b = null;
-        if (options.Baseline)
+        var thisRound = new Dictionary<string, PhaseResult>(StringComparer.Ordinal);
+        foreach (var (name, operations, counters) in phases)
         {
-            // Against full cycles, a baseline operation is two no-op calls, as a cycle is two RPCs.
-            b = await ClosedLoop.RunAsync(
-                "baseline",
+            var result = await ClosedLoop.RunAsync(
+                name,
                 options.Concurrency,
-                options.WarmupTime,
+                round == 0 ? options.WarmupTime : options.RoundWarmupTime,
                 options.MeasuredDuration,
-                options.Mode == LoadMode.Budget ? i => workload.Baseline(i) : i => workload.Baseline(i, calls: 2),
-                canScrape ? metrics : null,
+                operations,
+                counters,
                 log);
-            if (baseline is null)
+            thisRound[name] = result;
+            if (merged.TryGetValue(name, out var sum))
             {
-                baseline = b;
+                sum.Add(result);
             }
             else
             {
-                baseline.Add(b);
+                merged[name] = result;
             }
         }
 
-        var t = await ClosedLoop.RunAsync(
-            targetName,
-            options.Concurrency,
-            options.WarmupTime,
-            options.MeasuredDuration,
-            options.Mode == LoadMode.Budget ? workload.GetBudgetOnly : i => workload.Cycle(i),
-            canScrape ? metrics : null,
-            log);
-        if (b is { Throughput: > 0 })
-        {
-            roundRatios.Add(t.Throughput / b.Throughput);
-        }
-
-        if (target is null)
-        {
-            target = t;
-        }
-        else
-        {
-            target.Add(t);
-        }
+        rounds.Add(thisRound);
     }
 
-    Report.Phases(options, Run(), baseline, target!, roundRatios, Console.Out);
-    return target!.Ok > 0 ? 0 : 1;
+    Report.Phases(options, Run(), phases.Select(p => merged[p.Name]).ToList(), rounds, Console.Out);
+    return merged[targetName].Ok > 0 ? 0 : 1;
 }
 finally
 {
+    if (bare is not null)
+    {
+        await bare.DisposeAsync();
+    }
+
     foreach (var channel in channels)
     {
         channel.Dispose();

@@ -92,6 +92,16 @@ internal sealed class Workload(LoadOptions options, IReadOnlyList<CallInvoker> i
         };
     }
 
+    /// <summary>One cycle's answers, for the bare server to give back as its own.</summary>
+    public async Task<(GetBudgetResponse Budget, ReportUsageResponse Receipt)> SampleAsync()
+    {
+        var client = Budgets(0);
+        var request = NextRequest(new Random(1), requestId: false);
+        var budget = await client.GetBudgetAsync(request, Call());
+        var receipt = await client.ReportUsageAsync(Report(budget, request), Call());
+        return (budget, receipt);
+    }
+
     public LoadOperation GetBudgetOnly(int worker)
     {
         var client = Budgets(worker);

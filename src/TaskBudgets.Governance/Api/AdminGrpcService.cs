@@ -6,6 +6,7 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Governance.Api;
 
 /// <summary>The control plane over gRPC: read the caller's identity, call the admin domain, map back.</summary>
+[BindServiceMethod(typeof(AdminGrpcService), nameof(BindService))]
 public sealed class AdminGrpcService(
     PolicyAdmin policy,
     KeyAdmin keys,
@@ -15,6 +16,16 @@ public sealed class AdminGrpcService(
     CalibrationReport calibration,
     AuditLog audit) : AdminService.AdminServiceBase
 {
+    /// <summary>The service's descriptor, where JSON transcoding and reflection look for it (beside <see cref="BindService"/>).</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => AdminService.Descriptor;
+
+    /// <summary>
+    /// Binds the generated methods with their request decoding checked (<see cref="CheckedDecoding"/>).
+    /// grpc-dotnet finds it through the attribute, and finds each method's handler as an override of
+    /// the parameter's type: the generated base class.
+    /// </summary>
+    public static void BindService(ServiceBinderBase binder, AdminService.AdminServiceBase? service) => AdminService.BindService(CheckedDecoding.Around(binder), service);
+
     public override async Task<CreateOrgResponse> CreateOrg(CreateOrgRequest request, ServerCallContext context) =>
         new() { Org = await policy.CreateOrgAsync(CallerIdentity.Of(context), request.Org, context.CancellationToken) };
 

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Storage;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Api;
 
@@ -70,7 +71,11 @@ public sealed partial class GovernanceErrorInterceptor(TimeProvider time, Storag
 
         if (IsStorageFailure(e))
         {
-            LogStorageFailure(logger, context.Method, e);
+            using (CallTrace.Begin(logger, context))
+            {
+                LogStorageFailure(logger, context.Method, e);
+            }
+
             return StorageUnavailable();
         }
 

@@ -19,12 +19,16 @@ namespace TaskBudgets.Governance.Api;
 /// details. JSON transcoding ignores fields it does not know, so a misspelt field is silently
 /// dropped and the call runs without it. Here each is answered as what it is: RESOURCE_EXHAUSTED
 /// for a message over the limit, INVALID_ARGUMENT with an ErrorInfo and a BadRequest otherwise.
-/// A message that decodes is handed to grpc-dotnet untouched (the bytes are examined, not consumed).
+/// Over gRPC only the frame is checked here, and a good one is handed to grpc-dotnet untouched (the
+/// bytes are examined, not consumed): the message is decoded once, by grpc-dotnet, and refused as
+/// undecodable by <see cref="CheckedDecoding"/>.
 /// </summary>
 public static class RequestGuard
 {
     private const int HeaderSize = 5;
     private static readonly ConcurrentDictionary<MessageDescriptor, Dictionary<string, FieldDescriptor>> FieldsByName = new();
+    // As deep as System.Text.Json (and so transcoding) reads by default.
+    private static readonly JsonParser StrictJson = new(new JsonParser.Settings(64));
     private static readonly JsonFormatter StatusJson = new(JsonFormatter.Settings.Default.WithTypeRegistry(
         TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor)));
 
@@ -54,87 +58,93 @@ public static class RequestGuard
             && services.FirstOrDefault(s => s.FullName == grpc.Method.ServiceName)?.FindMethodByName(grpc.Method.Name) is { } method
             && method is { IsClientStreaming: false, IsServerStreaming: false })
         {
-            var parser = method.InputType.Parser;
-            endpoint.RequestDelegate = context => GuardGrpcAsync(context, inner, parser, maxMessageBytes);
+            endpoint.RequestDelegate = context => GuardGrpc(context, inner, maxMessageBytes);
         }
     }
 
-    private static async Task GuardGrpcAsync(HttpContext context, RequestDelegate inner, MessageParser parser, long limit)
+    private static Task GuardGrpc(HttpContext context, RequestDelegate inner, long limit)
     {
         // Other content types get grpc-dotnet's own answer (415).
         if (context.Request.ContentType is not { } type || !type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
         {
-            await inner(context);
-            return;
+            return inner(context);
         }
 
+        // Most unary calls have arrived whole by the time they are routed: checked without a
+        // state machine, then handed on.
+        var reader = context.Request.BodyReader;
+        if (reader.TryRead(out var read))
+        {
+            if (read.IsCompleted)
+            {
+                var problem = FrameProblem(read.Buffer, limit);
+                reader.AdvanceTo(problem is null ? read.Buffer.Start : read.Buffer.End);
+                return problem is null ? inner(context) : RefuseGrpcAsync(context, problem);
+            }
+
+            reader.AdvanceTo(read.Buffer.Start);
+        }
+
+        return GuardGrpcAsync(context, inner, limit);
+    }
+
+    private static async Task GuardGrpcAsync(HttpContext context, RequestDelegate inner, long limit)
+    {
         var reader = context.Request.BodyReader;
         var read = await reader.ReadAtLeastAsync(HeaderSize, context.RequestAborted);
         var buffer = read.Buffer;
-        if (buffer.Length < HeaderSize)
+        if (buffer.Length >= HeaderSize && HeaderProblem(buffer, limit, out var length) is null && !read.IsCompleted)
         {
-            reader.AdvanceTo(buffer.End);
-            await RefuseGrpcAsync(context, RpcErrors.Malformed("the body holds no complete gRPC message frame (5-byte header, then the message)"));
-            return;
-        }
-
-        Span<byte> header = stackalloc byte[HeaderSize];
-        buffer.Slice(0, HeaderSize).CopyTo(header);
-        var compressed = header[0];
-        long length = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
-        if (length > limit)
-        {
-            reader.AdvanceTo(buffer.End);
-            await RefuseGrpcAsync(context, RpcErrors.TooLarge(length, limit));
-            return;
-        }
-
-        if (compressed != 0)
-        {
-            // Compressed messages (grpc-encoding) are grpc-dotnet's to decompress and check.
+            // One byte more than the frame: a unary call carries exactly one message, then ends.
             reader.AdvanceTo(buffer.Start);
-            await inner(context);
-            return;
+            read = await reader.ReadAtLeastAsync((int)length + HeaderSize + 1, context.RequestAborted);
+            buffer = read.Buffer;
         }
 
-        // One byte more than the frame: a unary call carries exactly one message, then ends.
-        reader.AdvanceTo(buffer.Start);
-        read = await reader.ReadAtLeastAsync((int)length + HeaderSize + 1, context.RequestAborted);
-        buffer = read.Buffer;
-        var problem = buffer.Length < HeaderSize + length ? $"the frame declares {length} bytes but the body ends after {buffer.Length - HeaderSize}"
-            : buffer.Length > HeaderSize + length ? "a unary call carries exactly one message; more bytes follow it"
-            : Undecodable(parser, buffer.Slice(HeaderSize, length));
-        if (problem is not null)
+        var problem = FrameProblem(buffer, limit);
+        reader.AdvanceTo(problem is null ? buffer.Start : buffer.End);
+        if (problem is null)
         {
-            reader.AdvanceTo(buffer.End);
-            await RefuseGrpcAsync(context, RpcErrors.Malformed(problem));
-            return;
+            await inner(context);
         }
-
-        reader.AdvanceTo(buffer.Start);
-        await inner(context);
+        else
+        {
+            await RefuseGrpcAsync(context, problem);
+        }
     }
 
-    /// <summary>Why the bytes are no message of the parser's type, or null when they decode.</summary>
-    private static string? Undecodable(MessageParser parser, ReadOnlySequence<byte> message)
+    /// <summary>
+    /// Why <paramref name="body"/> (the whole body, or as much as holds one frame and a byte more)
+    /// is not one gRPC message frame within the limit; null when it is. The message itself is
+    /// decoded once, by grpc-dotnet, through <see cref="CheckedDecoding"/>.
+    /// </summary>
+    private static Google.Rpc.Status? FrameProblem(ReadOnlySequence<byte> body, long limit)
     {
-        try
+        if (body.Length < HeaderSize)
         {
-            parser.ParseFrom(message);
-            return null;
+            return RpcErrors.Malformed("the body holds no complete gRPC message frame (5-byte header, then the message)");
         }
-        catch (InvalidProtocolBufferException e)
+
+        if (HeaderProblem(body, limit, out var length) is { } problem)
         {
-            return e.Message;
+            return problem;
         }
-        catch (DecoderFallbackException)
-        {
-            return "a string field is not valid UTF-8";
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException)
-        {
-            return "the message is not valid protobuf wire format";
-        }
+
+        // Compressed messages (grpc-encoding) are grpc-dotnet's to decompress and check.
+        var compressed = body.FirstSpan[0] != 0;
+        return compressed ? null
+            : body.Length < HeaderSize + length ? RpcErrors.Malformed($"the frame declares {length} bytes but the body ends after {body.Length - HeaderSize}")
+            : body.Length > HeaderSize + length ? RpcErrors.Malformed("a unary call carries exactly one message; more bytes follow it")
+            : null;
+    }
+
+    /// <summary>The declared length of the first frame, and a refusal when it is over the limit.</summary>
+    private static Google.Rpc.Status? HeaderProblem(ReadOnlySequence<byte> body, long limit, out long length)
+    {
+        Span<byte> header = stackalloc byte[HeaderSize];
+        body.Slice(0, HeaderSize).CopyTo(header);
+        length = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
+        return length > limit ? RpcErrors.TooLarge(length, limit) : null;
     }
 
     /// <summary>A trailers-only gRPC answer: the status, its message and its details in the headers.</summary>
@@ -210,57 +220,66 @@ public static class RequestGuard
             return;
         }
 
+        if (JsonProblem(body.GetBuffer().AsMemory(0, (int)body.Length), input) is { } refusal)
         {
-            string? unknown;
-            string? problem = null;
-            try
-            {
-                using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-                unknown = document.RootElement.ValueKind == JsonValueKind.Object ? UnknownField(document.RootElement, input, string.Empty) : null;
-                problem = document.RootElement.ValueKind == JsonValueKind.Object ? null : "the body must be a JSON object";
-            }
-            catch (JsonException e)
-            {
-                unknown = null;
-                problem = $"the body is not JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
-            }
-
-            if (unknown is not null)
-            {
-                await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.UnknownField(unknown));
-                return;
-            }
-
-            // Values of the wrong type or out of range (a Duration past 10000 years, "1e999" for an
-            // int64) are transcoding's to refuse, but without details: protobuf's own JSON parser
-            // names the problem here.
-            if (problem is null)
-            {
-                try
-                {
-                    var parsed = JsonParser.Default.Parse(Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length), input);
-                    problem = OutOfRangeDuration(parsed, string.Empty);
-                }
-                catch (InvalidProtocolBufferException e)
-                {
-                    problem = e.Message;
-                }
-                catch (Exception e) when (e is InvalidJsonException or FormatException or OverflowException or ArgumentException or InvalidOperationException)
-                {
-                    problem = "a value does not fit its field: " + e.Message;
-                }
-            }
-
-            if (problem is not null)
-            {
-                await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, RpcErrors.Malformed(problem));
-                return;
-            }
+            await RefuseJsonAsync(context, StatusCodes.Status400BadRequest, refusal);
+            return;
         }
 
         body.Position = 0;
         request.Body = body;
         await inner(context);
+    }
+
+    /// <summary>
+    /// Why <paramref name="body"/> is no JSON request of type <paramref name="input"/>, or null. A
+    /// body protobuf's JSON parser reads, strictly (unknown fields refused), is decoded once here;
+    /// only a refused one is read again to name what is wrong as exactly as can be.
+    /// </summary>
+    private static Google.Rpc.Status? JsonProblem(ReadOnlyMemory<byte> body, MessageDescriptor input)
+    {
+        string? problem;
+        try
+        {
+            // Values of the wrong type or out of range (a Duration past 10000 years, "1e999" for an
+            // int64) are transcoding's to refuse, but without details: protobuf's own JSON parser
+            // names the problem here.
+            var parsed = StrictJson.Parse(Encoding.UTF8.GetString(body.Span), input);
+            problem = OutOfRangeDuration(parsed, string.Empty);
+            if (problem is null && System.Text.Unicode.Utf8.IsValid(body.Span))
+            {
+                return null;
+            }
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            problem = e.Message;
+        }
+        catch (Exception e) when (e is InvalidJsonException or FormatException or OverflowException or ArgumentException or InvalidOperationException)
+        {
+            problem = "a value does not fit its field: " + e.Message;
+        }
+
+        // The body must be a JSON object of known fields ("{}" for an empty request).
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return RpcErrors.Malformed("the body must be a JSON object");
+            }
+
+            if (UnknownField(document.RootElement, input, string.Empty) is { } unknown)
+            {
+                return RpcErrors.UnknownField(unknown);
+            }
+        }
+        catch (JsonException e)
+        {
+            return RpcErrors.Malformed($"the body is not JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})");
+        }
+
+        return RpcErrors.Malformed(problem ?? "the body is not valid JSON for this request");
     }
 
     /// <summary>A Duration field whose value transcoding cannot read (it must fit a TimeSpan, short of protobuf's ±10000 years): its name, and why.</summary>

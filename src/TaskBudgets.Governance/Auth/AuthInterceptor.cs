@@ -4,6 +4,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Contract;
+using TaskBudgets.Governance.Telemetry;
 
 namespace TaskBudgets.Governance.Auth;
 
@@ -113,7 +114,11 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
 
         if (rules.Refusal(context.Method, request, who) is { } refusal)
         {
-            LogDenied(logger, who.KeyId, context.Method);
+            using (CallTrace.Begin(logger, context))
+            {
+                LogDenied(logger, who.KeyId, context.Method);
+            }
+
             throw RpcErrors.PermissionDenied(refusal);
         }
 

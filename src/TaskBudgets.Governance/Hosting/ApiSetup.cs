@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -55,7 +56,18 @@ public static class ApiSetup
             // "" is liveness (the process answers); the service name is readiness (the database too).
             o.Services.Map(string.Empty, r => !r.Tags.Contains("ready"));
             o.Services.Map(BudgetService.Descriptor.FullName, r => r.Tags.Contains("ready"));
+
+            // Answered from the last background pass: otherwise every Check, every probe, runs the
+            // checks (readiness opens a database connection) on the calling request.
+            o.UseHealthChecksCache = true;
         });
+        builder.Services.Configure<HealthCheckPublisherOptions>(o =>
+        {
+            // Primed at start (HealthCachePriming), then refreshed often enough for a probe every few seconds.
+            o.Delay = TimeSpan.FromSeconds(2);
+            o.Period = TimeSpan.FromSeconds(2);
+        });
+        builder.Services.AddHostedService<HealthCachePriming>();
         return builder;
     }
 

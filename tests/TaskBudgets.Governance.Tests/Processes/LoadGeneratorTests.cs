@@ -5,20 +5,20 @@ namespace TaskBudgets.Governance.Tests.Processes;
 
 /// <summary>
 /// The load generator (tests/TaskBudgets.LoadTest) as anyone runs it, in short runs: it starts its
-/// own server, drives it, and reports throughput, latency, errors, the no-op baseline and the ratio.
+/// own server, drives it, and reports throughput, latency, errors, the bare and health baselines and the ratios.
 /// What its figures are worth is for docs/performance.md; here, that it measures at all.
 /// </summary>
 public sealed class LoadGeneratorTests
 {
     [Fact]
-    public async Task A_budget_run_reports_both_phases_their_latency_and_the_ratio_of_each_round()
+    public async Task A_budget_run_reports_bare_health_and_GetBudget_with_server_CPU_and_the_ratios_of_each_round()
     {
-        var (exit, report, progress) = await RunAsync("--start-server", "sqlite", "--mode", "budget", "--baseline", "--rounds", "2", "--concurrency", "8", "--orgs", "2", "--warmup", "3s", "--duration", "2s", "--json");
+        var (exit, report, progress) = await RunAsync("--start-server", "sqlite", "--mode", "budget", "--baseline", "--rounds", "2", "--concurrency", "8", "--orgs", "2", "--warmup", "3s", "--round-warmup", "1s", "--duration", "2s", "--json");
 
         Assert.True(exit == 0, $"exit {exit}:\n{progress}");
         var root = report.RootElement;
         var phases = root.GetProperty("phases").EnumerateArray().ToList();
-        Assert.Equal(["baseline", "GetBudget"], phases.Select(p => p.GetProperty("name").GetString()));
+        Assert.Equal(["bare", "health", "GetBudget"], phases.Select(p => p.GetProperty("name").GetString()));
         foreach (var phase in phases)
         {
             Assert.True(phase.GetProperty("ok").GetInt64() > 0, phase.ToString());
@@ -27,15 +27,21 @@ public sealed class LoadGeneratorTests
             Assert.InRange(latency.GetProperty("p50").GetDouble(), 0.001, latency.GetProperty("p99").GetDouble());
             Assert.True(latency.GetProperty("p999").GetDouble() >= latency.GetProperty("p99").GetDouble());
 
-            // The server's CPU comes from its /metrics: the started server's HTTP port was found.
+            // The server's CPU comes from its /metrics (the started server's HTTP port was found),
+            // the bare server's from its process.
             Assert.True(phase.GetProperty("serverMicrosPerOp").GetDouble() > 0, phase.ToString());
         }
 
-        var ratios = root.GetProperty("ratios");
-        var expected = phases[1].GetProperty("throughput").GetDouble() / phases[0].GetProperty("throughput").GetDouble();
-        Assert.Equal(expected, ratios.GetProperty("throughput").GetDouble(), 6);
-        Assert.Equal(2, ratios.GetProperty("throughputPerRound").GetArrayLength());
+        var getBudget = root.GetProperty("ratios").EnumerateArray().Single(r => r.GetProperty("phase").GetString() == "GetBudget" && r.GetProperty("against").GetString() == "bare");
+        var expected = phases[2].GetProperty("throughput").GetDouble() / phases[0].GetProperty("throughput").GetDouble();
+        Assert.Equal(expected, getBudget.GetProperty("throughput").GetDouble(), 6);
+        var cpu = phases[2].GetProperty("serverMicrosPerOp").GetDouble() / phases[0].GetProperty("serverMicrosPerOp").GetDouble();
+        Assert.Equal(cpu, getBudget.GetProperty("cpuPerOp").GetDouble(), 6);
+        Assert.Equal(2, getBudget.GetProperty("throughputByRound").GetArrayLength());
+        Assert.Equal(2, getBudget.GetProperty("cpuPerOpByRound").GetArrayLength());
+        Assert.Equal(4, root.GetProperty("targets").GetArrayLength());
         Assert.Contains("server ready", progress, StringComparison.Ordinal);
+        Assert.Contains("bare server ready", progress, StringComparison.Ordinal);
     }
 
     [Fact]

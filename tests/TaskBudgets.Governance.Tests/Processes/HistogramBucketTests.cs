@@ -28,7 +28,7 @@ public sealed class HistogramBucketTests
 
         var histograms = scrape.Types.Where(t => t.Value == "histogram").Select(t => t.Key).Order().ToList();
         Assert.Superset(
-            new HashSet<string> { "taskbudgets_report_flush_duration_seconds", "taskbudgets_rpc_duration_seconds", "taskbudgets_usage_ratio", "taskbudgets_report_batch_size", "http_server_request_duration_seconds" },
+            new HashSet<string> { "taskbudgets_report_flush_duration_seconds", "taskbudgets_rpc_duration_seconds", "taskbudgets_usage_ratio", "taskbudgets_report_batch_size" },
             new HashSet<string>(histograms));
 
         var problems = new List<string>();

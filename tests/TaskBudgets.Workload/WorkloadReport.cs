@@ -62,6 +62,12 @@ internal static class WorkloadReport
             var gap = Math.Abs(adaptivePhase.Total.TruncationRate - fixedPhase.Total.TruncationRate);
             output.WriteLine();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"efficiency ratio (adaptive / fixed, total): {ratio:0.00}x; truncation rates {Pct(adaptivePhase.Total.TruncationRate)} vs {Pct(fixedPhase.Total.TruncationRate)} ({gap * 100:0.00} points apart)"));
+            if (adaptivePhase.Worst is { } worst)
+            {
+                var share = adaptivePhase.Total.Efficiency == 0 ? 0 : worst.Efficiency / adaptivePhase.Total.Efficiency;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst {PhaseMetrics.WindowCalls:N0}-call window of the adaptive phase (learning included): calls {worst.FirstCall + 1:N0}..{worst.FirstCall + PhaseMetrics.WindowCalls:N0}, efficiency {Pct(worst.Efficiency)} at {Pct(worst.TruncationRate)} truncation, {share:0.00}x the measured efficiency (target >= 0.50x)"));
+            }
+
             output.WriteLine(ratio >= 2 && gap <= 0.005
                 ? "target met: at least 2x the fixed budget's efficiency at the same truncation rate (within 0.5 points)"
                 : string.Create(CultureInfo.InvariantCulture, $"target NOT met: needs >= 2.00x at <= 0.50 points apart; got {ratio:0.00}x at {gap * 100:0.00} points"));

@@ -54,6 +54,21 @@ internal static class WorkloadReport
             var offlineFixed = needs.FixedEfficiency(fixedBudget);
             output.WriteLine();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline reference (sampled needs): fixed budget efficiency {Pct(offlineFixed)}; each task type at its own budget for {Pct(workload.TargetTruncationRate)} (hindsight oracle) {Pct(oracle)}, {oracle / offlineFixed:0.00}x fixed"));
+            var optimal = needs.OptimalAllocation(workload.TargetTruncationRate);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"optimal per-type allocation (full knowledge, the tier's target shared across types): efficiency {Pct(optimal.Efficiency)} at {Pct(optimal.TruncationRate)} truncation; budgets {string.Join(", ", optimal.Budgets.Select(b => b.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            if (adaptivePhase is not null)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / optimal.Efficiency:0.000}x its efficiency (target >= 0.98x) at {adaptivePhase.Total.TruncationRate / workload.TargetTruncationRate:0.00}x the target truncation (target <= 1.10x)"));
+            }
+
+            if (needs.OptimalAllocationByHint(workload.TargetTruncationRate) is { } byHint)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"optimal per-type-and-hint allocation (full knowledge, one budget per task type and hint band): efficiency {Pct(byHint.Efficiency)} at {Pct(byHint.TruncationRate)} truncation"));
+                if (adaptivePhase is not null)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / byHint.Efficiency:0.000}x its efficiency (target >= 0.90x) at {adaptivePhase.Total.TruncationRate / workload.TargetTruncationRate:0.00}x the target truncation (target <= 1.10x)"));
+                }
+            }
         }
 
         if (adaptivePhase is not null)

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
 
 namespace TaskBudgets.Governance.Budgeting.Calibration;
 
@@ -105,7 +106,11 @@ public sealed class CalibrationSnapshot
                 var samples = s.Samples(nowMs, settings.HalfLife);
                 if (tier.Rules.GetValueOrDefault(key.TaskType) is { } rule && samples > 1e-9)
                 {
-                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens)));
+                    // With a learned hint effect the base is fitted to what calls would need at the
+                    // average hint, so that each call's hint factor brings it to its own need.
+                    var factors = s.HintFactors(settings.ComplexityMinSamples, BudgetDecision.MaxComplexityFactor);
+                    var usage = factors is null ? s.Reasoning : s.HintAdjusted(factors);
+                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(usage, rule.MaxReasoningTokens), factors is null ? default : [.. factors]));
                 }
             }
 
@@ -190,16 +195,20 @@ public sealed class CalibrationSnapshot
                 fit?.Mean ?? 0,
                 fit is not null,
                 target,
-                r.Key.OrgId.Length > 0);
+                r.Key.OrgId.Length > 0,
+                r.HintFactors);
 
             var s = r.Stats;
+
+            // What calls used, as they came (the curve the budgets come from may be hint-adjusted).
+            var used = r.HintFactors.IsDefault ? r.Curve : new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
             views.Add(new CalibrationView(
                 r.Key,
                 r.Samples,
-                r.Curve.Percentile(0.50),
-                r.Curve.Percentile(0.90),
-                r.Curve.Percentile(0.95),
-                r.Curve.Percentile(0.99),
+                used.Percentile(0.50),
+                used.Percentile(0.90),
+                used.Percentile(0.95),
+                used.Percentile(0.99),
                 s.Calls > 0 ? s.Truncations / s.Calls : 0,
                 s.ReasoningGranted > 0 ? s.ReasoningUsed / s.ReasoningGranted : 0,
                 s.Calls > 0 ? s.OverGrants / s.Calls : 0,
@@ -223,7 +232,8 @@ public sealed class CalibrationSnapshot
     private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
         Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
 
-    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve)
+    /// <param name="Curve">Of hint-adjusted usage where <paramref name="HintFactors"/> are learned, else of usage.</param>
+    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors)
     {
         /// <summary>Some call completed: the curve says something below the rule's max.</summary>
         public bool Sizable { get; } = Stats.Reasoning.TotalWeight > Stats.Truncations + 1e-9;

@@ -162,6 +162,36 @@ public class CalibrationSnapshotTests
     }
 
     [Fact]
+    public void With_an_informative_hint_the_base_is_fitted_to_hint_adjusted_usage_and_the_tier_stays_at_its_target()
+    {
+        // The need grows 16x from hint 0 to hint 1, times a log-normal spread (sigma 0.3) the hint
+        // does not explain.
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+        var random = new Random(4);
+        var calls = new List<(double Hint, long Need)>();
+        for (var i = 0; i < 4000; i++)
+        {
+            var hint = random.NextDouble();
+            var spread = Math.Exp(0.3 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            calls.Add((hint, (long)(250 * Math.Pow(16, hint) * spread)));
+        }
+
+        var stats = Stats(calls.Count, i => new CalibrationSample(calls[i].Need, calls[i].Need + 10, 20_000, false, false, calls[i].Hint));
+        var budget = Build(new() { [new("t", "cheap", "")] = stats }).Recommend("t", "cheap", rule);
+
+        // What the calls would get with their hints, and how many would be truncated.
+        var granted = calls.Select(c => (long)Math.Round(budget.BaseTokens * budget.HintFactor(c.Hint, 4))).ToArray();
+        var truncated = calls.Where((c, i) => c.Need > granted[i]).Count() / (double)calls.Count;
+        var reservedPerCall = granted.Average();
+        var withoutHint = Build(new() { [new("t", "cheap", "")] = Stats(calls.Count, i => Used(calls[i].Need)) }).Recommend("t", "cheap", rule);
+
+        Assert.Equal(CalibrationStats.HintBands, budget.HintFactors.Length);
+        Assert.InRange(truncated, 0.01, 0.05); // at the tier's 5% target, not far under it
+        Assert.True(reservedPerCall < 0.7 * withoutHint.BaseTokens, $"with the hint {reservedPerCall:0} per call, without {withoutHint.BaseTokens}");
+        Assert.InRange(budget.HintFactor(0.95, 4) / budget.HintFactor(0.05, 4), 8, 16); // 16^0.9 = 12
+    }
+
+    [Fact]
     public void Looking_up_a_budget_allocates_nothing()
     {
         var snapshot = Build(new() { [new("t", "cheap", "")] = Stats(300, i => Used(500)) });

@@ -19,11 +19,11 @@ internal sealed partial class Commands
             s.Output.Write(r, () =>
             {
                 s.Output.Table(
-                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "MODE"],
+                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P95", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "MODE"],
                     r.Calibrations.Select(c => new[]
                     {
                         c.Tier, c.TaskType, c.OrgId.Length == 0 ? "-" : c.OrgId, c.Samples.ToString("0", CultureInfo.InvariantCulture),
-                        N(c.UsedP50), N(c.UsedP90), N(c.UsedP99), Percent(c.TruncationRate), Percent(c.ReservationEfficiency),
+                        Used(c.UsedP50, c.UsedP50Censored), Used(c.UsedP90, c.UsedP90Censored), Used(c.UsedP95, c.UsedP95Censored), Used(c.UsedP99, c.UsedP99Censored), Percent(c.TruncationRate), Percent(c.ReservationEfficiency),
                         N(c.CurrentBudget), N(c.RecommendedBudget), Percent(c.ProjectedTruncationRate), N(c.ProjectedReservedTokensPerCall),
                         !c.Adaptive ? "static" : c.Active ? "adaptive" : $"adaptive (needs {c.MinSamples})",
                     }));
@@ -32,6 +32,9 @@ internal sealed partial class Commands
             return ExitCodes.Ok;
         }, tier, taskType, org);
     }
+
+    /// <summary>A percentile of what calls used, or where the data cannot place it, the value it lies beyond.</summary>
+    private static string Used(long tokens, bool censored) => censored ? $"beyond {N(tokens)} (censored)" : N(tokens);
 
     private static string Percent(double share) => share.ToString("0.0%", CultureInfo.InvariantCulture);
 }

@@ -66,6 +66,8 @@ public class DecisionBenchmarks
     // What CalibrationSnapshot.Recommend hands the decision: a learned base, ladder and hint effect.
     private readonly CalibratedBudget calibrated = new(5_000, 3_100, 6_200, 8_000, 8_192, 1.4, 0.5, true, 0.02, false);
 
+    private readonly CalibratedBudget banded = new(5_000, 3_100, 6_200, 8_000, 8_192, 1.4, 0.5, true, 0.02, false, [0.3, 0.4, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.4, 3.5]);
+
     /// <summary>The common case: default budget, roomy quotas, no task.</summary>
     [Benchmark(Baseline = true)]
     public long Default() => BudgetDecision.Decide(Rule, plain, Claude, roomy).ReasoningTokens;
@@ -77,6 +79,10 @@ public class DecisionBenchmarks
     /// <summary>An adaptive rule: calibrated base moved by the learned complexity effect, calibrated escalation.</summary>
     [Benchmark]
     public long Adaptive() => BudgetDecision.Decide(AdaptiveRule, shaped, Claude, roomy, null, calibrated).ReasoningTokens;
+
+    /// <summary>An adaptive rule with learned hint bands: the base fitted to hint-adjusted usage, times the hint band's factor.</summary>
+    [Benchmark]
+    public long AdaptiveHintBands() => BudgetDecision.Decide(AdaptiveRule, shaped, Claude, roomy, null, banded).ReasoningTokens;
 
     /// <summary>Soft limit and quota cap (a REDUCED decision).</summary>
     [Benchmark]

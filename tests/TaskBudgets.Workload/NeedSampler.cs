@@ -1,22 +1,63 @@
 namespace TaskBudgets.Workload;
 
-/// <summary>One call of the workload: its task type (index into the workload's task types) and what it really needs.</summary>
-internal readonly record struct PlannedCall(int TaskType, long Need);
+/// <summary>One call of the workload: its task type (index into the workload's task types), what it really needs and the complexity hint it is sent with (if any).</summary>
+internal readonly record struct PlannedCall(int TaskType, long Need, double? Complexity = null);
 
 /// <summary>
 /// Draws calls from a workload with a seeded generator, so a seed gives the same calls in the same
 /// order on every run and machine (System.Random with a seed is the documented, stable algorithm).
 /// </summary>
-internal sealed class NeedSampler(WorkloadFile workload, int seed)
+/// <param name="hintCorrelation">
+/// When set (R, 0..1), every call carries a complexity hint correlated with its need: the normal CDF
+/// of R x the call's standardised log need (within its task type) + sqrt(1 - R^2) x noise. The
+/// noise has its own stream, so the needs are the same with or without hints.
+/// </param>
+internal sealed class NeedSampler(WorkloadFile workload, int seed, double? hintCorrelation = null)
 {
     private readonly Random random = new(seed);
+    private readonly Random noise = new(seed ^ 0x5eed);
     private readonly double[] shares = Cumulative(workload.TaskTypes.Select(t => t.Share));
     private readonly double[][] weights = workload.TaskTypes.Select(t => Cumulative(t.Need.Select(c => c.Weight))).ToArray();
+    private (double Mean, double Sd)[]? logNeed;
 
     public PlannedCall Next()
     {
         var type = Pick(shares, random.NextDouble());
-        return new PlannedCall(type, Need(type));
+        var need = Need(type);
+        return new PlannedCall(type, need, hintCorrelation is { } r ? Hint(type, need, r) : null);
+    }
+
+    /// <summary>The hint of a call of <paramref name="type"/> that needs <paramref name="need"/>.</summary>
+    private double Hint(int type, long need, double r)
+    {
+        logNeed ??= LogNeedMoments();
+        var (mean, sd) = logNeed[type];
+        var z = sd > 0 ? (Math.Log(need) - mean) / sd : 0;
+        return NormalCdf((r * z) + (Math.Sqrt(Math.Max(0, 1 - (r * r))) * StandardNormal(noise)));
+    }
+
+    /// <summary>Mean and standard deviation of ln(need) per task type, from a sample of its own (a fixed seed).</summary>
+    private (double, double)[] LogNeedMoments()
+    {
+        var sampler = new NeedSampler(workload, 20_261_206);
+        var moments = new (double, double)[workload.TaskTypes.Count];
+        for (var t = 0; t < moments.Length; t++)
+        {
+            var logs = Enumerable.Range(0, 20_000).Select(_ => Math.Log(sampler.Need(t))).ToArray();
+            var mean = logs.Average();
+            moments[t] = (mean, Math.Sqrt(logs.Sum(l => (l - mean) * (l - mean)) / logs.Length));
+        }
+
+        return moments;
+    }
+
+    /// <summary>The standard normal CDF (Abramowitz and Stegun 7.1.26 for erf; error below 2e-7).</summary>
+    private static double NormalCdf(double x)
+    {
+        var t = 1.0 / (1.0 + (0.3275911 * Math.Abs(x) / Math.Sqrt(2)));
+        var poly = t * (0.254829592 + (t * (-0.284496736 + (t * (1.421413741 + (t * (-1.453152027 + (t * 1.061405429))))))));
+        var erf = 1.0 - (poly * Math.Exp(-x * x / 2));
+        return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
     }
 
     public PlannedCall[] Plan(int calls)
@@ -38,7 +79,7 @@ internal sealed class NeedSampler(WorkloadFile workload, int seed)
         double need;
         if (component.Lognormal is { } logNormal)
         {
-            need = logNormal.Median * Math.Exp(logNormal.Sigma * StandardNormal());
+            need = logNormal.Median * Math.Exp(logNormal.Sigma * StandardNormal(random));
         }
         else
         {
@@ -50,7 +91,7 @@ internal sealed class NeedSampler(WorkloadFile workload, int seed)
     }
 
     /// <summary>Box-Muller.</summary>
-    private double StandardNormal()
+    private static double StandardNormal(Random random)
     {
         var u1 = 1.0 - random.NextDouble();
         var u2 = random.NextDouble();

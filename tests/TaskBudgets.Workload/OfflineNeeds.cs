@@ -1,3 +1,5 @@
+using TaskBudgets.Governance.Budgeting.Calibration;
+
 namespace TaskBudgets.Workload;
 
 /// <summary>
@@ -8,22 +10,32 @@ internal sealed class OfflineNeeds
 {
     private readonly long[] pooled;
     private readonly long[][] byType;
+    private readonly long[][][]? byTypeAndBand;
 
-    private OfflineNeeds(long[] pooled, long[][] byType)
+    private OfflineNeeds(long[] pooled, long[][] byType, long[][][]? byTypeAndBand)
     {
         this.pooled = pooled;
         this.byType = byType;
+        this.byTypeAndBand = byTypeAndBand;
     }
 
+    /// <summary>The sampled calls carry complexity hints (grouped in the service's hint bands).</summary>
+    public bool Hinted => byTypeAndBand is not null;
+
     /// <summary>Draws <paramref name="calls"/> calls (their own seed, so the sample is not the calls sent).</summary>
-    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls)
+    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls, double? hintCorrelation = null)
     {
-        var plan = new NeedSampler(workload, seed).Plan(calls);
+        var plan = new NeedSampler(workload, seed, hintCorrelation).Plan(calls);
         var pooled = plan.Select(c => c.Need).Order().ToArray();
-        var byType = Enumerable.Range(0, workload.TaskTypes.Count)
-            .Select(t => plan.Where(c => c.TaskType == t).Select(c => c.Need).Order().ToArray())
-            .ToArray();
-        return new OfflineNeeds(pooled, byType);
+        var types = Enumerable.Range(0, workload.TaskTypes.Count);
+        var byType = types.Select(t => plan.Where(c => c.TaskType == t).Select(c => c.Need).Order().ToArray()).ToArray();
+        var byBand = hintCorrelation is null
+            ? null
+            : types.Select(t => Enumerable.Range(0, CalibrationStats.HintBands)
+                    .Select(b => plan.Where(c => c.TaskType == t && CalibrationStats.Band(c.Complexity!.Value) == b).Select(c => c.Need).Order().ToArray())
+                    .ToArray())
+                .ToArray();
+        return new OfflineNeeds(pooled, byType, byBand);
     }
 
     /// <summary>
@@ -75,6 +87,52 @@ internal sealed class OfflineNeeds
         }
 
         return reserved == 0 ? 0 : used / reserved;
+    }
+
+    /// <summary>
+    /// The best allocation there is for one budget per task type, with full knowledge of the needs:
+    /// the least reserved tokens per call with at most <paramref name="target"/> of all calls
+    /// truncated (the tier's target shared out across task types, as the service's allocation does
+    /// from its estimates). Its budgets, efficiency and truncation rate over the sampled calls.
+    /// </summary>
+    public (long[] Budgets, double Efficiency, double TruncationRate) OptimalAllocation(double target) => Optimal(byType, target);
+
+    /// <summary>
+    /// As <see cref="OptimalAllocation"/>, with one budget per task type and hint band (the
+    /// service's <see cref="CalibrationStats.HintBands"/> bands): the best a policy that knows the
+    /// distributions can do with the hint. Null without hints.
+    /// </summary>
+    public (long[] Budgets, double Efficiency, double TruncationRate)? OptimalAllocationByHint(double target) =>
+        byTypeAndBand is null ? null : Optimal([.. byTypeAndBand.SelectMany(bands => bands)], target);
+
+    private (long[] Budgets, double Efficiency, double TruncationRate) Optimal(long[][] groups, double target)
+    {
+        var items = new List<AllocationItem>();
+        for (var t = 0; t < groups.Length; t++)
+        {
+            var needs = groups[t];
+            var candidates = new List<(long Budget, double Survival)> { (0, needs.Length == 0 ? 0 : 1.0) };
+            for (var i = 0; i < needs.Length; i++)
+            {
+                if (i + 1 == needs.Length || needs[i + 1] != needs[i])
+                {
+                    candidates.Add((needs[i], (double)(needs.Length - i - 1) / needs.Length));
+                }
+            }
+
+            items.Add(new AllocationItem(pooled.Length == 0 ? 0 : (double)needs.Length / pooled.Length, candidates));
+        }
+
+        var budgets = TierAllocation.Allocate(items, 0, target);
+        double used = 0, reserved = 0, truncated = 0;
+        for (var t = 0; t < groups.Length; t++)
+        {
+            used += groups[t].Sum(need => (double)Math.Min(need, budgets[t]));
+            reserved += (double)budgets[t] * groups[t].Length;
+            truncated += groups[t].Count(need => need > budgets[t]);
+        }
+
+        return (budgets, reserved == 0 ? 0 : used / reserved, pooled.Length == 0 ? 0 : truncated / pooled.Length);
     }
 
     /// <summary>The reservation efficiency of one budget for every call.</summary>

@@ -11,9 +11,18 @@ internal sealed record TypeMetrics(string TaskType, long Calls, long Truncations
     public double ReservedPerCall => Calls == 0 ? 0 : (double)Reserved / Calls;
 }
 
+/// <summary>The efficiency of the least efficient run of <see cref="PhaseMetrics.WindowCalls"/> calls of a phase (in plan order), and where it starts.</summary>
+internal readonly record struct WorstWindow(int FirstCall, double Efficiency, double TruncationRate);
+
 /// <summary>The metrics of one phase over its measured calls: per task type and in total.</summary>
 internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCalls, IReadOnlyList<TypeMetrics> ByType, TypeMetrics Total)
 {
+    /// <summary>Calls per window when looking for the phase's worst stretch (while learning, say).</summary>
+    public const int WindowCalls = 1_000;
+
+    /// <summary>The least efficient of the phase's consecutive, non-overlapping windows, measured or not; null with fewer calls than a window.</summary>
+    public WorstWindow? Worst { get; init; }
+
     /// <summary>Measures the calls from <paramref name="first"/> on (0-based index into the phase's calls).</summary>
     public static PhaseMetrics Of(string phase, WorkloadFile workload, CallRecord[] records, int first)
     {
@@ -27,7 +36,22 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
             byType.Add(Sum(workload.TaskTypes[t].Name, measured, t));
         }
 
-        return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, -1));
+        return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, -1)) { Worst = WorstOf(records) };
+    }
+
+    private static WorstWindow? WorstOf(CallRecord[] records)
+    {
+        WorstWindow? worst = null;
+        for (var start = 0; start + WindowCalls <= records.Length; start += WindowCalls)
+        {
+            var window = Sum("window", records.AsSpan(start, WindowCalls), -1);
+            if (worst is null || window.Efficiency < worst.Value.Efficiency)
+            {
+                worst = new WorstWindow(start, window.Efficiency, window.TruncationRate);
+            }
+        }
+
+        return worst;
     }
 
     private static TypeMetrics Sum(string name, ReadOnlySpan<CallRecord> records, int type)

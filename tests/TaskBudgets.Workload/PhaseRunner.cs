@@ -50,7 +50,7 @@ internal static class PhaseRunner
     {
         var taskType = workload.TaskTypes[call.TaskType].Name;
         var grant = await budgets.GetBudgetAsync(
-            new GetBudgetRequest { OrgId = orgId, TaskType = taskType, Model = workload.Model, Features = new TaskFeatures { EstimatedInputTokens = 500 } },
+            new GetBudgetRequest { OrgId = orgId, TaskType = taskType, Model = workload.Model, Features = Features(call) },
             cancellationToken: cancellationToken);
         var budget = grant.Budget.ReasoningTokens;
         var truncated = call.Need > budget;
@@ -67,5 +67,16 @@ internal static class PhaseRunner
             },
             cancellationToken: cancellationToken);
         return new CallRecord(call.TaskType, call.Need, budget, used, truncated);
+    }
+
+    private static TaskFeatures Features(PlannedCall call)
+    {
+        var features = new TaskFeatures { EstimatedInputTokens = 500 };
+        if (call.Complexity is { } hint)
+        {
+            features.Complexity = hint;
+        }
+
+        return features;
     }
 }

@@ -16,12 +16,17 @@ internal sealed class WorkloadOptions
           --fixed-calls N     calls of the fixed phase (nothing to learn: all measured). default 10000
           --phases LIST       fixed,adaptive (default) or fixed (a server without adaptive rules)
           --min-samples N     the adaptive rules' min_samples. default 200
+          --adaptive-default N  what the adaptive rules grant until they have learnt. default: the fixed budget
+          --hint-correlation R  send a complexity hint with every adaptive call: the normal CDF of R x the
+                              call's standardised log need + sqrt(1 - R^2) x noise (0 <= R <= 1). default: no hint
           --seed N            the generator's seed: same seed, same calls. default 7
           --concurrency N     calls in flight. default 16
           --server URL        a running server's gRPC address; the workload's policy is applied to it
                               (as `taskbudgets apply -f`) with --key (or TASKBUDGETS_API_KEY), an admin key.
                               Default: start one here (SQLite in a temp directory, free loopback ports)
           --key KEY           admin key for --server
+          --sync-interval S   the started server's Calibration:SyncInterval in seconds (how often budgets
+                              are rebuilt). default: the server's (10)
           --server-dll PATH   default src/TaskBudgets.Governance/bin/Release/net10.0/TaskBudgets.Governance.dll
           --out FILE          the SVG chart. default adaptive-tradeoff.svg
           --policy-out FILE   also write the generated policy file here
@@ -48,6 +53,15 @@ internal sealed class WorkloadOptions
     public string? Key { get; set; }
 
     public string? ServerDll { get; set; }
+
+    /// <summary>The adaptive rules' default budget; null for the fixed budget.</summary>
+    public long? AdaptiveDefault { get; set; }
+
+    /// <summary>R of the adaptive calls' complexity hint; null for no hint.</summary>
+    public double? HintCorrelation { get; set; }
+
+    /// <summary>The started server's Calibration:SyncInterval; null for its default.</summary>
+    public TimeSpan? SyncInterval { get; set; }
 
     public string Out { get; set; } = "adaptive-tradeoff.svg";
 
@@ -82,6 +96,17 @@ internal sealed class WorkloadOptions
                 case "--server": o.Server = Value(); break;
                 case "--key": o.Key = Value(); break;
                 case "--server-dll": o.ServerDll = Value(); break;
+                case "--adaptive-default": o.AdaptiveDefault = Count(1); break;
+                case "--hint-correlation":
+                    o.HintCorrelation = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0 and <= 1
+                        ? r
+                        : throw new ArgumentException("--hint-correlation must be between 0 and 1");
+                    break;
+                case "--sync-interval":
+                    o.SyncInterval = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3600
+                        ? TimeSpan.FromSeconds(seconds)
+                        : throw new ArgumentException("--sync-interval must be seconds between 0.1 and 3600");
+                    break;
                 case "--out": o.Out = Value(); break;
                 case "--policy-out": o.PolicyOut = Value(); break;
                 case "--phases":
@@ -100,6 +125,11 @@ internal sealed class WorkloadOptions
         if (o.MeasureLast > o.Calls)
         {
             throw new ArgumentException("--measure-last must be at most --calls");
+        }
+
+        if (o.Server is not null && o.SyncInterval is not null)
+        {
+            throw new ArgumentException("--sync-interval is for a server started here; set Calibration:SyncInterval on --server's own");
         }
 
         if (o.Server is not null && string.IsNullOrEmpty(o.Key))

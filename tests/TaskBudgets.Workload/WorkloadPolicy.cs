@@ -23,7 +23,8 @@ internal static class WorkloadPolicy
     /// <param name="fixedBudget">The fixed phase's single budget; also the adaptive rules' default until they have learnt.</param>
     /// <param name="adaptive">Include the adaptive tier (its rule fields need a server with the calibration core).</param>
     /// <param name="minSamples">The adaptive rules' min_samples.</param>
-    public static string Yaml(WorkloadFile workload, long fixedBudget, bool adaptive, int minSamples)
+    /// <param name="adaptiveDefault">What the adaptive rules grant until they have learnt (default: the fixed budget).</param>
+    public static string Yaml(WorkloadFile workload, long fixedBudget, bool adaptive, int minSamples, long? adaptiveDefault = null)
     {
         ArgumentNullException.ThrowIfNull(workload);
         var answer = workload.AnswerTokens + 824; // the answer allowance: room for the answer beyond reasoning
@@ -63,7 +64,7 @@ internal static class WorkloadPolicy
                 y.Append(CultureInfo.InvariantCulture, $"""
                           - task_type: "{name}"
                             min_reasoning_tokens: {AdaptiveMin}
-                            default_reasoning_tokens: {fixedBudget}
+                            default_reasoning_tokens: {adaptiveDefault ?? fixedBudget}
                             max_reasoning_tokens: {AdaptiveMax}
                             answer_tokens: {answer}
                             max_output_tokens: {AdaptiveMax + answer}

@@ -54,6 +54,21 @@ internal static class WorkloadReport
             var offlineFixed = needs.FixedEfficiency(fixedBudget);
             output.WriteLine();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline reference (sampled needs): fixed budget efficiency {Pct(offlineFixed)}; each task type at its own budget for {Pct(workload.TargetTruncationRate)} (hindsight oracle) {Pct(oracle)}, {oracle / offlineFixed:0.00}x fixed"));
+            var optimal = needs.OptimalAllocation(workload.TargetTruncationRate);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"optimal per-type allocation (full knowledge, the tier's target shared across types): efficiency {Pct(optimal.Efficiency)} at {Pct(optimal.TruncationRate)} truncation; budgets {string.Join(", ", optimal.Budgets.Select(b => b.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            if (adaptivePhase is not null)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / optimal.Efficiency:0.000}x its efficiency (target >= 0.98x) at {adaptivePhase.Total.TruncationRate / workload.TargetTruncationRate:0.00}x the target truncation (target <= 1.10x)"));
+            }
+
+            if (needs.OptimalAllocationByHint(workload.TargetTruncationRate) is { } byHint)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"optimal per-type-and-hint allocation (full knowledge, one budget per task type and hint band): efficiency {Pct(byHint.Efficiency)} at {Pct(byHint.TruncationRate)} truncation"));
+                if (adaptivePhase is not null)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / byHint.Efficiency:0.000}x its efficiency (target >= 0.90x) at {adaptivePhase.Total.TruncationRate / workload.TargetTruncationRate:0.00}x the target truncation (target <= 1.10x)"));
+                }
+            }
         }
 
         if (adaptivePhase is not null)
@@ -62,6 +77,12 @@ internal static class WorkloadReport
             var gap = Math.Abs(adaptivePhase.Total.TruncationRate - fixedPhase.Total.TruncationRate);
             output.WriteLine();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"efficiency ratio (adaptive / fixed, total): {ratio:0.00}x; truncation rates {Pct(adaptivePhase.Total.TruncationRate)} vs {Pct(fixedPhase.Total.TruncationRate)} ({gap * 100:0.00} points apart)"));
+            if (adaptivePhase.Worst is { } worst)
+            {
+                var share = adaptivePhase.Total.Efficiency == 0 ? 0 : worst.Efficiency / adaptivePhase.Total.Efficiency;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst {PhaseMetrics.WindowCalls:N0}-call window of the adaptive phase (learning included): calls {worst.FirstCall + 1:N0}..{worst.FirstCall + PhaseMetrics.WindowCalls:N0}, efficiency {Pct(worst.Efficiency)} at {Pct(worst.TruncationRate)} truncation, {share:0.00}x the measured efficiency (target >= 0.50x)"));
+            }
+
             output.WriteLine(ratio >= 2 && gap <= 0.005
                 ? "target met: at least 2x the fixed budget's efficiency at the same truncation rate (within 0.5 points)"
                 : string.Create(CultureInfo.InvariantCulture, $"target NOT met: needs >= 2.00x at <= 0.50 points apart; got {ratio:0.00}x at {gap * 100:0.00} points"));

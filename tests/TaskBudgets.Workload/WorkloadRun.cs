@@ -23,9 +23,9 @@ internal static class WorkloadRun
         ArgumentNullException.ThrowIfNull(options);
 
         // The offline sample has its own seed: the fixed budget is not fitted to the very calls it is measured on.
-        var needs = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls);
+        var needs = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation);
         var fixedBudget = needs.BestFixedBudget(workload.TargetTruncationRate);
-        return (needs, fixedBudget, WorkloadPolicy.Yaml(workload, fixedBudget, options.Adaptive, options.MinSamples));
+        return (needs, fixedBudget, WorkloadPolicy.Yaml(workload, fixedBudget, options.Adaptive, options.MinSamples, options.AdaptiveDefault ?? fixedBudget));
     }
 
     /// <summary>Runs both phases against a server that already has the workload's policy.</summary>
@@ -44,7 +44,7 @@ internal static class WorkloadRun
         PhaseMetrics? adaptiveMetrics = null;
         if (options.Adaptive)
         {
-            var adaptivePlan = new NeedSampler(workload, options.Seed + 1).Plan(options.Calls);
+            var adaptivePlan = new NeedSampler(workload, options.Seed + 1, options.HintCorrelation).Plan(options.Calls);
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"adaptive phase: {options.Calls:N0} calls, measured over the last {options.MeasureLast:N0}"));
             var adaptiveCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.AdaptiveOrg, adaptivePlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken);
             adaptiveMetrics = PhaseMetrics.Of("adaptive", workload, adaptiveCalls, options.Calls - options.MeasureLast);
@@ -77,7 +77,7 @@ internal static class WorkloadRun
         }
         else
         {
-            started = await WorkloadServer.StartAsync(policy, options.ServerDll, log);
+            started = await WorkloadServer.StartAsync(policy, options.ServerDll, options.SyncInterval, log);
             address = started.GrpcAddress;
             key = WorkloadServer.AdminKey;
         }

@@ -23,7 +23,7 @@ internal sealed class WorkloadServer : IAsyncDisposable
 
     public string GrpcAddress => server.GrpcAddress.ToString().TrimEnd('/');
 
-    public static async Task<WorkloadServer> StartAsync(string policyYaml, string? serverDll, TextWriter log)
+    public static async Task<WorkloadServer> StartAsync(string policyYaml, string? serverDll, TimeSpan? syncInterval, TextWriter log)
     {
         var dll = serverDll ?? LocalServer.BuiltAssembly();
         if (!File.Exists(dll))
@@ -47,6 +47,11 @@ internal sealed class WorkloadServer : IAsyncDisposable
             ["Auth:RequestBurst"] = "100000000",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (syncInterval is { } interval)
+        {
+            settings["Calibration:SyncInterval"] = interval.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         var serverLog = new StreamWriter(Path.Combine(directory, "server.log")) { AutoFlush = true };
         try
         {

@@ -37,6 +37,11 @@ public static class CalibrationGauges
             () => Budgets(calibration),
             "{token}",
             "Base reasoning budget per tier and task type: budget=\"current\" (in force) and budget=\"recommended\" (the calibration's).");
+        meter.CreateObservableGauge(
+            "taskbudgets.calibration.used_tokens",
+            () => Percentiles(calibration),
+            "{token}",
+            "Reasoning tokens used per tier and task type at quantile 0.5, 0.9, 0.95 and 0.99 (censoring-aware); censored=\"true\": the data cannot place it, the value is the lower bound it lies beyond.");
     }
 
     private static IEnumerable<Measurement<double>> Calibrated(CalibrationBook calibration, Func<CalibrationView, double> value)
@@ -49,6 +54,23 @@ public static class CalibrationGauges
             }
         }
     }
+
+    private static IEnumerable<Measurement<long>> Percentiles(CalibrationBook calibration)
+    {
+        foreach (var view in calibration.Current.Views)
+        {
+            if (view.Key.OrgId.Length == 0)
+            {
+                yield return Percentile(view, "0.5", view.UsedP50);
+                yield return Percentile(view, "0.9", view.UsedP90);
+                yield return Percentile(view, "0.95", view.UsedP95);
+                yield return Percentile(view, "0.99", view.UsedP99);
+            }
+        }
+    }
+
+    private static Measurement<long> Percentile(CalibrationView view, string quantile, UsagePercentile value) =>
+        new(value.Tokens, new TagList { { "tier", view.Key.Tier }, { "task_type", view.Key.TaskType }, { "quantile", quantile }, { "censored", value.Censored ? "true" : "false" } });
 
     private static IEnumerable<Measurement<long>> Budgets(CalibrationBook calibration)
     {

@@ -54,6 +54,9 @@ public readonly record struct BudgetDecision
     /// <summary>The highest utilisation among the applicable quotas, 0..1.</summary>
     public double Utilisation { get; init; }
 
+    /// <summary>What the complexity hint multiplied an adaptive base by (1 when it did not).</summary>
+    public double ComplexityFactor { get; init; }
+
     /// <summary>The calibration that decided the base (when <see cref="BudgetReasons.Adaptive"/> is set).</summary>
     public CalibratedBudget Calibration { get; init; }
 
@@ -77,8 +80,9 @@ public readonly record struct BudgetDecision
     {
         var adaptive = calibration.Governs(rule);
         var reasons = FromRule(rule);
-        var budget = ShapeToTask(rule, features, calibration, adaptive, ref reasons);
-        var (requested, multiplier) = Escalate(budget, rule, features, calibration, adaptive, ref reasons);
+        var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
+        var budget = ShapeToTask(rule, features, calibration, adaptive, hintFactor, ref reasons);
+        var (requested, multiplier) = Escalate(budget, rule, features, calibration, adaptive, hintFactor, ref reasons);
         var utilisation = HighestUtilisation(quotas);
         var reasoning = FitModel(ApplySoftLimit(requested, utilisation, rule, ref reasons), model, ref reasons);
         var output = Math.Min(rule.MaxOutputTokens, reasoning + rule.AnswerTokens);
@@ -102,6 +106,7 @@ public readonly record struct BudgetDecision
             EscalationMultiplier = multiplier,
             Utilisation = utilisation,
             Calibration = adaptive ? calibration : default,
+            ComplexityFactor = hintFactor,
         };
     }
 
@@ -110,20 +115,25 @@ public readonly record struct BudgetDecision
         rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
 
     /// <summary>2. Task: the base for the call's complexity, then its input size, phase and priority.</summary>
-    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, ref BudgetReasons reasons)
+    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
     {
         var budget = adaptive
-            ? CalibratedBase(features.Complexity, calibration, ref reasons)
+            ? CalibratedBase(features.Complexity, calibration, hintFactor, ref reasons)
             : RuleBase(rule, features.Complexity, ref reasons);
         budget = RaiseForLongInput(budget, features.EstimatedInputTokens, ref reasons);
         budget = ApplyPhase(budget, rule, features.Phase, ref reasons);
         return ApplyPriority(budget, features.Priority, ref reasons);
     }
 
-    /// <summary>The rule's default budget, or the complexity hint's point between its min and max.</summary>
+    /// <summary>
+    /// The rule's default budget, or the complexity hint's point between its min and max. An
+    /// adaptive rule's min..max are bounds for what it learns, not a scale for the hint: until it
+    /// has learned what the hint means it grants its default (a hint of 0.9 would otherwise get
+    /// 90% of the max while it learns).
+    /// </summary>
     private static double RuleBase(TierRule rule, double? complexity, ref BudgetReasons reasons)
     {
-        if (complexity is not { } hint)
+        if (complexity is not { } hint || rule.Adaptive)
         {
             return rule.DefaultReasoningTokens;
         }
@@ -133,17 +143,16 @@ public readonly record struct BudgetDecision
     }
 
     /// <summary>An adaptive rule's base: the calibration's, moved by the complexity hint's learned effect.</summary>
-    private static double CalibratedBase(double? complexity, in CalibratedBudget calibration, ref BudgetReasons reasons)
+    private static double CalibratedBase(double? complexity, in CalibratedBudget calibration, double hintFactor, ref BudgetReasons reasons)
     {
         reasons |= BudgetReasons.Adaptive;
-        if (complexity is not { } hint || !calibration.HasComplexity)
+        if (complexity is null || !calibration.HasComplexity)
         {
             return calibration.BaseTokens;
         }
 
         reasons |= BudgetReasons.Complexity;
-        var shift = calibration.ComplexitySlope * (Math.Clamp(hint, 0.0, 1.0) - calibration.ComplexityMean);
-        return calibration.BaseTokens * Math.Exp(Math.Clamp(shift, -Math.Log(MaxComplexityFactor), Math.Log(MaxComplexityFactor)));
+        return calibration.BaseTokens * hintFactor;
     }
 
     private static double RaiseForLongInput(double budget, long inputTokens, ref BudgetReasons reasons)
@@ -190,7 +199,7 @@ public readonly record struct BudgetDecision
     }
 
     /// <summary>3. Escalation after a truncated attempt, then the clamp to the rule's min..max.</summary>
-    private static (long Requested, double Multiplier) Escalate(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, ref BudgetReasons reasons)
+    private static (long Requested, double Multiplier) Escalate(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
     {
         var multiplier = 1.0;
         if (features.Attempt > 1 && features.PreviousAttemptTruncated && (adaptive || rule.EscalationFactor > 1.0))
@@ -198,7 +207,8 @@ public readonly record struct BudgetDecision
             // An adaptive rule grows to what such calls needed once past the previous budget, not by a blind factor.
             if (adaptive)
             {
-                var retry = calibration.RetryTokens(features.Attempt);
+                // The ladder was worked out on hint-adjusted needs, like the base.
+                var retry = calibration.RetryTokens(features.Attempt) * hintFactor;
                 multiplier = budget > 0 ? Math.Max(1.0, retry / budget) : 1.0;
                 budget = Math.Max(budget, retry);
             }

@@ -54,7 +54,9 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
         {
             BudgetReasons.Adaptive => string.Create(Invariant, $"adaptive: calibrated on {d.Calibration.Samples:0} samples of {Whose()} '{rule.TaskType}' calls (min_samples {rule.MinSamples}): base {d.Calibration.BaseTokens} reasoning tokens, the tier's share of its {d.Calibration.TargetTruncationRate:0.##%} truncation target"),
             BudgetReasons.Complexity => Has(BudgetReasons.Adaptive)
-                ? string.Create(Invariant, $"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
+                ? d.Calibration.HintFactors.IsDefaultOrEmpty
+                    ? string.Create(Invariant, $"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
+                    : string.Create(Invariant, $"the complexity hint scaled the calibrated base by its learned factor x{d.ComplexityFactor:0.##}: what calls with hints like it needed")
                 : "the complexity hint placed the budget between the rule's min and max",
             BudgetReasons.LongInput => string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget"),
             BudgetReasons.PreliminaryPhase => string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),

@@ -150,6 +150,11 @@ public sealed partial class MetricsTests : IAsyncLifetime
         Assert.InRange(Value(scrape, "taskbudgets_calibration_samples", "task_type=\"classification\""), 3.99, 4.0);
         Assert.Equal(512, Value(scrape, "taskbudgets_calibration_budget_tokens", "task_type=\"classification\"", "budget=\"current\""));
         Assert.InRange(Value(scrape, "taskbudgets_calibration_budget_tokens", "task_type=\"classification\"", "budget=\"recommended\""), 0, 1024);
+
+        // Three of four calls completed at 128, one ran out at 512: the median is placed, the 99th
+        // percentile only known to lie beyond 512.
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_used_tokens", "task_type=\"classification\"", "quantile=\"0.5\"", "censored=\"false\""), 128, 131);
+        Assert.InRange(Value(scrape, "taskbudgets_calibration_used_tokens", "task_type=\"classification\"", "quantile=\"0.99\"", "censored=\"true\""), 512, 523);
     }
 
     [Fact]

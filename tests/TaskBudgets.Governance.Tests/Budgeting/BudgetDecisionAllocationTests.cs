@@ -56,7 +56,9 @@ public class BudgetDecisionAllocationTests
 
     private static readonly CalibratedBudget Calibrated = new(500, 3_000, 6_000, 7_000, 8_000, 1.2, 0.5, true, 0.02, false);
 
-    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas", "adaptive", "adaptive retry"];
+    private static readonly CalibratedBudget Banded = Calibrated with { HintFactors = [0.3, 0.4, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.4, 3.5] };
+
+    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas", "adaptive", "adaptive retry", "adaptive hint bands"];
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -106,6 +108,7 @@ public class BudgetDecisionAllocationTests
         "provider limits" => BudgetDecision.Decide(Rule, Features(1.0, 1_200, 2, true, priority: CallPriority.High), LowCeiling, Roomy),
         "adaptive" => BudgetDecision.Decide(AdaptiveRule, Features((i % 100) / 100.0, 2_000), Claude, Roomy, null, Calibrated),
         "adaptive retry" => BudgetDecision.Decide(AdaptiveRule, Features(input: 2_000, attempt: 2 + (i % 3), truncated: true), Claude, Roomy, null, Calibrated),
+        "adaptive hint bands" => BudgetDecision.Decide(AdaptiveRule, Features((i % 100) / 100.0, 2_000, 1 + (i % 3), i % 3 != 0), Claude, Roomy, null, Banded),
         _ => BudgetDecision.Decide(Rule, Features(), Claude, []),
     };
 }

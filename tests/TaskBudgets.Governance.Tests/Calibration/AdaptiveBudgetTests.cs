@@ -160,13 +160,15 @@ public sealed class AdaptiveBudgetTests : AppTests
         Assert.Equal(grant.Budget.ReasoningTokens, row.CurrentBudget);
         Assert.Equal(0, row.TruncationRate);
         Assert.InRange(row.UsedP50, 270, 285);
+        Assert.InRange(row.UsedP95, 290, 305);
         Assert.InRange(row.UsedP99, 295, 310);
+        Assert.False(row.UsedP50Censored || row.UsedP90Censored || row.UsedP95Censored || row.UsedP99Censored);
         Assert.InRange(row.ReservationEfficiency, 0.05, 0.09); // ~275 used of 4,096 reserved
         Assert.True(row.ProjectedTruncationRate <= 0.05);
     }
 
     [Fact]
-    public async Task A_task_type_that_keeps_truncating_grows_within_its_rules_max()
+    public async Task A_task_type_that_keeps_truncating_grows_a_step_at_a_time_within_its_rules_max()
     {
         var budgets = new List<long>();
         for (var round = 0; round < 3; round++)
@@ -178,14 +180,25 @@ public sealed class AdaptiveBudgetTests : AppTests
 
         var retry = await AskAsync(App, "heavy", features: new TaskFeatures { Attempt = 2, PreviousStopReason = StopReason.MaxTokens });
 
-        Assert.Equal(16_384, budgets[0]);
-        Assert.All(budgets, b => Assert.Equal(16_384, b));
+        // Not the rule's max at once (16,384 for every call until one completes): twice what the
+        // calls were truncated at, each rebuild.
+        Assert.InRange(budgets[0], 4_096, 4_200);
+        Assert.InRange(budgets[1], 2 * budgets[0], 2.1 * budgets[0]);
+        Assert.Equal(16_384, budgets[2]);
         Assert.Equal(16_384, retry.Budget.ReasoningTokens);
         Assert.Contains(retry.Reasons, r => r.Code == ReasonCode.Adaptive);
         Assert.Contains(retry.Reasons, r => r.Code == ReasonCode.Escalated);
         var row = (await App.Admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = "adaptive", TaskType = "heavy" })).Calibrations.Single();
         Assert.Equal(1.0, row.TruncationRate);
-        Assert.Equal(16_384, row.UsedP50);
+
+        // No call completed: no percentile is known, only that each lies beyond the largest budget the calls ran out of.
+        Assert.All(
+            new[] { (row.UsedP50, row.UsedP50Censored), (row.UsedP90, row.UsedP90Censored), (row.UsedP95, row.UsedP95Censored), (row.UsedP99, row.UsedP99Censored) },
+            p =>
+            {
+                Assert.True(p.Item2);
+                Assert.InRange(p.Item1, budgets[1], budgets[1] * 1.03);
+            });
     }
 
     [Fact]

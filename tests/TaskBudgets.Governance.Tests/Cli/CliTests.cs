@@ -223,16 +223,24 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
         var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
         var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
-        for (var i = 0; i < 3; i++)
+        // Three calls complete at 700; the fourth runs out of its budget, so the 99th percentile
+        // lies beyond anything seen.
+        for (var i = 0; i < 4; i++)
         {
             var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "research", Model = "claude-sonnet-4-5" }, key);
+            var truncated = i == 3;
             await budgets.ReportUsageAsync(
-                new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = 900, ReasoningTokens = 700 }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
+                new TaskBudgets.V1.ReportUsageRequest
+                {
+                    GrantId = grant.GrantId,
+                    Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = truncated ? grant.Budget.MaxOutputTokens : 900, ReasoningTokens = truncated ? grant.Budget.ReasoningTokens : 700 },
+                    StopReason = truncated ? TaskBudgets.V1.StopReason.MaxTokens : TaskBudgets.V1.StopReason.EndTurn,
+                },
                 key);
         }
 
         // The replica publishes what it learned on its sync interval, which can fall between two
-        // of the reports: wait for all three, not for the first published row.
+        // of the reports: wait for all four, not for the first published row.
         Run json;
         var deadline = DateTime.UtcNow.AddSeconds(20);
         do
@@ -240,19 +248,22 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
             await Task.Delay(200);
             json = await CliAsync("calibration", "--tier", "premium", "--task-type", "research", "-o", "json");
         }
-        while (PublishedSamples(json) < 2.99 && DateTime.UtcNow < deadline);
+        while (PublishedSamples(json) < 3.99 && DateTime.UtcNow < deadline);
         var table = await CliAsync("calibration", "--tier", "premium");
         var unknown = await CliAsync("calibration", "--tier", "no-such-tier");
 
         Assert.Equal(0, json.Exit);
         var row = json.Json.GetProperty("calibrations")[0];
         Assert.Equal("research", row.GetProperty("task_type").GetString());
-        Assert.InRange(row.GetProperty("samples").GetDouble(), 2.99, 3.0); // decayed, on a real clock
+        Assert.InRange(row.GetProperty("samples").GetDouble(), 3.99, 4.0); // decayed, on a real clock
         Assert.InRange(long.Parse(row.GetProperty("used_p50").GetString()!, System.Globalization.CultureInfo.InvariantCulture), 690, 720); // int64 is a string in proto JSON
+        Assert.False(row.TryGetProperty("used_p50_censored", out _)); // false is left out of proto JSON
+        Assert.True(row.GetProperty("used_p99_censored").GetBoolean());
         Assert.True(long.Parse(row.GetProperty("recommended_budget").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal(0, table.Exit);
         Assert.Contains("RECOMMENDED", table.Out, StringComparison.Ordinal);
         Assert.Contains("research", table.Out, StringComparison.Ordinal);
+        Assert.Matches(@"beyond [0-9,]+ \(censored\)", table.Out);
         Assert.Equal(2, unknown.Exit);
         Assert.Contains("TIER_NOT_FOUND", unknown.Error, StringComparison.Ordinal);
     }

@@ -24,6 +24,39 @@ public sealed class WorkloadDriverTests
     }
 
     [Fact]
+    public void A_hint_correlated_with_need_leaves_the_needs_as_they_were_and_lets_the_full_knowledge_optimum_reserve_less()
+    {
+        var workload = Small();
+        var plain = new NeedSampler(workload, 9).Plan(20_000);
+        var hinted = new NeedSampler(workload, 9, hintCorrelation: 0.95).Plan(20_000);
+        var noise = new NeedSampler(workload, 9, hintCorrelation: 0).Plan(20_000);
+
+        Assert.Equal(plain.Select(c => (c.TaskType, c.Need)), hinted.Select(c => (c.TaskType, c.Need)));
+        Assert.All(hinted, c => Assert.InRange(c.Complexity!.Value, 0.0, 1.0));
+        Assert.InRange(HintNeedCorrelation(hinted, type: 1), 0.8, 1.0);
+        Assert.InRange(HintNeedCorrelation(noise, type: 1), -0.05, 0.05);
+
+        var withHint = OfflineNeeds.Sample(workload, 12, 100_000, hintCorrelation: 0.95);
+        var withNoise = OfflineNeeds.Sample(workload, 12, 100_000, hintCorrelation: 0);
+        var target = workload.TargetTruncationRate;
+        Assert.True(withHint.OptimalAllocationByHint(target)!.Value.Efficiency > 1.1 * withHint.OptimalAllocation(target).Efficiency, "the hint lets the optimum reserve less per call");
+        Assert.InRange(withNoise.OptimalAllocationByHint(target)!.Value.Efficiency / withNoise.OptimalAllocation(target).Efficiency, 0.98, 1.05);
+        Assert.InRange(withHint.OptimalAllocation(target).TruncationRate, target - 0.002, target);
+        Assert.Null(OfflineNeeds.Sample(workload, 12, 1_000).OptimalAllocationByHint(target));
+    }
+
+    /// <summary>Pearson correlation of the hint's probit (approximated by its rank) with log need, within one task type.</summary>
+    private static double HintNeedCorrelation(PlannedCall[] calls, int type)
+    {
+        var of = calls.Where(c => c.TaskType == type).ToArray();
+        var x = of.Select(c => c.Complexity!.Value).ToArray();
+        var y = of.Select(c => Math.Log(c.Need)).ToArray();
+        double mx = x.Average(), my = y.Average();
+        var cov = x.Zip(y, (a, b) => (a - mx) * (b - my)).Sum();
+        return cov / Math.Sqrt(x.Sum(a => (a - mx) * (a - mx)) * y.Sum(b => (b - my) * (b - my)));
+    }
+
+    [Fact]
     public async Task The_fixed_phase_runs_through_the_API_near_its_target_and_the_chart_is_well_formed_svg()
     {
         var workload = Small();

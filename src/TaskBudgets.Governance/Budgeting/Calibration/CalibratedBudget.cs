@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace TaskBudgets.Governance.Budgeting.Calibration;
 
 /// <summary>Whose calls a calibration describes: a tier's task type (a rule's), tier-wide or one org's.</summary>
@@ -18,6 +20,11 @@ public readonly record struct CalibrationKey(string Tier, string TaskType, strin
 /// <param name="ComplexityMean">The mean hint of those calls: a call with this hint gets the base.</param>
 /// <param name="TargetTruncationRate">The tier's target, for the grant's reasons.</param>
 /// <param name="OrgSpecific">Learned from the org's own calls rather than the tier's.</param>
+/// <param name="HintFactors">
+/// What calls of each complexity band (<see cref="CalibrationStats.HintBands"/> equal bands of 0..1)
+/// need relative to the base, which was fitted to hint-adjusted usage; empty (default) to use the
+/// linear effect (<paramref name="ComplexitySlope"/>) on the base alone.
+/// </param>
 public readonly record struct CalibratedBudget(
     double Samples,
     long BaseTokens,
@@ -28,8 +35,30 @@ public readonly record struct CalibratedBudget(
     double ComplexityMean,
     bool HasComplexity,
     double TargetTruncationRate,
-    bool OrgSpecific)
+    bool OrgSpecific,
+    ImmutableArray<double> HintFactors = default)
 {
+    /// <summary>
+    /// What a call's complexity hint multiplies its base (and its escalation ladder) by: the
+    /// hint band's learned factor, or the linear effect around the mean hint; 1 without a hint or
+    /// a learned effect. At most <paramref name="maxFactor"/> either way.
+    /// </summary>
+    public double HintFactor(double? complexity, double maxFactor)
+    {
+        if (complexity is not { } hint || !HasComplexity)
+        {
+            return 1.0;
+        }
+
+        if (!HintFactors.IsDefaultOrEmpty)
+        {
+            return HintFactors[Math.Min(HintFactors.Length - 1, CalibrationStats.Band(hint))];
+        }
+
+        var shift = ComplexitySlope * (Math.Clamp(hint, 0.0, 1.0) - ComplexityMean);
+        return Math.Exp(Math.Clamp(shift, -Math.Log(maxFactor), Math.Log(maxFactor)));
+    }
+
     /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
     public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;
 

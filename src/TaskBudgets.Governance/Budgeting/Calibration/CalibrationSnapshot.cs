@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
 
 namespace TaskBudgets.Governance.Budgeting.Calibration;
 
@@ -6,9 +7,10 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 public sealed record CalibrationView(
     CalibrationKey Key,
     double Samples,
-    long UsedP50,
-    long UsedP90,
-    long UsedP99,
+    UsagePercentile UsedP50,
+    UsagePercentile UsedP90,
+    UsagePercentile UsedP95,
+    UsagePercentile UsedP99,
     double TruncationRate,
     double ReservationEfficiency,
     double OverGrantRate,
@@ -30,6 +32,9 @@ public sealed record CalibrationView(
 /// </summary>
 public sealed class CalibrationSnapshot
 {
+    /// <summary>How far past what is known (the default, the largest value seen) a budget may go in one rebuild.</summary>
+    public const double SmoothStartFactor = 2.0;
+
     public static readonly CalibrationSnapshot Empty = new(0, FrozenDictionary<CalibrationKey, CalibratedBudget>.Empty, []);
 
     private readonly FrozenDictionary<CalibrationKey, CalibratedBudget> budgets;
@@ -101,7 +106,11 @@ public sealed class CalibrationSnapshot
                 var samples = s.Samples(nowMs, settings.HalfLife);
                 if (tier.Rules.GetValueOrDefault(key.TaskType) is { } rule && samples > 1e-9)
                 {
-                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens)));
+                    // With a learned hint effect the base is fitted to what calls would need at the
+                    // average hint, so that each call's hint factor brings it to its own need.
+                    var factors = s.HintFactors(settings.ComplexityMinSamples, BudgetDecision.MaxComplexityFactor);
+                    var usage = factors is null ? s.Reasoning : s.HintAdjusted(factors);
+                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(usage, rule.MaxReasoningTokens), factors is null ? default : [.. factors]));
                 }
             }
 
@@ -162,7 +171,7 @@ public sealed class CalibrationSnapshot
             var rule = r.Rule;
             var at = free.IndexOf(i);
             var active = rule.Adaptive && r.Samples >= rule.MinSamples;
-            var chosen = Padded(at >= 0 ? applied[at] : recommended[i], rule, settings);
+            var chosen = Math.Min(Padded(at >= 0 ? applied[at] : recommended[i], rule, settings), r.LearningBound);
             var fit = r.Stats.ComplexityFit(settings.ComplexityMinSamples);
 
             // Escalation: of the calls truncated at the previous budget, let at most the target
@@ -186,15 +195,20 @@ public sealed class CalibrationSnapshot
                 fit?.Mean ?? 0,
                 fit is not null,
                 target,
-                r.Key.OrgId.Length > 0);
+                r.Key.OrgId.Length > 0,
+                r.HintFactors);
 
             var s = r.Stats;
+
+            // What calls used, as they came (the curve the budgets come from may be hint-adjusted).
+            var used = r.HintFactors.IsDefault ? r.Curve : new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
             views.Add(new CalibrationView(
                 r.Key,
                 r.Samples,
-                r.Curve.Quantile(0.50),
-                r.Curve.Quantile(0.90),
-                r.Curve.Quantile(0.99),
+                used.Percentile(0.50),
+                used.Percentile(0.90),
+                used.Percentile(0.95),
+                used.Percentile(0.99),
                 s.Calls > 0 ? s.Truncations / s.Calls : 0,
                 s.ReasoningGranted > 0 ? s.ReasoningUsed / s.ReasoningGranted : 0,
                 s.Calls > 0 ? s.OverGrants / s.Calls : 0,
@@ -218,9 +232,23 @@ public sealed class CalibrationSnapshot
     private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
         Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
 
-    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve)
+    /// <param name="Curve">Of hint-adjusted usage where <paramref name="HintFactors"/> are learned, else of usage.</param>
+    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors)
     {
         /// <summary>Some call completed: the curve says something below the rule's max.</summary>
         public bool Sizable { get; } = Stats.Reasoning.TotalWeight > Stats.Truncations + 1e-9;
+
+        /// <summary>
+        /// The most a budget may be while the tail is unseen: <see cref="SmoothStartFactor"/> times
+        /// the larger of the rule's default and the largest value any call reached. Where the
+        /// calls' needs lie beyond everything seen, the estimator can only say "more" (the rule's
+        /// max); granting that to every call until some complete reserves the max for all of them.
+        /// A step at a time instead: calls granted this bound complete (and the tail is placed) or
+        /// are truncated at it (and the next rebuild widens the bound by the same factor). Never
+        /// below the rule's min; once the tail is placed the allocation stays well inside it.
+        /// </summary>
+        public long LearningBound { get; } = Math.Max(
+            Rule.MinReasoningTokens,
+            (long)Math.Min(Rule.MaxReasoningTokens, SmoothStartFactor * Math.Max(Rule.DefaultReasoningTokens, Curve.LargestObserved)));
     }
 }

@@ -26,7 +26,19 @@ public sealed class CalibrationStats
     /// <summary>Re-base once weights grow past 2^40, far from overflow.</summary>
     private const double RebaseAfterHalfLives = 40;
 
-    private const byte FormatVersion = 1;
+    /// <summary>Hints are grouped in this many equal bands of 0..1 (deciles) to learn what each band needs.</summary>
+    public const int HintBands = 10;
+
+    private const byte FormatVersion = 2;
+
+    /// <summary>The format before hint bands: read as calls without a hint.</summary>
+    private const byte FormatVersionWithoutBands = 1;
+
+    private readonly UsageSketch[] byHint = NewSketches();
+
+    private readonly double[] bandWeight = new double[HintBands];
+
+    private readonly double[] bandLogUsed = new double[HintBands];
 
     public CalibrationStats(long landmarkMs) => LandmarkMs = landmarkMs;
 
@@ -38,6 +50,9 @@ public sealed class CalibrationStats
 
     /// <summary>Output tokens used (completed calls only: an output cap is no reasoning need).</summary>
     public UsageSketch Output { get; private set; } = new();
+
+    /// <summary>Reasoning tokens of the calls that came without a complexity hint (part of <see cref="Reasoning"/>).</summary>
+    public UsageSketch Unhinted { get; private set; } = new();
 
     public double Calls { get; private set; }
 
@@ -78,19 +93,27 @@ public sealed class CalibrationStats
             OverGrants += w;
         }
 
+        var hinted = sample.Complexity is { } hint && double.IsFinite(hint);
+        var split = hinted ? byHint[Band(sample.Complexity!.Value)] : Unhinted;
         if (sample.Truncated)
         {
             Truncations += w;
-            Reasoning.AddCensored(Math.Max(sample.ReasoningUsed, sample.ReasoningGranted), w);
+            var censoredAt = Math.Max(sample.ReasoningUsed, sample.ReasoningGranted);
+            Reasoning.AddCensored(censoredAt, w);
+            split.AddCensored(censoredAt, w);
             return;
         }
 
         Reasoning.AddCompleted(sample.ReasoningUsed, w);
+        split.AddCompleted(sample.ReasoningUsed, w);
         Output.AddCompleted(sample.OutputUsed, w);
-        if (sample.Complexity is { } c && double.IsFinite(c))
+        if (hinted)
         {
             var y = Math.Log(1.0 + Math.Max(0, sample.ReasoningUsed));
-            c = Math.Clamp(c, 0.0, 1.0);
+            var c = Math.Clamp(sample.Complexity!.Value, 0.0, 1.0);
+            var band = Band(c);
+            bandWeight[band] += w;
+            bandLogUsed[band] += w * y;
             HintWeight += w;
             HintC += w * c;
             HintCC += w * c * c;
@@ -119,6 +142,14 @@ public sealed class CalibrationStats
         var scale = Math.Pow(2.0, HalfLives(other.LandmarkMs - LandmarkMs, halfLife));
         Reasoning.Merge(other.Reasoning, scale);
         Output.Merge(other.Output, scale);
+        Unhinted.Merge(other.Unhinted, scale);
+        for (var b = 0; b < HintBands; b++)
+        {
+            byHint[b].Merge(other.byHint[b], scale);
+            bandWeight[b] += other.bandWeight[b] * scale;
+            bandLogUsed[b] += other.bandLogUsed[b] * scale;
+        }
+
         Calls += other.Calls * scale;
         Truncations += other.Truncations * scale;
         OverGrants += other.OverGrants * scale;
@@ -160,6 +191,51 @@ public sealed class CalibrationStats
         return (covariance / variance, mean);
     }
 
+    /// <summary>The band (0..<see cref="HintBands"/> - 1) of a complexity hint.</summary>
+    public static int Band(double complexity) => Math.Clamp((int)(Math.Clamp(complexity, 0.0, 1.0) * HintBands), 0, HintBands - 1);
+
+    /// <summary>
+    /// What each hint band's calls need relative to the hinted calls as a whole: exp(mean ln used
+    /// of the band's completed calls - mean ln used of all hinted completed calls), at most
+    /// <paramref name="maxFactor"/> either way. A band with too few calls takes the linear fit's
+    /// value at its middle. Null while <see cref="ComplexityFit"/> is.
+    /// </summary>
+    public double[]? HintFactors(double minWeight, double maxFactor)
+    {
+        if (ComplexityFit(minWeight) is not { } fit)
+        {
+            return null;
+        }
+
+        var overall = HintY / HintWeight;
+        var factors = new double[HintBands];
+        for (var b = 0; b < HintBands; b++)
+        {
+            var shift = bandWeight[b] >= Math.Max(5.0, 0.01 * HintWeight)
+                ? (bandLogUsed[b] / bandWeight[b]) - overall
+                : fit.Slope * (((b + 0.5) / HintBands) - fit.Mean);
+            factors[b] = Math.Exp(Math.Clamp(shift, -Math.Log(maxFactor), Math.Log(maxFactor)));
+        }
+
+        return factors;
+    }
+
+    /// <summary>
+    /// The reasoning tokens used with each hinted call's value divided by its band's factor: the
+    /// need as it would be at the average hint. Unhinted calls count as they are.
+    /// </summary>
+    public UsageSketch HintAdjusted(IReadOnlyList<double> factors)
+    {
+        ArgumentNullException.ThrowIfNull(factors);
+        var adjusted = Unhinted.Clone();
+        for (var b = 0; b < HintBands; b++)
+        {
+            adjusted.MergeScaled(byHint[b], factors[b]);
+        }
+
+        return adjusted;
+    }
+
     public byte[] Serialize()
     {
         using var stream = new MemoryStream();
@@ -174,6 +250,13 @@ public sealed class CalibrationStats
 
             Reasoning.Write(writer);
             Output.Write(writer);
+            Unhinted.Write(writer);
+            for (var b = 0; b < HintBands; b++)
+            {
+                writer.Write(bandWeight[b]);
+                writer.Write(bandLogUsed[b]);
+                byHint[b].Write(writer);
+            }
         }
 
         return stream.ToArray();
@@ -187,7 +270,7 @@ public sealed class CalibrationStats
         {
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
             var version = reader.ReadByte();
-            if (version != FormatVersion)
+            if (version is not (FormatVersion or FormatVersionWithoutBands))
             {
                 throw new FormatException($"Unknown calibration format {version}.");
             }
@@ -207,6 +290,20 @@ public sealed class CalibrationStats
             (stats.HintWeight, stats.HintC, stats.HintCC, stats.HintY, stats.HintCY) = (v[5], v[6], v[7], v[8], v[9]);
             stats.Reasoning = UsageSketch.Read(reader);
             stats.Output = UsageSketch.Read(reader);
+            if (version == FormatVersionWithoutBands)
+            {
+                stats.Unhinted = stats.Reasoning.Clone();
+                return stats;
+            }
+
+            stats.Unhinted = UsageSketch.Read(reader);
+            for (var b = 0; b < HintBands; b++)
+            {
+                stats.bandWeight[b] = Finite(reader.ReadDouble());
+                stats.bandLogUsed[b] = Finite(reader.ReadDouble());
+                stats.byHint[b] = UsageSketch.Read(reader);
+            }
+
             return stats;
         }
         catch (EndOfStreamException e)
@@ -215,11 +312,33 @@ public sealed class CalibrationStats
         }
     }
 
+    private static double Finite(double value) =>
+        double.IsFinite(value) ? value : throw new FormatException("A calibration total is not finite.");
+
+    private static UsageSketch[] NewSketches()
+    {
+        var sketches = new UsageSketch[HintBands];
+        for (var b = 0; b < HintBands; b++)
+        {
+            sketches[b] = new UsageSketch();
+        }
+
+        return sketches;
+    }
+
     private void Rebase(long landmarkMs, TimeSpan halfLife)
     {
         var factor = Math.Pow(2.0, -HalfLives(landmarkMs - LandmarkMs, halfLife));
         Reasoning.Scale(factor);
         Output.Scale(factor);
+        Unhinted.Scale(factor);
+        for (var b = 0; b < HintBands; b++)
+        {
+            byHint[b].Scale(factor);
+            bandWeight[b] *= factor;
+            bandLogUsed[b] *= factor;
+        }
+
         Calls *= factor;
         Truncations *= factor;
         OverGrants *= factor;

@@ -37,6 +37,24 @@ public sealed class SurvivalCurve
         }
 
         total = censoredFrom[0] + completedFrom[0];
+        for (var i = length - 1; i >= 0; i--)
+        {
+            if (sketch.CompletedAt(i) > 0 || sketch.CensoredAt(i) > 0)
+            {
+                LargestObserved = UsageSketch.UpperEdge(i);
+                break;
+            }
+        }
+
+        for (var i = length - 1; i >= 0; i--)
+        {
+            if (sketch.CompletedAt(i) > 0)
+            {
+                LargestCompleted = UsageSketch.UpperEdge(i);
+                break;
+            }
+        }
+
         var atRisk = total;
         var s = 1.0;
         for (var i = 0; i < length; i++)
@@ -54,6 +72,12 @@ public sealed class SurvivalCurve
     }
 
     public long RuleMax { get; }
+
+    /// <summary>The largest value any call reached (completed or truncated), to the sketch's accuracy; 0 with no calls.</summary>
+    public long LargestObserved { get; }
+
+    /// <summary>The largest need a completed call showed, to the sketch's accuracy; 0 when none completed.</summary>
+    public long LargestCompleted { get; }
 
     /// <summary>Total weight of the calls behind the curve.</summary>
     public double Weight => total;
@@ -117,6 +141,27 @@ public sealed class SurvivalCurve
     public long Quantile(double q) => total <= 0 ? 0 : BudgetFor(1.0 - q, 0, RuleMax);
 
     /// <summary>
+    /// The <paramref name="q"/> quantile of the need where the data places it; where more than
+    /// 1 - q of the calls are still unresolved past the largest value any call reached (their
+    /// needs lie beyond every call seen), only that lower bound, marked censored.
+    /// </summary>
+    public UsagePercentile Percentile(double q)
+    {
+        if (total <= 0)
+        {
+            return default;
+        }
+
+        var known = Math.Min(LargestObserved, RuleMax);
+        if (Survival(known) > 1.0 - q + 1e-12)
+        {
+            return new UsagePercentile(known, Censored: true);
+        }
+
+        return new UsagePercentile(BudgetFor(1.0 - q, 0, known), Censored: false);
+    }
+
+    /// <summary>
     /// The budgets worth considering within min..max: min, every bin edge between, and max; each
     /// with its survival. Ascending in budget, non-increasing in survival.
     /// </summary>
@@ -139,3 +184,6 @@ public sealed class SurvivalCurve
         return list;
     }
 }
+
+/// <summary>A percentile of the need: the tokens, or (when <paramref name="Censored"/>) only a lower bound: the need lies beyond it.</summary>
+public readonly record struct UsagePercentile(long Tokens, bool Censored);

@@ -81,6 +81,24 @@ public sealed class UsageSketch
         }
     }
 
+    /// <summary>
+    /// Adds every bin of <paramref name="other"/> with its values divided by <paramref name="divisor"/>:
+    /// whole bins move (to the sketch's accuracy), so a call that used 2,000 tokens under a hint
+    /// that doubles needs counts as 1,000.
+    /// </summary>
+    public void MergeScaled(UsageSketch other, double divisor)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var shift = (int)Math.Round(-Math.Log(divisor) / LogGamma);
+        for (var i = 0; i < other.completed.Length; i++)
+        {
+            if (other.completed[i] != 0 || other.censored[i] != 0)
+            {
+                Add(i == 0 ? 0 : Math.Clamp(i + shift, 1, BinCount - 1), other.completed[i], other.censored[i]);
+            }
+        }
+    }
+
     /// <summary>Multiplies every weight by <paramref name="factor"/> (decay, or a change of landmark).</summary>
     public void Scale(double factor)
     {

@@ -73,4 +73,33 @@ public class AdaptiveDecisionTests
         Assert.Equal((long)Math.Round(4_000 * Math.Exp(-2.0 * 0.4)), At(0.1, learned));
         Assert.Equal(4_000, At(0.9, Calibrated(1_000, 4_000, hint: false)));
     }
+
+    [Fact]
+    public void Learned_hint_bands_scale_the_base_and_the_escalation_ladder_by_the_bands_factor()
+    {
+        var bands = Calibrated(1_000, 2_000, hint: true) with { HintFactors = [0.25, 0.5, 0.5, 1, 1, 1, 1, 2, 2, 4] };
+        BudgetDecision At(double? c, int attempt = 1) => BudgetDecision.Decide(Rule, Call(c, attempt, attempt > 1), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, bands);
+
+        Assert.Equal(2_000, At(null).ReasoningTokens);
+        Assert.Equal(2_000, At(0.5).ReasoningTokens);
+        Assert.Equal(4_000, At(0.75).ReasoningTokens);
+        Assert.Equal(8_000, At(1.0).ReasoningTokens);
+        Assert.Equal(1_024, At(0.05).ReasoningTokens); // 500, clamped to the rule's min
+        Assert.Equal(4.0, At(0.95).ComplexityFactor);
+
+        // The ladder was worked out on hint-adjusted needs too: a hard call's retry is the band's factor times it.
+        Assert.Equal(12_000, At(0.75, attempt: 2).ReasoningTokens);
+        Assert.Equal(6_000, At(null, attempt: 2).ReasoningTokens);
+    }
+
+    [Fact]
+    public void Until_an_adaptive_rule_has_learned_it_ignores_the_hint_instead_of_scaling_its_min_to_max()
+    {
+        var d = BudgetDecision.Decide(Rule, Call(0.9), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, Calibrated(10));
+        var asStatic = BudgetDecision.Decide(Rule with { Adaptive = false }, Call(0.9), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty, null, Calibrated(10));
+
+        Assert.Equal(4_096, d.ReasoningTokens);
+        Assert.Equal(0, (long)(d.Reasons & BudgetReasons.Complexity));
+        Assert.Equal(14_848, asStatic.ReasoningTokens); // 1,024 + 0.9 x (16,384 - 1,024)
+    }
 }

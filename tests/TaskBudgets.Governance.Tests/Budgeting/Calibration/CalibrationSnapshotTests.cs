@@ -72,14 +72,40 @@ public class CalibrationSnapshotTests
     }
 
     [Fact]
-    public void A_task_type_none_of_whose_calls_completed_gets_its_max_until_they_do()
+    public void A_task_type_none_of_whose_calls_completed_grows_a_step_past_what_it_saw_not_to_its_max()
     {
         var snapshot = Build(new() { [new("t", "stuck", "")] = Stats(150, _ => new CalibrationSample(2000, 2100, 2000, true, false, null)) });
 
         var budget = snapshot.Recommend("t", "stuck", Policy.Tiers["t"].Rules["stuck"]);
+        var view = Assert.Single(snapshot.Views);
 
-        Assert.Equal(9000, budget.BaseTokens);
+        Assert.InRange(budget.BaseTokens, 4000, 4100); // twice the 2,000 every call was truncated at, not the max 9,000
         Assert.Equal(9000, budget.Retry1Tokens);
+        Assert.Equal(new UsagePercentile(view.UsedP50.Tokens, Censored: true), view.UsedP50);
+        Assert.InRange(view.UsedP50.Tokens, 2000, 2040);
+    }
+
+    [Fact]
+    public void While_the_tail_is_unseen_the_budget_widens_a_step_per_rebuild_and_settles_once_calls_complete()
+    {
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+        var key = new CalibrationKey("t", "cheap", "");
+
+        // Half the calls need 1,000, half need 6,000 and were truncated at the default 4,000: the
+        // target (5%) needs a budget past anything seen, which the estimator can only put at the max.
+        var learning = Stats(300, i => i % 2 == 0 ? Used(1000) : new CalibrationSample(4000, 4100, 4000, true, false, null));
+        var first = Build(new() { [key] = learning }).Recommend("t", "cheap", rule).BaseTokens;
+
+        // Calls granted that first step complete at 6,000: the tail is placed and the budget settles.
+        for (var i = 0; i < 300; i++)
+        {
+            learning.Add(i % 2 == 0 ? Used(1000) : new CalibrationSample(6000, 6100, first, false, false, null), Now.ToUnixTimeMilliseconds(), TimeSpan.FromDays(1));
+        }
+
+        var settled = Build(new() { [key] = learning }).Recommend("t", "cheap", rule).BaseTokens;
+
+        Assert.InRange(first, 8000, 8200); // 2 x the largest value seen (4,000), not the rule's max 20,000
+        Assert.InRange(settled, 6000, 6500); // the 6,000 calls' need with headroom
     }
 
     [Fact]
@@ -133,6 +159,36 @@ public class CalibrationSnapshotTests
         Assert.InRange(shared, own * 0.97, own * 1.03);
         Assert.True(view.ProjectedTruncationRate <= 0.05);
         Assert.True(shared < cheap.MaxReasoningTokens);
+    }
+
+    [Fact]
+    public void With_an_informative_hint_the_base_is_fitted_to_hint_adjusted_usage_and_the_tier_stays_at_its_target()
+    {
+        // The need grows 16x from hint 0 to hint 1, times a log-normal spread (sigma 0.3) the hint
+        // does not explain.
+        var rule = Policy.Tiers["t"].Rules["cheap"];
+        var random = new Random(4);
+        var calls = new List<(double Hint, long Need)>();
+        for (var i = 0; i < 4000; i++)
+        {
+            var hint = random.NextDouble();
+            var spread = Math.Exp(0.3 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            calls.Add((hint, (long)(250 * Math.Pow(16, hint) * spread)));
+        }
+
+        var stats = Stats(calls.Count, i => new CalibrationSample(calls[i].Need, calls[i].Need + 10, 20_000, false, false, calls[i].Hint));
+        var budget = Build(new() { [new("t", "cheap", "")] = stats }).Recommend("t", "cheap", rule);
+
+        // What the calls would get with their hints, and how many would be truncated.
+        var granted = calls.Select(c => (long)Math.Round(budget.BaseTokens * budget.HintFactor(c.Hint, 4))).ToArray();
+        var truncated = calls.Where((c, i) => c.Need > granted[i]).Count() / (double)calls.Count;
+        var reservedPerCall = granted.Average();
+        var withoutHint = Build(new() { [new("t", "cheap", "")] = Stats(calls.Count, i => Used(calls[i].Need)) }).Recommend("t", "cheap", rule);
+
+        Assert.Equal(CalibrationStats.HintBands, budget.HintFactors.Length);
+        Assert.InRange(truncated, 0.01, 0.05); // at the tier's 5% target, not far under it
+        Assert.True(reservedPerCall < 0.7 * withoutHint.BaseTokens, $"with the hint {reservedPerCall:0} per call, without {withoutHint.BaseTokens}");
+        Assert.InRange(budget.HintFactor(0.95, 4) / budget.HintFactor(0.05, 4), 8, 16); // 16^0.9 = 12
     }
 
     [Fact]

@@ -60,6 +60,9 @@ public class CensoredEstimatorTests
         Assert.Equal(1.0, curve.Survival(8_000));
         Assert.Equal(16_384, curve.BudgetFor(0.02, 1_024, 16_384));
         Assert.Equal(0.0, curve.Survival(16_384));
+        var median = curve.Percentile(0.5);
+        Assert.True(median.Censored, "every call was truncated at 2,048: the median lies beyond it");
+        Assert.InRange(median.Tokens, 2_048, 2_090);
     }
 
     [Fact]
@@ -79,6 +82,11 @@ public class CensoredEstimatorTests
         var curve = new SurvivalCurve(sketch, 16_384);
         Assert.Equal(0.1, curve.Survival(16_384), 6);
         Assert.Equal(16_384, curve.Quantile(0.95));
+        Assert.Equal(new UsagePercentile(16_384, Censored: true), curve.Percentile(0.95));
+        Assert.Equal(new UsagePercentile(16_384, Censored: true), curve.Percentile(0.99));
+        var p90 = curve.Percentile(0.90);
+        Assert.False(p90.Censored);
+        Assert.InRange(p90.Tokens, 3_000, 3_060);
     }
 
     [Fact]

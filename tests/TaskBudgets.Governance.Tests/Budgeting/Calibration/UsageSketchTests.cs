@@ -136,8 +136,13 @@ public class UsageSketchTests
         Assert.Equal(stats.Truncations, copy.Truncations);
         Assert.Equal(stats.OverGrants, copy.OverGrants);
         Assert.Equal(stats.HintCY, copy.HintCY);
+        Assert.Equal(stats.HintFactors(50, 4), copy.HintFactors(50, 4));
+        var adjusted = stats.HintAdjusted(stats.HintFactors(50, 4)!);
+        var adjustedCopy = copy.HintAdjusted(copy.HintFactors(50, 4)!);
         for (var i = 0; i < UsageSketch.BinCount; i++)
         {
+            Assert.Equal(adjusted.CompletedAt(i), adjustedCopy.CompletedAt(i));
+            Assert.Equal(adjusted.CensoredAt(i), adjustedCopy.CensoredAt(i));
             Assert.Equal(stats.Reasoning.CompletedAt(i), copy.Reasoning.CompletedAt(i));
             Assert.Equal(stats.Reasoning.CensoredAt(i), copy.Reasoning.CensoredAt(i));
             Assert.Equal(stats.Output.CompletedAt(i), copy.Output.CompletedAt(i));

@@ -41,6 +41,7 @@ public static class ApiSetup
             o.Interceptors.Add<RpcMetricsInterceptor>();
             o.Interceptors.Add<GovernanceErrorInterceptor>();
             o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;
+            o.CompressionProviders = [new CheckedGzip(server.MaxReceiveMessageBytes)];
             o.EnableDetailedErrors = false;
         }).AddJsonTranscoding(o =>
         {

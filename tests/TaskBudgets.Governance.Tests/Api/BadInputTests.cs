@@ -89,6 +89,60 @@ public sealed class BadInputTests : AppTests
         await AssertStillServesAsync();
     }
 
+    public static TheoryData<string, StatusCode, string> Compressed() => new()
+    {
+        { "not gzip", StatusCode.InvalidArgument, "MALFORMED_REQUEST" },
+        { "gzip of garbage", StatusCode.InvalidArgument, "MALFORMED_REQUEST" },
+        { "cut gzip", StatusCode.InvalidArgument, "MALFORMED_REQUEST" },
+        { "inflates past the limit", StatusCode.ResourceExhausted, "MESSAGE_TOO_LARGE" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Compressed))]
+    public async Task Compressed_messages_that_do_not_inflate_to_a_request_are_refused_with_details(string which, StatusCode code, string reason)
+    {
+        var gzip = Gzip(which switch
+        {
+            "gzip of garbage" => [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x13, 0x37],
+            "inflates past the limit" => new byte[1 << 20], // 1 MiB of zeros: about 1 KiB compressed
+            _ => Ask().ToByteArray(),
+        });
+        var message = which switch
+        {
+            "not gzip" => Ask().ToByteArray(),
+            "cut gzip" => gzip[..(gzip.Length / 2)],
+            _ => gzip,
+        };
+        var before = await WireCalls.SnapshotAsync(App);
+
+        var answer = await WireCalls.RawGrpcAsync(App, Budget + "GetBudget", WireCalls.Frame(message, flag: 1), grpcEncoding: "gzip");
+
+        Assert.Equal(code, answer.Code);
+        Assert.Equal(reason, answer.Status?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        RpcAssert.NamesField(answer.Status!, "request");
+        Assert.Equal(before, await WireCalls.SnapshotAsync(App));
+        await AssertStillServesAsync();
+    }
+
+    [Fact]
+    public async Task A_valid_gzip_compressed_request_still_gets_its_grant()
+    {
+        var answer = await WireCalls.RawGrpcAsync(App, Budget + "GetBudget", WireCalls.Frame(Gzip(Ask().ToByteArray()), flag: 1), grpcEncoding: "gzip");
+
+        Assert.Equal(StatusCode.OK, answer.Code);
+    }
+
+    private static byte[] Gzip(byte[] bytes)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Optimal))
+        {
+            gzip.Write(bytes);
+        }
+
+        return buffer.ToArray();
+    }
+
     [Fact]
     public async Task Undecodable_admin_messages_are_invalid_arguments_through_the_grpc_client()
     {

@@ -38,7 +38,7 @@ public static class WireCalls
     }
 
     /// <summary>POSTs <paramref name="body"/> as a gRPC call to "/service/method" over HTTP/2 only, and reads the status from headers or trailers.</summary>
-    public static async Task<WireAnswer> RawGrpcAsync(GovernanceApp app, string path, byte[] body, string? key = GovernanceApp.AdminKey)
+    public static async Task<WireAnswer> RawGrpcAsync(GovernanceApp app, string path, byte[] body, string? key = GovernanceApp.AdminKey, string? grpcEncoding = null)
     {
         using var http = new HttpClient(app.Server.CreateHandler()) { BaseAddress = app.Server.BaseAddress };
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
@@ -49,6 +49,10 @@ public static class WireCalls
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.TryAddWithoutValidation("te", "trailers");
+        if (grpcEncoding is not null)
+        {
+            request.Headers.TryAddWithoutValidation("grpc-encoding", grpcEncoding);
+        }
         if (key is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);

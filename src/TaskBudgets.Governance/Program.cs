@@ -4,6 +4,11 @@ using TaskBudgets.Governance.Telemetry;
 
 try
 {
+    if (args.Contains(HealthCheckCommand.Name))
+    {
+        return await HealthCheckCommand.RunAsync(args);
+    }
+
     var builder = WebApplication.CreateBuilder(args);
     builder.AddGovernanceStorage();
     builder.AddGovernanceDomain();

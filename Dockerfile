@@ -8,7 +8,9 @@
 # One-shot schema migration: `docker run ... taskbudgets-governance:local migrate`.
 # See docs/operations.md for the configuration reference.
 
-ARG DOTNET_VERSION=10.0
+# Exact versions, so a rebuild gets the same runtime until this line is changed on purpose.
+ARG DOTNET_SDK_VERSION=10.0.401
+ARG DOTNET_RUNTIME_VERSION=10.0.12
 
 # ---------------------------------------------------------------------------
 # restore-inputs: the project files only. This stage reruns on every source
@@ -16,7 +18,7 @@ ARG DOTNET_VERSION=10.0
 # changed, so the `COPY --from` below (and therefore the restore layer) stays
 # cached. Works with every builder, unlike `COPY --parents`.
 # ---------------------------------------------------------------------------
-FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS restore-inputs
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_SDK_VERSION} AS restore-inputs
 WORKDIR /src
 COPY src/ src/
 RUN find src -type f \
@@ -27,7 +29,7 @@ RUN find src -type f \
 # ---------------------------------------------------------------------------
 # build: restore (cached layer), then publish.
 # ---------------------------------------------------------------------------
-FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_SDK_VERSION} AS build
 WORKDIR /src
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1 \
@@ -39,16 +41,18 @@ COPY global.json Directory.Build.props Directory.Packages.props NuGet.confi[g] n
 COPY --from=restore-inputs /src/src/ src/
 # Grpc.Tools needs the protos at restore/build time; they change rarely.
 COPY protos/ protos/
-RUN dotnet restore src/TaskBudgets.Governance/TaskBudgets.Governance.csproj
+RUN dotnet restore src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -r linux-x64
 
 COPY src/ src/
-# The test suite runs exactly this command (Deployment/DockerfileTests): keep them in step.
-RUN dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -o /app/publish
+# For linux-x64 and framework-dependent: only that platform's native libraries (SQLite), none of
+# the other platforms' a portable publish carries. The test suite and .ci/run run exactly this
+# command (Deployment/DockerfileTests): keep them in step.
+RUN dotnet publish src/TaskBudgets.Governance/TaskBudgets.Governance.csproj -c Release -r linux-x64 --self-contained false -o /app/publish
 
 # ---------------------------------------------------------------------------
 # runtime: ASP.NET Core runtime only, non-root, read-only-root friendly.
 # ---------------------------------------------------------------------------
-FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_RUNTIME_VERSION} AS runtime
 WORKDIR /app
 
 # The only writable paths the service needs: /data (SQLite file, when the
@@ -78,6 +82,12 @@ ENV ASPNETCORE_HTTP_PORTS= \
 USER $APP_UID
 EXPOSE 8080 8081
 VOLUME ["/data"]
+
+# Ready means the database answers and the policy is loaded: GET /readyz on the HTTP port (over
+# TLS when a certificate is configured), done by the server's own `healthcheck` command since the
+# image has no shell tools. Exit 0 ready, 1 not.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["dotnet", "TaskBudgets.Governance.dll", "healthcheck"]
 
 # Arguments are passed to the service, e.g. `migrate`.
 ENTRYPOINT ["dotnet", "TaskBudgets.Governance.dll"]

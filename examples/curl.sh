@@ -5,12 +5,21 @@
 # TASKBUDGETS_HTTP     base URL of the HTTP/1.1 port (default http://localhost:8081)
 # TASKBUDGETS_API_KEY  optional key, sent as "Authorization: Bearer <key>"
 # TASKBUDGETS_ORG      org to ask for (default "demo", the sample policy's org)
+# TASKBUDGETS_CA_FILE  PEM CA bundle to trust for an https:// TASKBUDGETS_HTTP (the server's Server:Tls)
+# TASKBUDGETS_CERT_FILE, TASKBUDGETS_KEY_FILE  PEM client certificate and key, for mTLS
 set -euo pipefail
 base="${TASKBUDGETS_HTTP:-http://localhost:8081}"
 org="${TASKBUDGETS_ORG:-demo}"
 headers=(-H "Content-Type: application/json")
 if [ -n "${TASKBUDGETS_API_KEY:-}" ]; then
   headers+=(-H "Authorization: Bearer $TASKBUDGETS_API_KEY")
+fi
+tls=()
+if [ -n "${TASKBUDGETS_CA_FILE:-}" ]; then
+  tls+=(--cacert "$TASKBUDGETS_CA_FILE")
+fi
+if [ -n "${TASKBUDGETS_CERT_FILE:-}" ]; then
+  tls+=(--cert "$TASKBUDGETS_CERT_FILE" --key "${TASKBUDGETS_KEY_FILE:?TASKBUDGETS_KEY_FILE goes with TASKBUDGETS_CERT_FILE}")
 fi
 
 # get FIELD.PATH < json: one value, printed raw.
@@ -30,7 +39,7 @@ print(str(v).lower() if isinstance(v, bool) else v)' "$1"
 post() {
   local out status
   out=$(mktemp)
-  status=$(curl -sS -o "$out" -w '%{http_code}' -X POST "${headers[@]}" --data "$2" "$base$1") || { rm -f "$out"; exit 1; }
+  status=$(curl -sS ${tls[@]+"${tls[@]}"} -o "$out" -w '%{http_code}' -X POST "${headers[@]}" --data "$2" "$base$1") || { rm -f "$out"; exit 1; }
   if [ "$status" != 200 ]; then
     echo "error: HTTP $status from $1: $(cat "$out")" >&2
     rm -f "$out"

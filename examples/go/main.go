@@ -6,17 +6,22 @@
 // TASKBUDGETS_ADDRESS  host:port of the gRPC port (default localhost:8080)
 // TASKBUDGETS_API_KEY  optional key, sent as "authorization: Bearer <key>"
 // TASKBUDGETS_ORG      org to ask for (default "demo", the sample policy's org)
+// TASKBUDGETS_CA_FILE  PEM CA bundle to trust: TLS instead of plaintext (the server's Server:Tls)
+// TASKBUDGETS_CERT_FILE, TASKBUDGETS_KEY_FILE  PEM client certificate and key, for mTLS
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -49,8 +54,37 @@ func requestID() string {
 	return hex.EncodeToString(b)
 }
 
+// transport is TLS when a CA file is given (with a client certificate for mTLS), else plaintext.
+func transport() (grpc.DialOption, error) {
+	ca := os.Getenv("TASKBUDGETS_CA_FILE")
+	if ca == "" {
+		return grpc.WithInsecure(), nil
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", ca)
+	}
+	config := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if cert := os.Getenv("TASKBUDGETS_CERT_FILE"); cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, os.Getenv("TASKBUDGETS_KEY_FILE"))
+		if err != nil {
+			return nil, err
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(config)), nil
+}
+
 func run() error {
-	conn, err := grpc.Dial(env("TASKBUDGETS_ADDRESS", "localhost:8080"), grpc.WithInsecure())
+	security, err := transport()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.Dial(env("TASKBUDGETS_ADDRESS", "localhost:8080"), security)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@
 TASKBUDGETS_ADDRESS  host:port of the gRPC port (default localhost:8080)
 TASKBUDGETS_API_KEY  optional key, sent as "authorization: Bearer <key>"
 TASKBUDGETS_ORG      org to ask for (default "demo", the sample policy's org)
+TASKBUDGETS_CA_FILE  PEM CA bundle to trust: TLS instead of plaintext (the server's Server:Tls)
+TASKBUDGETS_CERT_FILE, TASKBUDGETS_KEY_FILE  PEM client certificate and key, for mTLS
 """
 
 import os
@@ -25,13 +27,34 @@ def call_model(budget, input_tokens):
     return budget_pb2.UsageTokens(input_tokens=input_tokens, output_tokens=output, reasoning_tokens=reasoning)
 
 
+def read(variable):
+    """The bytes of the file an environment variable names, or None."""
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def open_channel(address):
+    """TLS when a CA file is given (with a client certificate for mTLS), else plaintext."""
+    if not os.environ.get("TASKBUDGETS_CA_FILE"):
+        return grpc.insecure_channel(address)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read("TASKBUDGETS_CA_FILE"),
+        private_key=read("TASKBUDGETS_KEY_FILE"),
+        certificate_chain=read("TASKBUDGETS_CERT_FILE"),
+    )
+    return grpc.secure_channel(address, credentials)
+
+
 def main():
     address = os.environ.get("TASKBUDGETS_ADDRESS", "localhost:8080")
     org = os.environ.get("TASKBUDGETS_ORG", "demo")
     key = os.environ.get("TASKBUDGETS_API_KEY")
     metadata = [("authorization", f"Bearer {key}")] if key else []
 
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address) as channel:
         budgets = budget_service_pb2_grpc.BudgetServiceStub(channel)
         input_tokens = 1200
 

@@ -222,14 +222,14 @@ internal sealed partial class Commands
     private Command Models()
     {
         var name = Arg("name", "The model name, as callers give it.");
-        var family = new Option<string>("--family") { Description = "anthropic, openai or gemini.", Required = true };
-        var thinking = Opt("--thinking", "budget or effort (default: effort for openai, else budget).");
-        var input = new Option<decimal>("--input-usd-per-mtok") { Description = "Input price, USD per million tokens.", Required = true };
-        var output = new Option<decimal>("--output-usd-per-mtok") { Description = "Output price, USD per million tokens.", Required = true };
-        var cached = new Option<decimal?>("--cached-input-usd-per-mtok") { Description = "Cache-read price (default: the input price)." };
-        var cacheWrite = new Option<decimal?>("--cache-write-usd-per-mtok") { Description = "Cache-write price (default: the input price)." };
-        var minThinking = new Option<long?>("--min-thinking-tokens") { Description = "Smallest thinking budget (default 1024 for anthropic, else 0)." };
-        var maxThinking = new Option<long>("--max-thinking-tokens") { Description = "Largest thinking budget (0: no limit)." };
+        var family = Opt("--family", "anthropic, openai or gemini (needed for a new model).");
+        var thinking = Opt("--thinking", "budget or effort (new model default: effort for openai, else budget).");
+        var input = new Option<decimal?>("--input-usd-per-mtok") { Description = "Input price, USD per million tokens (needed for a new model)." };
+        var output = new Option<decimal?>("--output-usd-per-mtok") { Description = "Output price, USD per million tokens (needed for a new model)." };
+        var cached = new Option<decimal?>("--cached-input-usd-per-mtok") { Description = "Cache-read price (new model default: the input price)." };
+        var cacheWrite = new Option<decimal?>("--cache-write-usd-per-mtok") { Description = "Cache-write price (new model default: the input price)." };
+        var minThinking = new Option<long?>("--min-thinking-tokens") { Description = "Smallest thinking budget (new model default: 1024 for anthropic, else 0)." };
+        var maxThinking = new Option<long?>("--max-thinking-tokens") { Description = "Largest thinking budget (0: no limit; new model default 0)." };
         var etag = Opt("--etag", "Only if the model is still at this etag (else exit 4).");
         return Group(
             "models",
@@ -250,23 +250,48 @@ internal sealed partial class Commands
                     all.Models.Select(m => new[] { m.Name, Lower(m.Family, "MODEL_FAMILY_"), Lower(m.Thinking, "THINKING_MODE_"), Usd(m.InputMicrosPerMtok), Usd(m.CachedInputMicrosPerMtok), Usd(m.CacheWriteMicrosPerMtok), Usd(m.OutputMicrosPerMtok) })));
                 return ExitCodes.Ok;
             }),
-            Leaf("set", "Create or replace a model.", async (p, s, ct) =>
+            Leaf("set", "Create a model, or change the given fields of an existing one (the others are kept).", async (p, s, ct) =>
             {
-                var model = new Model
+                var modelName = p.GetValue(name)!;
+                var current = await FindModelAsync(s, modelName, ct);
+                Model model;
+                if (current is null)
                 {
-                    Name = p.GetValue(name)!,
-                    Family = Parse(p.GetValue(family)!, "--family", Families),
-                    Thinking = p.GetValue(thinking) switch
+                    if (p.GetValue(family) is null || p.GetValue(input) is null || p.GetValue(output) is null)
                     {
-                        null => ThinkingMode.Unspecified,
-                        "budget" => ThinkingMode.Budget,
-                        "effort" => ThinkingMode.Effort,
-                        var other => throw new UsageException($"--thinking must be budget or effort, not '{other}'."),
-                    },
-                    InputMicrosPerMtok = Micros(p.GetValue(input)),
-                    OutputMicrosPerMtok = Micros(p.GetValue(output)),
-                    MaxThinkingTokens = p.GetValue(maxThinking),
+                        throw new UsageException($"There is no model '{modelName}' yet: a new model needs --family, --input-usd-per-mtok and --output-usd-per-mtok.");
+                    }
+
+                    model = new Model { Name = modelName };
+                }
+                else
+                {
+                    model = current.Clone();
+                    model.Etag = string.Empty;
+                }
+
+                if (p.GetValue(family) is { } f)
+                {
+                    model.Family = Parse(f, "--family", Families);
+                }
+
+                model.Thinking = p.GetValue(thinking) switch
+                {
+                    null => model.Thinking,
+                    "budget" => ThinkingMode.Budget,
+                    "effort" => ThinkingMode.Effort,
+                    var other => throw new UsageException($"--thinking must be budget or effort, not '{other}'."),
                 };
+                if (p.GetValue(input) is { } i)
+                {
+                    model.InputMicrosPerMtok = Micros(i);
+                }
+
+                if (p.GetValue(output) is { } o)
+                {
+                    model.OutputMicrosPerMtok = Micros(o);
+                }
+
                 if (p.GetValue(cached) is { } c)
                 {
                     model.CachedInputMicrosPerMtok = Micros(c);
@@ -282,9 +307,35 @@ internal sealed partial class Commands
                     model.MinThinkingTokens = min;
                 }
 
-                var response = await s.Server.Admin.SetModelAsync(new SetModelRequest { Model = model, Etag = p.GetValue(etag) ?? string.Empty }, cancellationToken: ct);
+                if (p.GetValue(maxThinking) is { } max)
+                {
+                    model.MaxThinkingTokens = max;
+                }
+
+                // The etag read with the model, unless one is given: a change made by someone else
+                // between the read and this write is refused (exit 4), not overwritten.
+                var expected = p.GetValue(etag) ?? current?.Etag ?? string.Empty;
+                var response = await s.Server.Admin.SetModelAsync(new SetModelRequest { Model = model, Etag = expected }, cancellationToken: ct);
                 s.Output.Write(response, () => s.Output.Out.WriteLine($"{(response.Created ? "created" : "updated")} model {response.Model.Name}"));
                 return ExitCodes.Ok;
             }, name, family, thinking, input, output, cached, cacheWrite, minThinking, maxThinking, etag));
+    }
+
+    /// <summary>The model named <paramref name="modelName"/> as the server has it, or null (there is no GetModel: the list is read).</summary>
+    private static async Task<Model?> FindModelAsync(CliApp.Session s, string modelName, CancellationToken ct)
+    {
+        var token = string.Empty;
+        do
+        {
+            var page = await s.Server.Admin.ListModelsAsync(new ListModelsRequest { PageSize = PageSize, PageToken = token }, cancellationToken: ct);
+            if (page.Models.FirstOrDefault(m => m.Name == modelName) is { } found)
+            {
+                return found;
+            }
+
+            token = page.NextPageToken;
+        }
+        while (token.Length > 0);
+        return null;
     }
 }

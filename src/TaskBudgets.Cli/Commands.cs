@@ -57,7 +57,7 @@ internal sealed partial class Commands(CliApp.Globals globals, TextWriter stdout
         command.SetAction(async (parse, cancellationToken) =>
         {
             var output = new Output(stdout, stderr, parse.GetValue(globals.Format) == "json");
-            using var session = new CliApp.Session(output, () => Connection.Open(parse.GetValue(globals.Address), parse.GetValue(globals.Key), parse.GetValue(globals.Config), env));
+            using var session = new CliApp.Session(output, () => Connection.Open(globals.Read(parse), env));
             return await CliApp.ExecuteAsync(session, s => body(parse, s, cancellationToken));
         });
         return command;

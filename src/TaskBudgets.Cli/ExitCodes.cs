@@ -35,5 +35,8 @@ public static class ExitCodes
     };
 }
 
+/// <summary>No API key given anywhere: the exit code is 3, as for a bad key.</summary>
+public sealed class NoKeyException(string message) : Exception(message);
+
 /// <summary>A mistake in how the CLI was called: its message is for the user, and the exit code is 1.</summary>
 public sealed class UsageException(string message) : Exception(message);

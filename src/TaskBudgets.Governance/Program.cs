@@ -4,6 +4,11 @@ using TaskBudgets.Governance.Telemetry;
 
 try
 {
+    if (args.Contains(HealthCheckCommand.Name))
+    {
+        return await HealthCheckCommand.RunAsync(args);
+    }
+
     var builder = WebApplication.CreateBuilder(args);
     builder.AddGovernanceStorage();
     builder.AddGovernanceDomain();
@@ -14,7 +19,10 @@ try
     var app = builder.Build();
     if (args.Contains("migrate"))
     {
-        await DatabaseStartup.MigrateAsync(app.Services, CancellationToken.None);
+        var applied = await DatabaseStartup.MigrateAsync(app.Services, CancellationToken.None);
+        Console.WriteLine(applied.Count == 0
+            ? "No pending migrations: the database schema is up to date."
+            : $"Applied {applied.Count} migration(s):{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", applied)}");
         return 0;
     }
 

@@ -35,9 +35,12 @@ public static class ApiSetup
 
         builder.Services.AddSingleton<GovernanceErrorInterceptor>();
         builder.Services.AddSingleton<RpcMetricsInterceptor>();
+        builder.Services.AddSingleton<HttpErrorHeaders>();
         builder.Services.AddGrpc(o =>
         {
-            // Outermost first: metrics see the status the error mapping produced.
+            // Outermost first: metrics see the status the error mapping produced; the HTTP/JSON
+            // error headers see every refusal, the authentication's included.
+            o.Interceptors.Add<HttpErrorHeaders>();
             o.Interceptors.Add<RpcMetricsInterceptor>();
             o.Interceptors.Add<GovernanceErrorInterceptor>();
             o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;

@@ -46,12 +46,14 @@ public sealed partial class DatabaseStartup(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Applies pending migrations; the "migrate" command.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    /// <summary>Applies pending migrations; the "migrate" command. Returns the names of those it applied, oldest first (none when the schema was current).</summary>
+    public static async Task<IReadOnlyList<string>> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var factory = services.GetRequiredService<IDbContextFactory<GovernanceDbContext>>();
         await using var db = await factory.CreateDbContextAsync(cancellationToken);
+        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
         await db.Database.MigrateAsync(cancellationToken);
+        return pending;
     }
 
     private async Task SeedAsync(GovernanceDbContext db, CancellationToken cancellationToken)

@@ -59,6 +59,19 @@ public sealed class JsonTranscodingTests : IAsyncLifetime
         return (response.StatusCode, document.RootElement.Clone());
     }
 
+    /// <summary>A POST with <paramref name="authorization"/> as the header's value (the client's own when null): the status and response headers.</summary>
+    private static async Task<(HttpStatusCode Status, System.Net.Http.Headers.HttpResponseHeaders Headers)> PostAsAsync(HttpClient client, string path, string json, string? authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (authorization is not null)
+        {
+            request.Headers.Authorization = System.Net.Http.Headers.AuthenticationHeaderValue.Parse(authorization);
+        }
+
+        using var response = await client.SendAsync(request);
+        return (response.StatusCode, response.Headers);
+    }
+
     private async Task<JsonElement> GetBudgetAsync(string org = "acme", string? json = null)
     {
         var (status, body) = await PostAsync($"/v1/orgs/{org}/budget:get", json ?? AskJson());
@@ -225,6 +238,50 @@ public sealed class JsonTranscodingTests : IAsyncLifetime
         var violation = Assert.Single(Detail(details, "QuotaFailure").GetProperty("violations").EnumerateArray());
         Assert.Equal("org:small", violation.GetProperty("subject").GetString());
         Assert.Equal("43200s", Detail(details, "RetryInfo").GetProperty("retryDelay").GetString()); // 12 h to midnight UTC
+        var (again, headers) = await PostAsAsync(http, "/v1/orgs/small/budget:get", AskJson(features: deep), "Bearer " + GovernanceApp.AdminKey);
+        Assert.Equal(HttpStatusCode.TooManyRequests, again);
+        Assert.Equal(TimeSpan.FromSeconds(43200), headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task A_key_past_its_request_rate_is_429_with_retry_after_in_seconds()
+    {
+        await using var limited = GovernanceApp.Create(extra: new Dictionary<string, string> { ["Auth:RequestBurst"] = "1", ["Auth:RequestsPerSecond"] = "0.1" });
+        using var client = limited.CreateClient();
+        var bearer = "Bearer " + GovernanceApp.AdminKey;
+
+        Assert.Equal(HttpStatusCode.OK, (await PostAsAsync(client, "/v1/orgs/acme/budget:get", AskJson(), bearer)).Status);
+        var (status, headers) = await PostAsAsync(client, "/v1/orgs/acme/budget:get", AskJson(), bearer);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal(TimeSpan.FromSeconds(10), headers.RetryAfter?.Delta); // one request back at 0.1 per second
+    }
+
+    [Fact]
+    public async Task An_address_past_its_failed_authentications_is_429_with_retry_after()
+    {
+        await using var limited = GovernanceApp.Create(extra: new Dictionary<string, string> { ["Auth:FailedAuthBurst"] = "1", ["Auth:FailedAuthPerSecond"] = "1" });
+        using var client = limited.CreateClient();
+        var wrong = "Bearer tb_not-a-key-0123456789abcdefghijklmnopqrstuvwxyz";
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsAsync(client, "/v1/orgs/acme/budget:get", AskJson(), wrong)).Status);
+        var (status, headers) = await PostAsAsync(client, "/v1/orgs/acme/budget:get", AskJson(), wrong);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.True(headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "Retry-After: " + headers.RetryAfter);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer tb_not-a-key-0123456789abcdefghijklmnopqrstuvwxyz")]
+    public async Task A_call_without_a_valid_key_is_401_with_a_bearer_challenge(string? authorization)
+    {
+        using var keyless = app.Server.CreateClient(); // without the admin key CreateClient adds
+        var (status, headers) = await PostAsAsync(keyless, "/v1/orgs/acme/budget:get", AskJson(), authorization);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("Bearer", Assert.Single(headers.WwwAuthenticate).Scheme);
+        Assert.Null(headers.RetryAfter);
     }
 
     [Fact]

@@ -190,6 +190,85 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
     }
 
     [Fact]
+    public async Task Each_class_of_failure_exits_with_the_code_docs_cli_md_gives_it()
+    {
+        var documented = DocumentedExitCodes();
+        var caller = (await CliAsync("keys", "create", "--role", "caller", "--org", "demo", "-o", "json")).Json.GetProperty("secret").GetString()!;
+        var empty = Path.Combine(Path.GetTempPath(), "tb-no-config-" + Guid.NewGuid().ToString("N")[..8]);
+
+        var noKey = await CliWithAsync(new() { ["HOME"] = empty }, ["--address", server.Address, "orgs", "list"]);
+        var usage = await CliAsync("orgs", "list", "--no-such-flag");
+        var notFound = await CliAsync("orgs", "get", "no-such-org");
+        var permission = await CliWithAsync([], ["--address", server.Address, "--key", caller, "orgs", "list"]);
+        var conflict = await CliAsync("orgs", "create", "demo", "--tier", "standard");
+        var unavailable = await CliWithAsync([], ["--address", "http://127.0.0.1:1", "--key", CliServer.AdminKey, "orgs", "list"]);
+
+        Assert.Equal("ok", documented[ExitCodes.Ok]);
+        Assert.Equal((documented["no key"], documented["usage"], documented["not found"], documented["not allowed"], documented["conflict"], documented["unavailable"]), (ExitCodes.Permission, ExitCodes.Usage, ExitCodes.NotFound, ExitCodes.Permission, ExitCodes.Conflict, ExitCodes.Unavailable));
+        Assert.Equal(documented["no key"], noKey.Exit);
+        Assert.Contains("No API key", noKey.Error, StringComparison.Ordinal);
+        Assert.Equal(documented["usage"], usage.Exit);
+        Assert.Equal(documented["not found"], notFound.Exit);
+        Assert.Equal(documented["not allowed"], permission.Exit);
+        Assert.Contains("PermissionDenied", permission.Error, StringComparison.Ordinal);
+        Assert.Equal(documented["conflict"], conflict.Exit);
+        Assert.Contains("AlreadyExists", conflict.Error, StringComparison.Ordinal);
+        Assert.Equal(documented["unavailable"], unavailable.Exit);
+    }
+
+    [Fact]
+    public async Task Models_set_with_some_fields_changes_only_those_and_keeps_the_rest()
+    {
+        var created = await CliAsync("models", "set", "partial-model", "--family", "anthropic", "--input-usd-per-mtok", "3", "--output-usd-per-mtok", "15", "--cached-input-usd-per-mtok", "0.3", "--cache-write-usd-per-mtok", "3.75", "--min-thinking-tokens", "2048", "--max-thinking-tokens", "32000");
+        var before = await ModelAsync("partial-model");
+        var changed = await CliAsync("models", "set", "partial-model", "--output-usd-per-mtok", "20");
+        var after = await ModelAsync("partial-model");
+        var newWithoutPrices = await CliAsync("models", "set", "partial-model-2", "--output-usd-per-mtok", "20");
+        var stale = await CliAsync("models", "set", "partial-model", "--input-usd-per-mtok", "4", "--etag", before.GetProperty("etag").GetString()!);
+
+        Assert.Equal(0, created.Exit);
+        Assert.Equal(0, changed.Exit);
+        Assert.Contains("updated model partial-model", changed.Out, StringComparison.Ordinal);
+        Assert.Equal("20000000", after.GetProperty("output_micros_per_mtok").GetString());
+        foreach (var kept in new[] { "family", "thinking", "input_micros_per_mtok", "cached_input_micros_per_mtok", "cache_write_micros_per_mtok", "min_thinking_tokens", "max_thinking_tokens" })
+        {
+            Assert.Equal(before.GetProperty(kept).ToString(), after.GetProperty(kept).ToString());
+        }
+
+        Assert.Equal("300000", after.GetProperty("cached_input_micros_per_mtok").GetString());
+        Assert.Equal(1, newWithoutPrices.Exit);
+        Assert.Contains("a new model needs --family, --input-usd-per-mtok and --output-usd-per-mtok", newWithoutPrices.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain((await CliAsync("models", "list", "-o", "json")).Json.GetProperty("models").EnumerateArray(), m => m.GetProperty("name").GetString() == "partial-model-2");
+        Assert.Equal(4, stale.Exit);
+        Assert.Equal(after.GetProperty("input_micros_per_mtok").ToString(), (await ModelAsync("partial-model")).GetProperty("input_micros_per_mtok").ToString());
+    }
+
+    private async Task<JsonElement> ModelAsync(string name) =>
+        (await CliAsync("models", "list", "-o", "json")).Json.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == name);
+
+    /// <summary>docs/cli.md's exit code table: each meaning's first words to its code, and the code of "ok".</summary>
+    private static Dictionary<object, object> DocumentedExitCodes()
+    {
+        var rows = File.ReadAllLines(Path.Combine(Repository.Root, "docs", "cli.md"))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\| `(\d+)` \| (.+) \|$")).Where(m => m.Success)
+            .Select(m => (Code: int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Meaning: m.Groups[2].Value)).ToList();
+        var map = new Dictionary<object, object>();
+        foreach (var (code, meaning) in rows)
+        {
+            map[code] = meaning;
+            foreach (var phrase in new[] { "no key", "usage", "not found", "not allowed", "conflict", "unavailable" })
+            {
+                if (meaning.Contains(phrase, StringComparison.Ordinal))
+                {
+                    map[phrase] = code;
+                }
+            }
+        }
+
+        return map;
+    }
+
+    [Fact]
     public async Task Address_and_key_come_from_flags_the_environment_or_the_config_file()
     {
         var home = Path.Combine(Path.GetTempPath(), "tb-home-" + Guid.NewGuid().ToString("N")[..8]);
@@ -207,7 +286,7 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
             Assert.Contains("Demo org", fromEnv.Out, StringComparison.Ordinal);
             Assert.Equal(0, fromConfig.Exit);
             Assert.Equal(3, flagWins.Exit);
-            Assert.Equal(1, noKey.Exit);
+            Assert.Equal(3, noKey.Exit);
             Assert.Contains("No API key", noKey.Error, StringComparison.Ordinal);
             Assert.Equal(5, unreachable.Exit);
         }

@@ -31,6 +31,9 @@ public sealed class PostgresServer : IAsyncDisposable
         return new NpgsqlConnectionStringBuilder(admin) { Database = name, Pooling = true }.ToString();
     }
 
+    /// <summary>The superuser's connection string (to the maintenance database), as an init script gets it.</summary>
+    public Task<string> SuperuserConnectionStringAsync() => StartAsync();
+
     private async Task<string> StartAsync()
     {
         await gate.WaitAsync();

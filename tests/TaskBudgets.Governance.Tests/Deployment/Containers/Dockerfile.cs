@@ -30,5 +30,17 @@ public sealed class Dockerfile
     public List<int> ExposedPorts =>
         [.. Runtime.Where(l => l.StartsWith("EXPOSE ", StringComparison.Ordinal)).SelectMany(l => l[7..].Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(p => int.Parse(p.Split('/')[0], System.Globalization.CultureInfo.InvariantCulture))];
 
+    /// <summary>The runtime stage's HEALTHCHECK command; exec form only (a JSON array), since the image has no shell to run any other.</summary>
+    public List<string> HealthCheck
+    {
+        get
+        {
+            var line = Runtime.Single(l => l.StartsWith("HEALTHCHECK ", StringComparison.Ordinal));
+            var command = line.IndexOf(" CMD [", StringComparison.Ordinal);
+            Assert.True(command > 0, "HEALTHCHECK is not in exec form (CMD [\"...\"]): " + line);
+            return System.Text.Json.JsonSerializer.Deserialize<List<string>>(line[(command + 5)..])!;
+        }
+    }
+
     public string Only(string prefix) => Instructions.Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
 }

@@ -37,6 +37,10 @@ public sealed record LocalContainer(
     public Task<CommandResult> RunToCompletionAsync() =>
         Command.RunAsync("dotnet", [Path.Combine(ImageDirectory, Entrypoint), .. Arguments], ImageDirectory, LocalEnvironment(FreePort.Next(), FreePort.Next()));
 
+    /// <summary>Runs another command in the image beside a started container (as `docker exec` does): the same environment, mounts and ports.</summary>
+    public Task<CommandResult> ExecAsync(IReadOnlyList<string> command, int grpcPort, int httpPort) =>
+        Command.RunAsync(command[0], command.Skip(1), ImageDirectory, LocalEnvironment(grpcPort, httpPort), TimeSpan.FromMinutes(1));
+
     private Dictionary<string, string> LocalEnvironment(int grpcPort, int httpPort) =>
         Environment.ToDictionary(e => e.Key, e => Localise(e.Value, grpcPort, httpPort));
 

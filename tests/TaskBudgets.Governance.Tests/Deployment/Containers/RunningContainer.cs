@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.V1;
 
 namespace TaskBudgets.Governance.Tests.Deployment.Containers;
@@ -16,6 +17,9 @@ public sealed class RunningContainer(LocalContainer container, LocalServer serve
     public Uri HttpAddress => server.HttpAddress;
 
     public string Output => server.Output;
+
+    /// <summary>Runs <paramref name="command"/> in this container's environment, e.g. its HEALTHCHECK.</summary>
+    public Task<CommandResult> ExecAsync(IReadOnlyList<string> command) => container.ExecAsync(command, server.GrpcPort, server.HttpPort);
 
     /// <summary>The loopback port a container port is published on.</summary>
     public int HostPort(int containerPort) =>

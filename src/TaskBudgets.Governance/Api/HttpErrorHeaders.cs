@@ -1,0 +1,67 @@
+using Google.Rpc;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace TaskBudgets.Governance.Api;
+
+/// <summary>
+/// The HTTP headers an HTTP/JSON client looks for on an error, which transcoding does not add:
+/// <c>Retry-After</c> (whole seconds, from the error's RetryInfo) on 429 and
+/// <c>WWW-Authenticate: Bearer</c> on 401. gRPC callers read the same from the status details.
+/// </summary>
+public sealed class HttpErrorHeaders : Interceptor
+{
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request,
+        ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(continuation);
+        Task<TResponse> call;
+        try
+        {
+            call = continuation(request, context);
+        }
+        catch (RpcException e)
+        {
+            Add(context, e);
+            throw;
+        }
+
+        return call.IsCompletedSuccessfully ? call : AwaitAsync(call, context);
+    }
+
+    private static async Task<TResponse> AwaitAsync<TResponse>(Task<TResponse> call, ServerCallContext context)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (RpcException e)
+        {
+            Add(context, e);
+            throw;
+        }
+    }
+
+    private static void Add(ServerCallContext context, RpcException e)
+    {
+        var http = context.GetHttpContext();
+        if (http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true || http.Response.HasStarted)
+        {
+            return;
+        }
+
+        if (e.StatusCode == StatusCode.Unauthenticated)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+        else if (e.StatusCode == StatusCode.ResourceExhausted && e.GetRpcStatus()?.GetDetail<RetryInfo>() is { RetryDelay: { } delay })
+        {
+            // At least 1: a delay that rounds to nothing would invite an immediate retry loop.
+            var seconds = Math.Max(1, (long)Math.Ceiling(delay.ToTimeSpan().TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+}

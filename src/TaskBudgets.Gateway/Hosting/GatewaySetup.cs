@@ -7,6 +7,7 @@ using OpenTelemetry.Resources;
 using TaskBudgets.Client;
 using TaskBudgets.Gateway.Providers;
 using TaskBudgets.Gateway.Proxy;
+using TaskBudgets.Gateway.Settings;
 using TaskBudgets.Gateway.Telemetry;
 
 namespace TaskBudgets.Gateway.Hosting;
@@ -20,6 +21,10 @@ public static class GatewaySetup
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+
+        // YARP logs every forwarded call at Information: a line per model call is the metrics' job.
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.Services.AddOptions<GatewayOptions>().Bind(builder.Configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         builder.Services.AddSingleton<ProviderCredentials>();

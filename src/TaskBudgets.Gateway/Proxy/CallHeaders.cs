@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using TaskBudgets.Client;
-using TaskBudgets.Gateway.Hosting;
+using TaskBudgets.Gateway.Settings;
 
 namespace TaskBudgets.Gateway.Proxy;
 
@@ -59,7 +59,7 @@ internal static class CallHeaders
         var phase = Client.Phase.Standard;
         if (phaseText is not null)
         {
-            if (ParsePhase(phaseText) is not { } parsed)
+            if (CallDefaults.ParsePhase(phaseText) is not { } parsed)
             {
                 return (null, $"{Phase} must be standard, preliminary or deep (it is '{phaseText}').");
             }
@@ -91,14 +91,6 @@ internal static class CallHeaders
             EstimatedInputTokens = Math.Min(bodyBytes / 4, 10_000_000),
         }, null);
     }
-
-    public static Phase? ParsePhase(string text) => text.Trim().ToUpperInvariant() switch
-    {
-        "STANDARD" => Client.Phase.Standard,
-        "PRELIMINARY" => Client.Phase.Preliminary,
-        "DEEP" => Client.Phase.Deep,
-        _ => null,
-    };
 
     /// <summary>
     /// The grant's idempotency key: the caller's x-taskbudgets-request-id, else one derived from its

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Client;
-using TaskBudgets.Gateway.Hosting;
+using TaskBudgets.Gateway.Settings;
 using TaskBudgets.Gateway.Providers;
 using TaskBudgets.Gateway.Telemetry;
 using Yarp.ReverseProxy.Forwarder;

@@ -1,4 +1,4 @@
-using TaskBudgets.Gateway.Hosting;
+using TaskBudgets.Gateway.Settings;
 using TaskBudgets.Gateway.Providers;
 
 namespace TaskBudgets.Gateway.Proxy;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Options;
-using TaskBudgets.Gateway.Hosting;
+using TaskBudgets.Gateway.Settings;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace TaskBudgets.Gateway.Proxy;

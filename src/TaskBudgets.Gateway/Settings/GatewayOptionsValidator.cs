@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
-using TaskBudgets.Gateway.Proxy;
 
-namespace TaskBudgets.Gateway.Hosting;
+namespace TaskBudgets.Gateway.Settings;
 
 /// <summary>Refuses a configuration the gateway cannot serve, with one line per setting at fault.</summary>
 public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
@@ -87,7 +86,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{path}:Complexity must be 0..1 (it is {defaults.Complexity}).");
         }
 
-        if (defaults.Phase is { } phase && CallHeaders.ParsePhase(phase) is null)
+        if (defaults.Phase is { } phase && CallDefaults.ParsePhase(phase) is null)
         {
             failures.Add($"{path}:Phase must be standard, preliminary or deep (it is '{phase}').");
         }

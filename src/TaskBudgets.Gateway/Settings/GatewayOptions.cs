@@ -1,4 +1,6 @@
-namespace TaskBudgets.Gateway.Hosting;
+using TaskBudgets.Client;
+
+namespace TaskBudgets.Gateway.Settings;
 
 /// <summary>
 /// The gateway's settings, bound from the "Gateway" configuration section and validated at start.
@@ -101,6 +103,15 @@ public sealed class CallDefaults
 
     /// <summary>The phase: standard, preliminary or deep.</summary>
     public string? Phase { get; set; }
+
+    /// <summary>A phase's name (any case), or null when it names none.</summary>
+    public static Phase? ParsePhase(string text) => text.Trim().ToUpperInvariant() switch
+    {
+        "STANDARD" => Client.Phase.Standard,
+        "PRELIMINARY" => Client.Phase.Preliminary,
+        "DEEP" => Client.Phase.Deep,
+        _ => null,
+    };
 }
 
 /// <summary>Defaults for the calls made with one caller key.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace TaskBudgets.Gateway.Hosting;
+namespace TaskBudgets.Gateway.Settings;
 
 /// <summary>
 /// The provider credentials, read once at start from each route's ApiKeyFile (a mounted secret)

@@ -28,6 +28,9 @@ internal sealed class UpstreamTransformer(Provider provider, string credential, 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+
+        // Set here, not left to the forwarder, so that the provider can take the caller's key out of the query.
+        proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(destinationPrefix, httpContext.Request.Path, httpContext.Request.QueryString);
         foreach (var name in proxyRequest.Headers.Select(h => h.Key).Where(n => n.StartsWith(CallHeaders.Prefix, StringComparison.OrdinalIgnoreCase)).ToList())
         {
             proxyRequest.Headers.Remove(name);

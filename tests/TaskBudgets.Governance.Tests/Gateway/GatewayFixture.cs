@@ -43,6 +43,14 @@ public sealed class GatewayFixture : IAsyncLifetime
                 max_output_tokens: 16384
                 effort: medium
                 soft_limit_threshold: 1.0
+              - task_type: agent
+                min_reasoning_tokens: 1024
+                default_reasoning_tokens: 2048
+                max_reasoning_tokens: 8192
+                answer_tokens: 1024
+                max_output_tokens: 16384
+                soft_limit_threshold: 1.0
+                task_budget_tokens: 10000
         orgs:
           - { id: gw-anthropic, tier: standard }
           - { id: gw-anthropic-small, tier: standard }
@@ -57,6 +65,8 @@ public sealed class GatewayFixture : IAsyncLifetime
           - { id: gw-gemini, tier: standard }
           - { id: gw-gemini-stream, tier: standard }
           - { id: gw-other, tier: standard }
+          - { id: gw-http, tier: standard }
+          - { id: gw-keyed, tier: standard }
           - id: gw-denied
             tier: standard
             quotas:
@@ -76,6 +86,9 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public Uri GatewayAddress { get; private set; } = new("http://127.0.0.1");
 
+    /// <summary>A caller key of org gw-keyed that the gateway's configuration gives defaults (org gw-keyed, task type agent).</summary>
+    public string KeyWithDefaults { get; private set; } = string.Empty;
+
     /// <summary>The folder of the Node SDK clients (clients.mjs), installed from the npm cache on first use.</summary>
     public static string Clients { get; } = Path.Combine(Repository.Root, "tests", "TaskBudgets.Governance.Tests", "Gateway", "sdk-clients");
 
@@ -94,6 +107,8 @@ public sealed class GatewayFixture : IAsyncLifetime
 
         var secret = Path.Combine(directory.Path, "anthropic-key");
         await File.WriteAllTextAsync(secret, ProviderStub.AnthropicKey + "\n");
+        KeyWithDefaults = await CallerKeyAsync("gw-keyed");
+        var keyHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(KeyWithDefaults)));
         var port = FreePort.Next();
         GatewayAddress = new Uri($"http://127.0.0.1:{port}");
         gateway = TaskBudgets.Gateway.Program.Build(
@@ -107,6 +122,9 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Gateway:OpenAi:ApiKey=" + ProviderStub.OpenAiKey,
             "--Gateway:Gemini:UpstreamBaseUrl=" + stub.BaseAddress,
             "--Gateway:Gemini:ApiKey=" + ProviderStub.GeminiKey,
+            "--Gateway:Keys:0:KeySha256=" + keyHash,
+            "--Gateway:Keys:0:Defaults:OrgId=gw-keyed",
+            "--Gateway:Keys:0:Defaults:TaskType=agent",
             "--Logging:LogLevel:Default=Warning",
         ]);
         await gateway.StartAsync();

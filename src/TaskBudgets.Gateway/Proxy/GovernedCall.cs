@@ -87,8 +87,14 @@ internal sealed partial class GovernedCall(
         }
 
         var outcome = CallOutcome.Success;
-        if (error == ForwarderError.None && tap.Ended)
+        if (error == ForwarderError.None)
         {
+            // The whole answer passed (a body of known length may end without a last empty read).
+            if (!tap.Ended)
+            {
+                tap.End();
+            }
+
             // The caller has its whole answer before the report is made.
             await context.Response.CompleteAsync();
         }

@@ -31,6 +31,8 @@ public static class GatewaySetup
         builder.Services.AddSingleton<UpstreamClient>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<GovernedCall>();
+        builder.Services.AddSingleton<PendingReports>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PendingReports>());
         builder.Services.AddHttpForwarder();
 
         // The service sees the caller's own key on every call (CallerKeyHandler), never one of the gateway's.

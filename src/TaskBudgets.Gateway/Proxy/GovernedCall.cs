@@ -22,6 +22,7 @@ internal sealed partial class GovernedCall(
     UpstreamClient upstream,
     IBudgetClient budgets,
     IOptions<GatewayOptions> options,
+    PendingReports pendingReports,
     GatewayMetrics metrics,
     ILogger<GovernedCall> logger)
 {
@@ -106,7 +107,8 @@ internal sealed partial class GovernedCall(
                 : CallOutcome.Failed;
         }
 
-        await ReportAsync(provider, grant, meter.Usage, meter.StopReason, outcome, latency);
+        // Not awaited here: the caller's connection takes its next request while the report commits.
+        pendingReports.Track(ReportAsync(provider, grant, meter.Usage, meter.StopReason, outcome, latency));
     }
 
     private async Task<BudgetGrant?> AcquireAsync(HttpContext context, Provider provider, BudgetRequest ask)
@@ -168,6 +170,13 @@ internal sealed partial class GovernedCall(
         {
             // Not released: the tokens were spent, so the reservation stays until the grant expires.
             LogReportFailed(logger, provider.Name, e.StatusCode, grant.RequestId, usage.InputTokens, usage.OutputTokens, usage.ReasoningTokens, e);
+            metrics.Finished(provider.Name, "report_failed");
+        }
+#pragma warning disable CA1031 // The report runs after the call's handler: nothing above it could handle a failure.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogReportFailed(logger, provider.Name, StatusCode.Unknown, grant.RequestId, usage.InputTokens, usage.OutputTokens, usage.ReasoningTokens, e);
             metrics.Finished(provider.Name, "report_failed");
         }
     }

@@ -19,6 +19,12 @@ public static class Program
             await Console.Error.WriteLineAsync("Configuration error: " + string.Join(Environment.NewLine, invalid.Failures));
             return 1;
         }
+        catch (InvalidOperationException conversion) when (conversion.Source == "Microsoft.Extensions.Configuration.Binder")
+        {
+            // A value that does not convert (e.g. a port that is not a number): the binder names the key and the value.
+            await Console.Error.WriteLineAsync($"Configuration error: {conversion.Message} {conversion.GetBaseException().Message}");
+            return 1;
+        }
     }
 
     /// <summary>The gateway's app, configured from <paramref name="args"/>, the environment and appsettings.json.</summary>

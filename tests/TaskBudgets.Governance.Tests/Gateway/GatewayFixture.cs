@@ -67,6 +67,9 @@ public sealed class GatewayFixture : IAsyncLifetime
           - { id: gw-other, tier: standard }
           - { id: gw-http, tier: standard }
           - { id: gw-keyed, tier: standard }
+          - { id: gw-dotnet-anthropic, tier: standard }
+          - { id: gw-dotnet-openai, tier: standard }
+          - { id: gw-dotnet-openai-stream, tier: standard }
           - id: gw-denied
             tier: standard
             quotas:

@@ -21,8 +21,10 @@ public static class CallTrace
             return null;
         }
 
-        var header = context.GetHttpContext().Request.Headers.TraceParent;
-        var ids = header.Count > 0 && ActivityContext.TryParse(header[0], null, out var parent)
+        // Through the call's metadata, not its HttpContext: this runs inside exception filters,
+        // where a throw would silently undo the error's translation, and not every context has one.
+        var header = context.RequestHeaders.GetValue("traceparent");
+        var ids = header is not null && ActivityContext.TryParse(header, null, out var parent)
             ? (parent.TraceId, parent.SpanId)
             : (ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom());
         return logger.BeginScope(new KeyValuePair<string, object>[]

@@ -41,5 +41,17 @@ public sealed class CalibrationOptions
     [Range(1.0, 1_000_000.0)]
     public double ComplexityMinSamples { get; set; } = 50;
 
+    /// <summary>
+    /// Share of a calibrated adaptive rule's calls granted <see cref="ExplorationFactor"/> times
+    /// the calibrated base, so a budget that truncates more than a larger one would can learn so
+    /// (a budget only sees the tail up to what it grants). 0..0.5; 0 turns exploration off. Default 0.02.
+    /// </summary>
+    [Range(0.0, 0.5)]
+    public double ExplorationShare { get; set; } = 0.02;
+
+    /// <summary>What an exploring call's calibrated base is multiplied by, 1.1..4, within the rule's max. Default 1.5.</summary>
+    [Range(1.1, 4.0)]
+    public double ExplorationFactor { get; set; } = 1.5;
+
     public CalibrationSettings ToSettings() => new(HalfLife, Headroom) { ComplexityMinSamples = ComplexityMinSamples };
 }

@@ -67,6 +67,7 @@ public readonly record struct BudgetDecision
     /// <param name="quotas">Every quota that applies, with what is left of it.</param>
     /// <param name="taskBudgetRemaining">What the call's agentic loop has left; null when the call has no task.</param>
     /// <param name="calibration">What calls of this tier and task type really used; used only when the rule is adaptive and it has the rule's min_samples.</param>
+    /// <param name="exploration">Whether this call probes above its calibrated budget; only a calibrated adaptive rule probes.</param>
     // Kept out of line: inlined into a caller, the caller's wide (AVX-512) zeroing of a struct can reach
     // Math.Pow's call into libm without a vzeroupper, and libm's SSE code then stalls on every call.
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -76,12 +77,13 @@ public readonly record struct BudgetDecision
         ModelSpec model,
         ReadOnlySpan<QuotaHeadroom> quotas,
         long? taskBudgetRemaining = null,
-        in CalibratedBudget calibration = default)
+        in CalibratedBudget calibration = default,
+        in Exploration exploration = default)
     {
         var adaptive = calibration.Governs(rule);
         var reasons = FromRule(rule);
         var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
-        var budget = ShapeToTask(rule, features, calibration, adaptive, hintFactor, ref reasons);
+        var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, ref reasons);
         var (requested, multiplier) = Escalate(budget, rule, features, calibration, adaptive, hintFactor, ref reasons);
         var utilisation = HighestUtilisation(quotas);
         var reasoning = FitModel(ApplySoftLimit(requested, utilisation, rule, ref reasons), model, ref reasons);
@@ -115,10 +117,10 @@ public readonly record struct BudgetDecision
         rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
 
     /// <summary>2. Task: the base for the call's complexity, then its input size, phase and priority.</summary>
-    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
+    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, in Exploration exploration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
     {
         var budget = adaptive
-            ? CalibratedBase(features.Complexity, calibration, hintFactor, ref reasons)
+            ? Explore(CalibratedBase(features.Complexity, calibration, hintFactor, ref reasons), exploration, ref reasons)
             : RuleBase(rule, features.Complexity, ref reasons);
         budget = RaiseForLongInput(budget, features.EstimatedInputTokens, ref reasons);
         budget = ApplyPhase(budget, rule, features.Phase, ref reasons);
@@ -153,6 +155,18 @@ public readonly record struct BudgetDecision
 
         reasons |= BudgetReasons.Complexity;
         return calibration.BaseTokens * hintFactor;
+    }
+
+    /// <summary>A probing call's calibrated base is raised by the exploration factor (the rule's max still caps it).</summary>
+    private static double Explore(double budget, in Exploration exploration, ref BudgetReasons reasons)
+    {
+        if (!exploration.Probes)
+        {
+            return budget;
+        }
+
+        reasons |= BudgetReasons.Exploration;
+        return budget * exploration.Factor;
     }
 
     private static double RaiseForLongInput(double budget, long inputTokens, ref BudgetReasons reasons)

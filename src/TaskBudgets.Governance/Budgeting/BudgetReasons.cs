@@ -22,4 +22,5 @@ public enum BudgetReasons
     TaskBudget = 1 << 11,
     ProviderMinimum = 1 << 12,
     Adaptive = 1 << 13,
+    Exploration = 1 << 14,
 }

@@ -183,6 +183,7 @@ public static class ProtoMapping
         BudgetReasons.TaskBudget => ReasonCode.TaskBudget,
         BudgetReasons.ProviderMinimum => ReasonCode.ProviderMinimum,
         BudgetReasons.Adaptive => ReasonCode.Adaptive,
+        BudgetReasons.Exploration => ReasonCode.Exploration,
         _ => ReasonCode.Unspecified,
     };
 }

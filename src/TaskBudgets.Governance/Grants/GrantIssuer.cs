@@ -26,10 +26,13 @@ public sealed class GrantIssuer(
     TaskBudgetLedger tasks,
     CalibrationBook calibration,
     IOptions<GrantOptions> options,
+    IOptions<CalibrationOptions> calibrationOptions,
     TimeProvider time)
 {
     private const int DecideAttempts = 4;
     private readonly TimeSpan ttl = options.Value.Ttl;
+    private readonly double explorationShare = calibrationOptions.Value.ExplorationShare;
+    private readonly double explorationFactor = calibrationOptions.Value.ExplorationFactor;
 
     /// <summary>Issues a grant, or replays the one already issued for the same request id.</summary>
     /// <returns>The grant, and whether it replays an earlier answer.</returns>
@@ -74,7 +77,7 @@ public sealed class GrantIssuer(
         ArgumentNullException.ThrowIfNull(request);
         var a = await AssessAsync(request, startsLoop: false, cancellationToken);
         var headrooms = Headrooms(a.Buckets);
-        var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated);
+        var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated, a.Exploration);
         if (decision.Denied)
         {
             return new GrantPreview(null, Denial(a.Buckets, headrooms, decision.LimitingQuota));
@@ -97,7 +100,7 @@ public sealed class GrantIssuer(
         for (var attempt = 0; attempt < DecideAttempts; attempt++)
         {
             Headrooms(buckets, headrooms);
-            var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated);
+            var decision = BudgetDecision.Decide(a.Rule, request.Features, a.Model, headrooms, a.TaskLeft, a.Calibrated, a.Exploration);
             if (decision.Denied)
             {
                 // Expired grants may not have been swept yet, and other replicas' leases may hold
@@ -165,7 +168,24 @@ public sealed class GrantIssuer(
         }
 
         var calibrated = rule.Adaptive ? calibration.Current.Recommend(org.Tier, rule.TaskType, rule, org.Id) : default;
-        return new Assessment(policy.Version, org, model, rule, buckets, taskLeft, taskTotal, calibrated, now);
+        return new Assessment(policy.Version, org, model, rule, buckets, taskLeft, taskTotal, calibrated, Explore(request), now);
+    }
+
+    /// <summary>
+    /// Whether this call explores above its calibrated budget. A call with a request id draws from
+    /// it, so a preview and the grant it previews agree; one without draws at random.
+    /// </summary>
+    private Exploration Explore(GrantRequest request)
+    {
+        if (explorationShare <= 0)
+        {
+            return default;
+        }
+
+        var draw = request.RequestId.Length > 0
+            ? (uint)HashCode.Combine(request.OrgId, request.RequestId) / 4_294_967_296.0
+            : Random.Shared.NextDouble();
+        return new Exploration(explorationShare, explorationFactor, draw);
     }
 
     private IssuedGrant Grant(GrantRequest request, Assessment a, BudgetDecision decision, QuotaHeadroom[] headrooms, long[] amounts)
@@ -334,5 +354,6 @@ public sealed class GrantIssuer(
         long? TaskLeft,
         long TaskTotal,
         CalibratedBudget Calibrated,
+        Exploration Exploration,
         DateTimeOffset Now);
 }

@@ -58,7 +58,7 @@ public class BudgetDecisionAllocationTests
 
     private static readonly CalibratedBudget Banded = Calibrated with { HintFactors = [0.3, 0.4, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.4, 3.5] };
 
-    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas", "adaptive", "adaptive retry", "adaptive hint bands"];
+    public static TheoryData<string> Paths() => ["default", "shaped", "preliminary", "deep", "capped", "denied", "provider limits", "no quotas", "adaptive", "adaptive retry", "adaptive hint bands", "adaptive exploring"];
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -109,6 +109,7 @@ public class BudgetDecisionAllocationTests
         "adaptive" => BudgetDecision.Decide(AdaptiveRule, Features((i % 100) / 100.0, 2_000), Claude, Roomy, null, Calibrated),
         "adaptive retry" => BudgetDecision.Decide(AdaptiveRule, Features(input: 2_000, attempt: 2 + (i % 3), truncated: true), Claude, Roomy, null, Calibrated),
         "adaptive hint bands" => BudgetDecision.Decide(AdaptiveRule, Features((i % 100) / 100.0, 2_000, 1 + (i % 3), i % 3 != 0), Claude, Roomy, null, Banded),
+        "adaptive exploring" => BudgetDecision.Decide(AdaptiveRule, Features(input: 2_000), Claude, Roomy, null, Calibrated, new Exploration(0.5, 1.5, (i % 100) / 100.0)),
         _ => BudgetDecision.Decide(Rule, Features(), Claude, []),
     };
 }

@@ -239,6 +239,29 @@ public sealed class AdaptiveBudgetTests : AppTests
     }
 
     [Fact]
+    public async Task A_share_of_calibrated_calls_explores_above_the_budget_and_says_so()
+    {
+        var settings = new Dictionary<string, string> { ["Calibration:ExplorationShare"] = "0.5", ["Calibration:ExplorationFactor"] = "2" };
+        await using var exploring = GovernanceApp.Create(policy: Policy, extra: settings);
+        await CallsAsync(exploring, "light", 60, i => 250 + (i % 50));
+        await SyncAsync(exploring);
+
+        var grants = new List<GetBudgetResponse>();
+        for (var i = 0; i < 40; i++)
+        {
+            grants.Add(await AskAsync(exploring, "light"));
+        }
+
+        var explored = grants.Where(g => g.Reasons.Any(r => r.Code == ReasonCode.Exploration)).ToList();
+        var plain = grants.Except(explored).ToList();
+        Assert.NotEmpty(explored);
+        Assert.NotEmpty(plain);
+        var budget = plain.Select(g => g.Budget.ReasoningTokens).Distinct().Single();
+        Assert.All(explored, g => Assert.InRange(g.Budget.ReasoningTokens, (2 * budget) - 1, (2 * budget) + 1));
+        Assert.All(grants, g => Assert.Contains(g.Reasons, r => r.Code == ReasonCode.Adaptive));
+    }
+
+    [Fact]
     public async Task With_per_org_statistics_off_every_org_gets_the_tiers_calibration()
     {
         await using var tierOnly = GovernanceApp.Create(policy: Policy, extra: new Dictionary<string, string> { ["Calibration:PerOrg"] = "false" });

@@ -87,6 +87,10 @@ public sealed class GovernanceApp : WebApplicationFactory<Program>
             // The sweeps and fuzzing call with no key or a bad one by the hundred, from one address.
             ["Auth:FailedAuthBurst"] = "1000000",
             ["Auth:FailedAuthPerSecond"] = "1000000",
+
+            // Exploring calls get a budget raised at random: tests that expect an exact adaptive
+            // budget would fail one call in fifty. The exploration tests turn it on.
+            ["Calibration:ExplorationShare"] = "0",
         };
         if (postgres is not null)
         {

@@ -101,6 +101,9 @@ public enum BudgetReasonCode
     /// <summary>An adaptive rule's calibration (what such calls really used) decided the base budget or the escalation.</summary>
     Adaptive = 14,
 
+    /// <summary>This call explores above its calibrated budget, so the calibration can see whether a larger budget pays.</summary>
+    Exploration = 15,
+
     /// <summary>The SDK's fail-open fallback decided the budget: the service was unreachable. Never sent by the service.</summary>
     Fallback = 100,
 }

@@ -201,8 +201,18 @@ public sealed partial class FleetTests(PostgresServer postgres) : IAsyncDisposab
         Assert.Equal(holdAfter, balanceAfter);
 
         // The first grant that needed the dead replica's capacity: what the others had without it came before.
+        // A renewal in the last moments before the kill may have returned the free part itself; then
+        // the pool already had it, and only its live grants' part is left to return below.
         var withoutVictim = (int)((Limit - balance) / Grant);
-        AssertWithin(ReclaimFreeAfter + (3 * interval), at[withoutVictim], "the survivors to grant from the dead replica's free capacity");
+        if (balance - hold >= Grant)
+        {
+            Assert.True(grants.Count > withoutVictim, $"survivors granted {grants.Count}, none of them from the dead replica's free {balance - hold}");
+            AssertWithin(ReclaimFreeAfter + (3 * interval), at[withoutVictim], "the survivors to grant from the dead replica's free capacity");
+        }
+        else
+        {
+            Assert.True(grants.Count >= withoutVictim, $"survivors granted {grants.Count} of the {withoutVictim} the pool had without the dead replica");
+        }
 
         // Its live grants, reported on the survivors: what they reserved returns too.
         foreach (var grant in held)

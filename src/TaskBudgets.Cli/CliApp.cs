@@ -142,8 +142,10 @@ public static class CliApp
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)
         {
-            if (inner is System.Security.Authentication.AuthenticationException or IOException
-                || (inner is HttpRequestException http && http.HttpRequestError is HttpRequestError.SecureConnectionError or HttpRequestError.ConnectionError))
+            // Under INTERNAL, any HttpRequestException means the call never got a response: a server
+            // that ends the connection over a refused client certificate shows as an HTTP/2
+            // handshake it "did not complete" as often as an IOException, depending on timing.
+            if (inner is System.Security.Authentication.AuthenticationException or IOException or HttpRequestException)
             {
                 return inner;
             }

@@ -210,6 +210,8 @@ public sealed class GrantIssuer(
             MaxOutputTokens = decision.MaxOutputTokens,
             EstimatedInputTokens = request.Features.EstimatedInputTokens,
             PolicyVersion = a.PolicyVersion,
+            Attempt = request.Features.Attempt,
+            PreviousReasoningTokens = decision.PreviousReasoningTokens,
         };
         if (request.Features.Complexity is { } complexity)
         {

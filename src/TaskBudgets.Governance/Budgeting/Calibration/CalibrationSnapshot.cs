@@ -167,7 +167,7 @@ public sealed class CalibrationSnapshot
         // not chase it up to their max: they still meet the target on their own calls.
         var freeShare = free.Sum(i => rows[i].Samples) / total;
         var allowance = Math.Max(target - fixedTruncation, target * freeShare);
-        var ladders = rows.Select(r => EscalationLadder.Build(Candidates(r), target)).ToArray();
+        var ladders = rows.Select(r => EscalationLadder.Build(Candidates(r), target, r.RetryShare)).ToArray();
         var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], ladders[i], total))], 0, allowance);
 
         // Recommended: what the allocation would give if every rule of the tier were adaptive.
@@ -271,6 +271,11 @@ public sealed class CalibrationSnapshot
     /// <param name="Curve">Of hint-adjusted usage where <paramref name="HintFactors"/> are learned, else of usage.</param>
     private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors)
     {
+        /// <summary>The share of truncated attempts that their callers retried (each retry follows one truncation).</summary>
+        public double RetryShare { get; } = Stats.Truncations + Stats.RetryTruncations > 0
+            ? Math.Min(1.0, Stats.Retries / (Stats.Truncations + Stats.RetryTruncations))
+            : 0;
+
         /// <summary>Some call completed: the curve says something below the rule's max.</summary>
         public bool Sizable { get; } = Stats.Reasoning.CompletedWeight > 1e-9;
 

@@ -28,13 +28,20 @@ public sealed class EscalationLadder
         this.costs = costs;
     }
 
-    /// <summary>Expected reserved tokens per task with each candidate as the first budget and its best ladder, in candidate order.</summary>
+    /// <summary>
+    /// Expected reserved tokens per task with each candidate as the first budget and its best
+    /// ladder (the retries weighed by the share of truncated attempts retried), in candidate order.
+    /// </summary>
     public IReadOnlyList<double> Costs => costs;
 
     /// <summary>Works out the ladders.</summary>
     /// <param name="candidates">Budgets, ascending, each with the survival of the need there (non-increasing); the last is the most any step may be.</param>
     /// <param name="target">The tier's target truncation rate, 0..1.</param>
-    public static EscalationLadder Build(IReadOnlyList<(long Budget, double Survival)> candidates, double target)
+    /// <param name="retryShare">
+    /// The share of truncated attempts that callers retry, 0..1: the retries' cost counts this much
+    /// in <see cref="Costs"/>, so a tier whose callers never retry is sized on first budgets alone.
+    /// </param>
+    public static EscalationLadder Build(IReadOnlyList<(long Budget, double Survival)> candidates, double target, double retryShare = 1.0)
     {
         ArgumentNullException.ThrowIfNull(candidates);
         var n = candidates.Count;
@@ -97,7 +104,7 @@ public sealed class EscalationLadder
         var costs = new double[n];
         for (var j = 0; j < n; j++)
         {
-            costs[j] = candidates[j].Budget + ahead[j];
+            costs[j] = candidates[j].Budget + (Math.Clamp(retryShare, 0.0, 1.0) * ahead[j]);
         }
 
         return new EscalationLadder(candidates, next, costs);

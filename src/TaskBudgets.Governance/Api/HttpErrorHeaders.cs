@@ -1,6 +1,5 @@
 using Google.Rpc;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 
 namespace TaskBudgets.Governance.Api;
 
@@ -9,44 +8,13 @@ namespace TaskBudgets.Governance.Api;
 /// <c>Retry-After</c> (whole seconds, from the error's RetryInfo) on 429 and
 /// <c>WWW-Authenticate: Bearer</c> on 401. gRPC callers read the same from the status details.
 /// </summary>
-public sealed class HttpErrorHeaders : Interceptor
+public static class HttpErrorHeaders
 {
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request,
-        ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation)
+    /// <summary>Adds the headers <paramref name="e"/> calls for when the call came over HTTP/JSON.</summary>
+    public static void Add(ServerCallContext context, RpcException e)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(continuation);
-        Task<TResponse> call;
-        try
-        {
-            call = continuation(request, context);
-        }
-        catch (RpcException e)
-        {
-            Add(context, e);
-            throw;
-        }
-
-        return call.IsCompletedSuccessfully ? call : AwaitAsync(call, context);
-    }
-
-    private static async Task<TResponse> AwaitAsync<TResponse>(Task<TResponse> call, ServerCallContext context)
-    {
-        try
-        {
-            return await call;
-        }
-        catch (RpcException e)
-        {
-            Add(context, e);
-            throw;
-        }
-    }
-
-    private static void Add(ServerCallContext context, RpcException e)
-    {
+        ArgumentNullException.ThrowIfNull(e);
         var http = context.GetHttpContext();
         if (http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true || http.Response.HasStarted)
         {

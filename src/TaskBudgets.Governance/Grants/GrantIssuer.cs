@@ -193,50 +193,52 @@ public sealed class GrantIssuer(
         var (now, tier, model, buckets) = (a.Now, a.Org.Tier, a.Model, a.Buckets);
         var id = GrantIds.Next(now);
         var expiresAt = now + ttl;
-        var claims = new GrantClaims
-        {
-            GrantId = UnsafeByteOperations.UnsafeWrap(id),
-            OrgId = request.OrgId,
-            ProjectId = request.ProjectId,
-            PrincipalId = request.PrincipalId,
-            TaskType = request.TaskType,
-            Model = request.Model,
-            Tier = tier,
-            TaskId = request.TaskId,
-            IssuedAtUnixMs = now.ToUnixTimeMilliseconds(),
-            ExpiresAtUnixMs = expiresAt.ToUnixTimeMilliseconds(),
-            ReplicaId = replica.Id,
-            ReasoningTokens = decision.ReasoningTokens,
-            MaxOutputTokens = decision.MaxOutputTokens,
-            EstimatedInputTokens = request.Features.EstimatedInputTokens,
-            PolicyVersion = a.PolicyVersion,
-            Attempt = request.Features.Attempt,
-            PreviousReasoningTokens = decision.PreviousReasoningTokens,
-        };
+        var claims = ReusedClaims.ForThisThread();
+        claims.GrantId = UnsafeByteOperations.UnsafeWrap(id);
+        claims.OrgId = request.OrgId;
+        claims.ProjectId = request.ProjectId;
+        claims.PrincipalId = request.PrincipalId;
+        claims.TaskType = request.TaskType;
+        claims.Model = request.Model;
+        claims.Tier = tier;
+        claims.TaskId = request.TaskId;
+        claims.IssuedAtUnixMs = now.ToUnixTimeMilliseconds();
+        claims.ExpiresAtUnixMs = expiresAt.ToUnixTimeMilliseconds();
+        claims.ReplicaId = replica.Id;
+        claims.ReasoningTokens = decision.ReasoningTokens;
+        claims.MaxOutputTokens = decision.MaxOutputTokens;
+        claims.EstimatedInputTokens = request.Features.EstimatedInputTokens;
+        claims.PolicyVersion = a.PolicyVersion;
+        claims.Attempt = request.Features.Attempt;
+        claims.PreviousReasoningTokens = decision.PreviousReasoningTokens;
         if (request.Features.Complexity is { } complexity)
         {
             claims.Complexity = complexity;
         }
+        else
+        {
+            claims.ClearComplexity();
+        }
 
+        var reservations = ReusedClaims.Reservations(claims, buckets.Length);
         for (var i = 0; i < buckets.Length; i++)
         {
             var bucket = buckets[i];
-            claims.Reservations.Add(new ReservationClaim
-            {
-                QuotaId = bucket.Quota.Id,
-                Subject = bucket.Subject,
-                WindowStartUnixS = bucket.WindowStartUnix,
-                Metric = (int)bucket.Quota.Metric,
-                Amount = amounts[i],
-            });
+            var reservation = reservations[i];
+            reservation.QuotaId = bucket.Quota.Id;
+            reservation.Subject = bucket.Subject;
+            reservation.WindowStartUnixS = bucket.WindowStartUnix;
+            reservation.Metric = (int)bucket.Quota.Metric;
+            reservation.Amount = amounts[i];
         }
 
+        var token = tokens.Sign(claims);
         book.Add(new Guid(id), expiresAt, buckets, amounts);
         metrics.Granted(decision, tier, a.Rule.TaskType, model.Family);
         var input = request.Features.EstimatedInputTokens;
         usage.Granted(request.OrgId, request.ProjectId, request.PrincipalId, tier, request.TaskType, decision.Kind == DecisionKind.Reduced, decision.ReasoningTokens, decision.MaxOutputTokens, input, model.CostMicros(input, 0, 0, decision.MaxOutputTokens));
         var provider = ProviderParameters.For(model, decision, a.TaskTotal);
-        return new IssuedGrant(tokens.Sign(claims), expiresAt, decision, provider, tier, a.Rule, a.PolicyVersion, Reservations(buckets, headrooms, amounts));
+        return new IssuedGrant(token, expiresAt, decision, provider, tier, a.Rule, a.PolicyVersion, Reservations(buckets, headrooms, amounts));
     }
 
     private static QuotaHeadroom[] Headrooms(QuotaBucket[] buckets)

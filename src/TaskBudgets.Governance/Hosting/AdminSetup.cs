@@ -1,4 +1,3 @@
-using Grpc.AspNetCore.Server;
 using Microsoft.Extensions.Options;
 using TaskBudgets.Governance.Admin;
 using TaskBudgets.Governance.Api;
@@ -9,7 +8,7 @@ namespace TaskBudgets.Governance.Hosting;
 /// <summary>Composes the control plane: API keys and their checks on every RPC, and the admin service.</summary>
 public static class AdminSetup
 {
-    /// <summary>Call after AddGovernanceApi: the auth interceptor runs inside the error interceptor.</summary>
+    /// <summary>The key check every call passes through (<see cref="CallPipeline"/>) and the admin service.</summary>
     public static IHostApplicationBuilder AddGovernanceAdmin(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -21,8 +20,7 @@ public static class AdminSetup
         services.AddSingleton<AccessRules>();
         services.AddSingleton<RequestRateLimiter>();
         services.AddSingleton<FailedAuthentications>();
-        services.AddSingleton<AuthInterceptor>();
-        services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<AuthInterceptor>());
+        services.AddSingleton<CallAuthorization>();
 
         // The first admin key is in place before the server listens.
         services.AddHostedService<AdminKeyBootstrap>();

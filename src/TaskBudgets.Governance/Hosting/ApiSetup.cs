@@ -33,16 +33,13 @@ public static class ApiSetup
             Listen(kestrel, server.ListenAddress, server.HttpPort, HttpProtocols.Http1, tls, server.Tls.RequireClientCertificate && server.Tls.RequireClientCertificateOnHttpPort);
         });
 
-        builder.Services.AddSingleton<GovernanceErrorInterceptor>();
-        builder.Services.AddSingleton<RpcMetricsInterceptor>();
-        builder.Services.AddSingleton<HttpErrorHeaders>();
+        builder.Services.AddSingleton<ErrorTranslation>();
+        builder.Services.AddSingleton<RpcMetrics>();
+        builder.Services.AddSingleton<CallPipeline>();
         builder.Services.AddGrpc(o =>
         {
-            // Outermost first: metrics see the status the error mapping produced; the HTTP/JSON
-            // error headers see every refusal, the authentication's included.
-            o.Interceptors.Add<HttpErrorHeaders>();
-            o.Interceptors.Add<RpcMetricsInterceptor>();
-            o.Interceptors.Add<GovernanceErrorInterceptor>();
+            // The one interceptor: the key check, error translation, HTTP error headers and RPC metrics.
+            o.Interceptors.Add<CallPipeline>();
             o.MaxReceiveMessageSize = server.MaxReceiveMessageBytes;
             o.CompressionProviders = [new CheckedGzip(server.MaxReceiveMessageBytes)];
             o.EnableDetailedErrors = false;

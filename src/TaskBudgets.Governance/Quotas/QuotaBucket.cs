@@ -323,6 +323,22 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     }
 
     /// <summary>
+    /// Remembers <paramref name="demand"/> (per renewal interval) as if this window had seen it: a
+    /// window leased ahead takes on the demand of the one before it, so the hold it declares once it
+    /// starts covers that demand. Sized to its own demand (none yet), the first renewal after the
+    /// rollover lowered the hold to nothing before the database took the declaration; with the
+    /// database away, the window's first grants then found no hold to grant from.
+    /// </summary>
+    public void ExpectDemand(long demand)
+    {
+        lock (gate)
+        {
+            smoothedDemand = Math.Max(smoothedDemand, demand);
+            smoothedHoldDemand = Math.Max(smoothedHoldDemand, demand);
+        }
+    }
+
+    /// <summary>
     /// Recent demand without taking it (grants since the last renewal pass, or the remembered rate
     /// if larger), and what the window has left unleased, for sizing a lease between passes.
     /// </summary>

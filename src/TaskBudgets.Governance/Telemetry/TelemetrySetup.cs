@@ -18,15 +18,17 @@ public static class TelemetrySetup
         builder.Services.AddSingleton<GovernanceMetrics>();
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 
-        // One set of RPC metrics: taskbudgets.rpc.duration (RpcMetricsInterceptor) times every gRPC
+        // One set of RPC metrics: taskbudgets.rpc.duration (RpcMetrics) times every gRPC
         // and HTTP/JSON call with its gRPC status; ASP.NET Core's per-request HTTP metrics would
         // time the same calls again (all HTTP 200) at a cost on every call. Kestrel's connection
-        // metrics stay.
+        // metrics stay; its queued-requests gauge is dropped, as Kestrel then skips counting each
+        // HTTP/2 stream in and out of its queue, which nothing here reads.
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName))
             .WithMetrics(metrics => metrics
                 .AddMeter(GovernanceMetrics.MeterName)
                 .AddMeter("Microsoft.AspNetCore.Server.Kestrel")
+                .AddView("kestrel.queued_requests", MetricStreamConfiguration.Drop)
                 .AddRuntimeInstrumentation()
                 .AddMeter("Microsoft.EntityFrameworkCore")
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));

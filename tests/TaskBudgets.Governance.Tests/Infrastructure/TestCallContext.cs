@@ -1,10 +1,23 @@
 using Grpc.Core;
+using Microsoft.AspNetCore.Http;
 
 namespace TaskBudgets.Governance.Tests.Infrastructure;
 
-/// <summary>Just enough of a gRPC call for an interceptor: its method name.</summary>
-internal sealed class TestCallContext(string method) : ServerCallContext
+/// <summary>Just enough of a gRPC call for an interceptor: its method name, and an HTTP request that came as gRPC.</summary>
+internal sealed class TestCallContext : ServerCallContext
 {
+    private readonly string method;
+
+    public TestCallContext(string method)
+    {
+        this.method = method;
+
+        // Where grpc-dotnet's GetHttpContext looks for a call's HttpContext outside a server.
+        var http = new DefaultHttpContext();
+        http.Request.ContentType = "application/grpc";
+        UserState["__HttpContext"] = http;
+    }
+
     protected override string MethodCore => method;
 
     protected override string HostCore => "localhost";

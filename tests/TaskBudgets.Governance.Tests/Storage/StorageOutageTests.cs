@@ -121,23 +121,23 @@ public sealed class StorageOutageTests
     }
 
     [Fact]
-    public async Task The_error_interceptor_tells_an_outage_through_StorageOutage_and_keeps_the_error_for_anything_else()
+    public void Error_translation_tells_an_outage_through_StorageOutage_and_keeps_the_error_for_anything_else()
     {
         var outage = new StorageOutage(time, log, TimeSpan.FromSeconds(10));
-        var errors = new Captured<GovernanceErrorInterceptor>();
-        var interceptor = new GovernanceErrorInterceptor(time, outage, errors);
+        var errors = new Captured<ErrorTranslation>();
+        var translation = new ErrorTranslation(time, outage, errors);
         var unreachable = new InvalidOperationException("An exception has been raised that is likely due to a transient failure.", Refused());
         var violation = new DbUpdateException("save failed", Postgres("23505"));
 
         for (var i = 0; i < 50; i++)
         {
-            var refused = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Report"), (_, _) => Task.FromException<string>(unreachable)));
-            Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+            var refused = translation.Translate(unreachable, new TestCallContext("/t/Report"));
+            Assert.Equal(StatusCode.Unavailable, refused?.StatusCode);
         }
 
-        var failed = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Report"), (_, _) => Task.FromException<string>(violation)));
+        var failed = translation.Translate(violation, new TestCallContext("/t/Report"));
 
-        Assert.Equal(StatusCode.Unavailable, failed.StatusCode);
+        Assert.Equal(StatusCode.Unavailable, failed?.StatusCode);
         var told = Assert.Single(log.Entries);
         Assert.StartsWith("The database is unreachable (/t/Report): NpgsqlException", told.Message, StringComparison.Ordinal);
         var error = Assert.Single(errors.Entries);

@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using TaskBudgets.Governance.Api;
 using TaskBudgets.Governance.Contract;
 using TaskBudgets.Governance.Telemetry;
@@ -16,63 +15,14 @@ namespace TaskBudgets.Governance.Auth;
 /// address past its failed authentications (<see cref="FailedAuthentications"/>) is
 /// RESOURCE_EXHAUSTED with RetryInfo for anything but a key already known to this replica.
 /// </summary>
-public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules, RequestRateLimiter limiter, FailedAuthentications failures, ILogger<AuthInterceptor> logger) : Interceptor
+public sealed partial class CallAuthorization(KeyDirectory keys, AccessRules rules, RequestRateLimiter limiter, FailedAuthentications failures, ILogger<CallAuthorization> logger)
 {
     private const string Scheme = "Bearer ";
 
-    // Not async: a key found in the cache authorises synchronously, and every unary call then
-    // goes straight on without a state machine and a task of its own.
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request,
-        ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        ArgumentNullException.ThrowIfNull(continuation);
-        var authorized = AuthorizeAsync(context, request as IMessage);
-        return authorized.IsCompletedSuccessfully ? continuation(request, context) : AfterAsync(authorized, request, context, continuation);
-
-        static async Task<TResponse> AfterAsync(ValueTask authorized, TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-        {
-            await authorized;
-            return await continuation(request, context);
-        }
-    }
-
-    // Streaming calls (none in the services today) get the same checks, so a new one cannot
-    // slip past them; with no single request to name an org, only admin keys pass.
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        ArgumentNullException.ThrowIfNull(continuation);
-        await AuthorizeAsync(context, request as IMessage);
-        await continuation(request, responseStream, context);
-    }
-
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream,
-        ServerCallContext context,
-        ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        ArgumentNullException.ThrowIfNull(continuation);
-        await AuthorizeAsync(context, null);
-        return await continuation(requestStream, context);
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        ArgumentNullException.ThrowIfNull(continuation);
-        await AuthorizeAsync(context, null);
-        await continuation(requestStream, responseStream, context);
-    }
-
-    private async ValueTask AuthorizeAsync(ServerCallContext context, IMessage? request)
+    /// <summary>Checks the call's key, rate and access; completes synchronously for a key known here.</summary>
+    /// <param name="request">The call's request; null for a streaming call, which only admin keys pass.</param>
+    /// <exception cref="RpcException">The call may not go on: why, as the caller is to see it.</exception>
+    public async ValueTask AuthorizeAsync(ServerCallContext context, IMessage? request)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!AccessRules.Protects(context.Method))
@@ -132,7 +82,6 @@ public sealed partial class AuthInterceptor(KeyDirectory keys, AccessRules rules
         var address = FailedAuthentications.Partition(http.Connection.RemoteIpAddress);
         return failures.Fail(address, method, reason, out var wait) && refusal is not null ? refusal : RpcErrors.AuthenticationsLimited(wait);
     }
-
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method}: denied to key {KeyId}.")]
     private static partial void LogDenied(ILogger logger, string keyId, string method);

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using TaskBudgets.Governance.Contract;
@@ -12,51 +11,19 @@ namespace TaskBudgets.Governance.Api;
 /// Turns the domain's deliberate refusals into rich gRPC errors, and storage failures into
 /// UNAVAILABLE (nothing was recorded; retry). Anything else stays UNKNOWN with its message hidden.
 /// </summary>
-public sealed partial class GovernanceErrorInterceptor(TimeProvider time, StorageOutage outage, ILogger<GovernanceErrorInterceptor> logger) : Interceptor
+public sealed partial class ErrorTranslation(TimeProvider time, StorageOutage outage, ILogger<ErrorTranslation> logger)
 {
     /// <summary>Without the host's outage log (unit tests): outages go unlogged, other storage failures are logged as ever.</summary>
-    public GovernanceErrorInterceptor(TimeProvider time, ILogger<GovernanceErrorInterceptor> logger)
+    public ErrorTranslation(TimeProvider time, ILogger<ErrorTranslation> logger)
         : this(time, new StorageOutage(time, NullLogger<StorageOutage>.Instance), logger)
     {
     }
 
-    // Not async: a call that completed successfully is handed back as it is, without a state
-    // machine and a task of its own; only failures need translating.
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request,
-        ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(continuation);
-        Task<TResponse> call;
-        try
-        {
-            call = continuation(request, context);
-        }
-        catch (Exception e) when (Translated(e, context) is { } translated)
-        {
-            throw translated;
-        }
-
-        return call.IsCompletedSuccessfully ? call : TranslateAsync(call, context);
-    }
-
-    private async Task<TResponse> TranslateAsync<TResponse>(Task<TResponse> call, ServerCallContext context)
-    {
-        try
-        {
-            return await call;
-        }
-        catch (Exception e) when (Translated(e, context) is { } translated)
-        {
-            throw translated;
-        }
-    }
-
     /// <summary>The RpcException a refusal or a storage failure becomes; null for anything else, which stays as it is.</summary>
-    private RpcException? Translated(Exception e, ServerCallContext context)
+    public RpcException? Translate(Exception e, ServerCallContext context)
     {
+        ArgumentNullException.ThrowIfNull(e);
+        ArgumentNullException.ThrowIfNull(context);
         if (e is GovernanceException refusal)
         {
             return RpcErrors.From(refusal, time);

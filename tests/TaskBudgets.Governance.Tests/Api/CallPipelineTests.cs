@@ -1,27 +1,25 @@
 using System.Diagnostics.Metrics;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using TaskBudgets.Governance.Api;
-using TaskBudgets.Governance.Telemetry;
+using TaskBudgets.Governance.Hosting;
 using TaskBudgets.Governance.Tests.Infrastructure;
 
 namespace TaskBudgets.Governance.Tests.Api;
 
 /// <summary>
-/// The interceptors hand a completed call back as it is and only await the others: each of the
+/// The call pipeline hands a completed call back as it is and only awaits the others: each of the
 /// three ways a continuation can end (completed, failing later, throwing at once) keeps its meaning.
-/// The gRPC tests cover the first two through the server; throwing at once is covered here.
+/// The gRPC tests cover the first two through the server; throwing at once is covered here, on the
+/// pipeline the app registers (the test methods are not protected, so no key is asked for).
 /// </summary>
-public sealed class InterceptorTests
+public sealed class CallPipelineTests : AppTests
 {
     private static readonly GovernanceException Refusal = new(RefusalKind.NotFound, "ORG_NOT_FOUND", "Org 'x' is not defined.");
 
     [Fact]
-    public async Task The_error_interceptor_translates_a_refusal_thrown_at_once_as_it_does_one_thrown_later()
+    public async Task A_refusal_thrown_at_once_is_translated_as_one_thrown_later()
     {
-        var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
+        var interceptor = App.Services.GetRequiredService<CallPipeline>();
 
         var atOnce = ThrownAtOnce<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/AtOnce"), (_, _) => throw Refusal));
         var later = await Assert.ThrowsAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Later"), LaterAsync));
@@ -38,9 +36,9 @@ public sealed class InterceptorTests
     }
 
     [Fact]
-    public void The_error_interceptor_leaves_other_exceptions_and_completed_calls_as_they_are()
+    public void Other_exceptions_and_completed_calls_are_left_as_they_are()
     {
-        var interceptor = new GovernanceErrorInterceptor(TimeProvider.System, NullLogger<GovernanceErrorInterceptor>.Instance);
+        var interceptor = App.Services.GetRequiredService<CallPipeline>();
         var completed = Task.FromResult("response");
 
         var returned = interceptor.UnaryServerHandler<string, string>("request", new TestCallContext("/t/Ok"), (_, _) => completed);
@@ -51,11 +49,9 @@ public sealed class InterceptorTests
     }
 
     [Fact]
-    public async Task The_metrics_interceptor_records_each_call_once_with_its_status_however_it_ends()
+    public async Task Each_call_is_recorded_once_with_its_status_however_it_ends()
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new GovernanceMetrics(services.GetRequiredService<IMeterFactory>(), Options.Create(new TelemetryOptions()));
-        var interceptor = new RpcMetricsInterceptor(metrics);
+        var interceptor = App.Services.GetRequiredService<CallPipeline>();
         var prefix = "/t-" + Guid.NewGuid().ToString("N") + "/";
         var recorded = new List<(string Method, string Status)>();
         using var listener = new MeterListener();

@@ -19,12 +19,13 @@ internal sealed partial class Commands
             s.Output.Write(r, () =>
             {
                 s.Output.Table(
-                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P95", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "MODE"],
+                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P95", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "LADDER", "PROJ. RESERVED/TASK", "MODE"],
                     r.Calibrations.Select(c => new[]
                     {
                         c.Tier, c.TaskType, c.OrgId.Length == 0 ? "-" : c.OrgId, c.Samples.ToString("0", CultureInfo.InvariantCulture),
                         Used(c.UsedP50, c.UsedP50Censored), Used(c.UsedP90, c.UsedP90Censored), Used(c.UsedP95, c.UsedP95Censored), Used(c.UsedP99, c.UsedP99Censored), Percent(c.TruncationRate), Percent(c.ReservationEfficiency),
                         N(c.CurrentBudget), N(c.RecommendedBudget), Percent(c.ProjectedTruncationRate), N(c.ProjectedReservedTokensPerCall),
+                        c.EscalationBudgets.Count == 0 ? "-" : string.Join(" > ", c.EscalationBudgets.Select(N)), N(c.ProjectedReservedTokensPerTask),
                         !c.Adaptive ? "static" : c.Active ? "adaptive" : $"adaptive (needs {c.MinSamples})",
                     }));
                 s.Output.Out.WriteLine($"policy version {r.PolicyVersion}");

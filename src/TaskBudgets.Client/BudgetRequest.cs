@@ -41,6 +41,13 @@ public sealed record BudgetRequest
     /// <summary>Why the previous attempt stopped; <see cref="StopReason.MaxTokens"/> with <see cref="Attempt"/> &gt; 1 escalates the budget.</summary>
     public StopReason PreviousStopReason { get; init; }
 
+    /// <summary>
+    /// The reasoning budget the previous (truncated) attempt was granted, 0..100,000,000, so the
+    /// service learns from this attempt as the continuation of one task. Default 0: the service
+    /// takes its own previous step for the call.
+    /// </summary>
+    public long PreviousReasoningTokens { get; init; }
+
     /// <summary>The pass of a batch job. Default standard.</summary>
     public Phase Phase { get; init; }
 

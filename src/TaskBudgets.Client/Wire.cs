@@ -13,6 +13,7 @@ internal static class Wire
             EstimatedInputTokens = request.EstimatedInputTokens,
             Attempt = request.Attempt,
             PreviousStopReason = (V1.StopReason)(int)request.PreviousStopReason,
+            PreviousReasoningTokens = request.PreviousReasoningTokens,
             Phase = request.Phase switch
             {
                 Phase.Preliminary => V1.Phase.Preliminary,

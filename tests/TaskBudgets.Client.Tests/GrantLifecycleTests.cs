@@ -73,6 +73,7 @@ public sealed class GrantLifecycleTests : IAsyncLifetime
             EstimatedInputTokens = 5000,
             Attempt = 2,
             PreviousStopReason = StopReason.MaxTokens,
+            PreviousReasoningTokens = 4_096,
             Phase = Phase.Deep,
             Priority = Priority.High,
         });
@@ -81,6 +82,7 @@ public sealed class GrantLifecycleTests : IAsyncLifetime
         Assert.Equal(("acme", "proj-1", "user-7", "agent", "claude-test", "loop-1", "req-given"), (sent.OrgId, sent.ProjectId, sent.PrincipalId, sent.TaskType, sent.Model, sent.TaskId, sent.RequestId));
         Assert.Equal(0.5, sent.Features.Complexity);
         Assert.Equal((5000L, 2, V1.StopReason.MaxTokens, V1.Phase.Deep, V1.Priority.High), (sent.Features.EstimatedInputTokens, sent.Features.Attempt, sent.Features.PreviousStopReason, sent.Features.Phase, sent.Features.Priority));
+        Assert.Equal(4_096, sent.Features.PreviousReasoningTokens);
         Assert.Equal("req-given", grant.RequestId);
         Assert.Equal(10_000, grant.Budget.TaskBudgetTokens);
         Assert.Equal(10_000, grant.Anthropic!.TaskBudgetTotal);

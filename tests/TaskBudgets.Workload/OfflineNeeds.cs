@@ -135,6 +135,64 @@ internal sealed class OfflineNeeds
         return (budgets, reserved == 0 ? 0 : used / reserved, pooled.Length == 0 ? 0 : truncated / pooled.Length);
     }
 
+    /// <summary>
+    /// The best first budgets and escalation ladders there are with full knowledge of the needs:
+    /// the service's own method (the cheapest ladder after each first budget, then the tier's
+    /// target on first attempts shared out across task types by budget plus expected retries) on
+    /// the sampled needs (binned as the service bins them), measured on those needs with up to
+    /// <paramref name="maxAttempts"/> attempts per task. Per task type, then the total.
+    /// </summary>
+    public LadderOutcome[] OptimalLadders(double target, long min, long max, int maxAttempts)
+    {
+        var items = new List<AllocationItem>();
+        var ladders = new List<EscalationLadder>();
+        var candidates = new List<List<(long Budget, double Survival)>>();
+        foreach (var needs in byType)
+        {
+            var sketch = new UsageSketch();
+            foreach (var need in needs)
+            {
+                sketch.AddCompleted(need, 1.0);
+            }
+
+            var points = new SurvivalCurve(sketch, max).Candidates(min, max);
+            var ladder = EscalationLadder.Build(points, target);
+            candidates.Add(points);
+            ladders.Add(ladder);
+            items.Add(new AllocationItem(pooled.Length == 0 ? 0 : (double)needs.Length / pooled.Length, points, ladder.Costs));
+        }
+
+        var firsts = TierAllocation.Allocate(items, 0, target);
+        var outcomes = new List<LadderOutcome>();
+        long tasks = 0, truncated = 0, completed = 0;
+        double reserved = 0;
+        for (var t = 0; t < byType.Length; t++)
+        {
+            long[] budgets = [firsts[t], .. ladders[t].StepsAfter(ladders[t].IndexOf(firsts[t]))];
+            long typeTruncated = 0, typeCompleted = 0;
+            double typeReserved = 0;
+            foreach (var need in byType[t])
+            {
+                var attempt = 0;
+                typeReserved += budgets[0];
+                while (need > budgets[Math.Min(attempt, budgets.Length - 1)] && attempt + 1 < maxAttempts)
+                {
+                    attempt++;
+                    typeReserved += budgets[Math.Min(attempt, budgets.Length - 1)];
+                }
+
+                typeTruncated += need > budgets[0] ? 1 : 0;
+                typeCompleted += need <= budgets[Math.Min(attempt, budgets.Length - 1)] ? 1 : 0;
+            }
+
+            outcomes.Add(new LadderOutcome(budgets, byType[t].Length, typeTruncated, typeCompleted, typeReserved));
+            (tasks, truncated, completed, reserved) = (tasks + byType[t].Length, truncated + typeTruncated, completed + typeCompleted, reserved + typeReserved);
+        }
+
+        outcomes.Add(new LadderOutcome([], tasks, truncated, completed, reserved));
+        return [.. outcomes];
+    }
+
     /// <summary>The reservation efficiency of one budget for every call.</summary>
     public double FixedEfficiency(long budget) =>
         budget <= 0 || pooled.Length == 0 ? 0 : pooled.Sum(need => (double)Math.Min(need, budget)) / ((double)budget * pooled.Length);
@@ -160,4 +218,12 @@ internal sealed class OfflineNeeds
 
         return index;
     }
+}
+
+/// <summary>A ladder's result over sampled tasks: its budgets (first, then attempts 2..4), first-attempt truncations, completions and reserved tokens.</summary>
+internal sealed record LadderOutcome(long[] Budgets, long Tasks, long Truncated, long Completed, double Reserved)
+{
+    public double TruncationRate => Tasks == 0 ? 0 : (double)Truncated / Tasks;
+
+    public double ReservedPerCompletedTask => Completed == 0 ? 0 : Reserved / Completed;
 }

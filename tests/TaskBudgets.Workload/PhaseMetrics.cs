@@ -1,8 +1,14 @@
 namespace TaskBudgets.Workload;
 
-/// <summary>What a set of calls of one task type (or all) reserved, used and how often they were truncated.</summary>
-internal sealed record TypeMetrics(string TaskType, long Calls, long Truncations, long Reserved, long Used)
+/// <summary>
+/// What a set of calls of one task type (or all) reserved, used and how often they were truncated
+/// (first attempts); with retries, how many tasks completed and what all their attempts reserved.
+/// </summary>
+internal sealed record TypeMetrics(string TaskType, long Calls, long Truncations, long Reserved, long Used, long Completed = 0, long ReservedAll = 0)
 {
+    /// <summary>Reasoning tokens reserved over every attempt per task that completed.</summary>
+    public double ReservedPerCompletedTask => Completed == 0 ? 0 : (double)ReservedAll / Completed;
+
     public double TruncationRate => Calls == 0 ? 0 : (double)Truncations / Calls;
 
     /// <summary>Reservation efficiency: used / reserved reasoning tokens.</summary>
@@ -56,7 +62,7 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
 
     private static TypeMetrics Sum(string name, ReadOnlySpan<CallRecord> records, int type)
     {
-        long calls = 0, truncations = 0, reserved = 0, used = 0;
+        long calls = 0, truncations = 0, reserved = 0, used = 0, completed = 0, reservedAll = 0;
         foreach (var r in records)
         {
             if (type >= 0 && r.TaskType != type)
@@ -68,8 +74,10 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
             truncations += r.Truncated ? 1 : 0;
             reserved += r.Granted;
             used += r.Used;
+            completed += r.Completed ? 1 : 0;
+            reservedAll += r.ReservedAll;
         }
 
-        return new TypeMetrics(name, calls, truncations, reserved, used);
+        return new TypeMetrics(name, calls, truncations, reserved, used, completed, reservedAll);
     }
 }

@@ -2,13 +2,24 @@ using TaskBudgets.V1;
 
 namespace TaskBudgets.Workload;
 
-/// <summary>One call as it went: what it needed, what it was granted, what it used.</summary>
-internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated);
+/// <summary>One call (a task's first attempt) as it went: what it needed, what it was granted, what it used.</summary>
+/// <param name="ReservedAll">Reasoning tokens granted over all of the task's attempts.</param>
+/// <param name="Completed">Some attempt finished within its budget.</param>
+/// <param name="Attempts">Attempts the task made.</param>
+internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated, long ReservedAll, bool Completed, int Attempts)
+{
+    public CallRecord(int taskType, long need, long granted, long used, bool truncated)
+        : this(taskType, need, granted, used, truncated, granted, !truncated, 1)
+    {
+    }
+}
 
 /// <summary>
 /// Sends planned calls through the real API: GetBudget, then "use" min(need, budget) reasoning
 /// tokens, stopping on MAX_TOKENS when the need is larger, then ReportUsage, which is all the
-/// server learns from. Calls run <c>concurrency</c> at a time, in plan order.
+/// server learns from. Calls run <c>concurrency</c> at a time, in plan order. With more than one
+/// attempt, a truncated call asks again for the same need as a careful client does (attempt + 1,
+/// previous stop MAX_TOKENS, the budget it exceeded) and reports each attempt.
 /// </summary>
 internal static class PhaseRunner
 {
@@ -19,7 +30,8 @@ internal static class PhaseRunner
         PlannedCall[] plan,
         int concurrency,
         Action<int>? progress,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        int maxAttempts = 1)
     {
         ArgumentNullException.ThrowIfNull(budgets);
         ArgumentNullException.ThrowIfNull(workload);
@@ -33,7 +45,7 @@ internal static class PhaseRunner
             int i;
             while ((i = Interlocked.Increment(ref next)) < plan.Length)
             {
-                records[i] = await CallAsync(budgets, workload, orgId, plan[i], cancellationToken);
+                records[i] = await TaskAsync(budgets, workload, orgId, plan[i], Math.Max(1, maxAttempts), cancellationToken);
                 var finished = Interlocked.Increment(ref done);
                 if (finished % 5000 == 0)
                 {
@@ -46,11 +58,29 @@ internal static class PhaseRunner
         return records;
     }
 
-    private static async Task<CallRecord> CallAsync(BudgetService.BudgetServiceClient budgets, WorkloadFile workload, string orgId, PlannedCall call, CancellationToken cancellationToken)
+    private static async Task<CallRecord> TaskAsync(BudgetService.BudgetServiceClient budgets, WorkloadFile workload, string orgId, PlannedCall call, int maxAttempts, CancellationToken cancellationToken)
+    {
+        var first = await CallAsync(budgets, workload, orgId, call, Features(call), cancellationToken);
+        var (reserved, last, attempt) = (first.Granted, first, 1);
+        while (last.Truncated && attempt < maxAttempts)
+        {
+            attempt++;
+            var features = Features(call);
+            features.Attempt = attempt;
+            features.PreviousStopReason = StopReason.MaxTokens;
+            features.PreviousReasoningTokens = last.Granted;
+            last = await CallAsync(budgets, workload, orgId, call, features, cancellationToken);
+            reserved += last.Granted;
+        }
+
+        return first with { ReservedAll = reserved, Completed = !last.Truncated, Attempts = attempt };
+    }
+
+    private static async Task<CallRecord> CallAsync(BudgetService.BudgetServiceClient budgets, WorkloadFile workload, string orgId, PlannedCall call, TaskFeatures features, CancellationToken cancellationToken)
     {
         var taskType = workload.TaskTypes[call.TaskType].Name;
         var grant = await budgets.GetBudgetAsync(
-            new GetBudgetRequest { OrgId = orgId, TaskType = taskType, Model = workload.Model, Features = Features(call) },
+            new GetBudgetRequest { OrgId = orgId, TaskType = taskType, Model = workload.Model, Features = features },
             cancellationToken: cancellationToken);
         var budget = grant.Budget.ReasoningTokens;
         var truncated = call.Need > budget;

@@ -19,6 +19,8 @@ internal sealed class WorkloadOptions
           --adaptive-default N  what the adaptive rules grant until they have learnt. default: the fixed budget
           --hint-correlation R  send a complexity hint with every adaptive call: the normal CDF of R x the
                               call's standardised log need + sqrt(1 - R^2) x noise (0 <= R <= 1). default: no hint
+          --max-attempts N    attempts per task in the adaptive phase: a call truncated on attempt k < N asks
+                              again (attempt k + 1, previous stop MAX_TOKENS, the budget it exceeded). default 1
           --seed N            the generator's seed: same seed, same calls. default 7
           --concurrency N     calls in flight. default 16
           --server URL        a running server's gRPC address; the workload's policy is applied to it
@@ -45,6 +47,9 @@ internal sealed class WorkloadOptions
     public int MinSamples { get; set; } = 200;
 
     public int Seed { get; set; } = 7;
+
+    /// <summary>Attempts per task in the adaptive phase (1: no retries).</summary>
+    public int MaxAttempts { get; set; } = 1;
 
     public int Concurrency { get; set; } = 16;
 
@@ -92,6 +97,7 @@ internal sealed class WorkloadOptions
                 case "--fixed-calls": o.FixedCalls = Count(1); break;
                 case "--min-samples": o.MinSamples = Count(1); break;
                 case "--seed": o.Seed = Count(0); break;
+                case "--max-attempts": o.MaxAttempts = Count(1); break;
                 case "--concurrency": o.Concurrency = Count(1); break;
                 case "--server": o.Server = Value(); break;
                 case "--key": o.Key = Value(); break;

@@ -46,7 +46,7 @@ internal static class WorkloadRun
         {
             var adaptivePlan = new NeedSampler(workload, options.Seed + 1, options.HintCorrelation).Plan(options.Calls);
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"adaptive phase: {options.Calls:N0} calls, measured over the last {options.MeasureLast:N0}"));
-            var adaptiveCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.AdaptiveOrg, adaptivePlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken);
+            var adaptiveCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.AdaptiveOrg, adaptivePlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken, options.MaxAttempts);
             adaptiveMetrics = PhaseMetrics.Of("adaptive", workload, adaptiveCalls, options.Calls - options.MeasureLast);
         }
 
@@ -93,6 +93,17 @@ internal static class WorkloadRun
             var result = await RunPhasesAsync(budgets, workload, options, needs, fixedBudget, log, cancellationToken);
             await output.WriteLineAsync();
             WorkloadReport.Write(output, workload, fixedBudget, result.Fixed, result.Adaptive, needs);
+            if (result.Adaptive is { } adaptive && options.MaxAttempts > 1)
+            {
+                var admin = new AdminService.AdminServiceClient(channel.Intercept(headers =>
+                {
+                    headers.Add("authorization", "Bearer " + key);
+                    return headers;
+                }));
+                var calibration = await admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = WorkloadPolicy.AdaptiveTier }, cancellationToken: cancellationToken);
+                RetryReport.Write(output, workload, options.MaxAttempts, adaptive, needs, [.. calibration.Calibrations.Where(c => c.OrgId.Length == 0)]);
+            }
+
             await File.WriteAllTextAsync(options.Out, result.Svg, cancellationToken);
             await output.WriteLineAsync($"chart: {options.Out}");
             return 0;

@@ -74,6 +74,9 @@ public sealed class CalibrationReport(CalibrationBook book, PolicyCatalog catalo
             OutputP50 = v.OutputP50,
             OutputP99 = v.OutputP99,
             ComplexitySlope = v.ComplexitySlope,
+            EscalationBudgets = { v.EscalationBudgets },
+            ProjectedReservedTokensPerTask = v.ProjectedReservedPerTask,
+            Retries = v.Retries,
         };
     }
 }

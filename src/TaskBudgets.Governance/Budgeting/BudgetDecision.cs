@@ -57,6 +57,12 @@ public readonly record struct BudgetDecision
     /// <summary>What the complexity hint multiplied an adaptive base by (1 when it did not).</summary>
     public double ComplexityFactor { get; init; }
 
+    /// <summary>
+    /// On a retry after a truncated attempt: the reasoning budget that attempt exceeded (the
+    /// caller's figure, else the previous step of the ladder for this call); 0 otherwise.
+    /// </summary>
+    public long PreviousReasoningTokens { get; init; }
+
     /// <summary>The calibration that decided the base (when <see cref="BudgetReasons.Adaptive"/> is set).</summary>
     public CalibratedBudget Calibration { get; init; }
 
@@ -84,7 +90,8 @@ public readonly record struct BudgetDecision
         var reasons = FromRule(rule);
         var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
         var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, ref reasons);
-        var (requested, multiplier) = Escalate(budget, rule, features, calibration, adaptive, hintFactor, ref reasons);
+        var previous = PreviousBudget(budget, rule, features, calibration, adaptive, hintFactor);
+        var (requested, multiplier) = Escalate(budget, previous, rule, features, calibration, adaptive, hintFactor, ref reasons);
         var utilisation = HighestUtilisation(quotas);
         var reasoning = FitModel(ApplySoftLimit(requested, utilisation, rule, ref reasons), model, ref reasons);
         var output = Math.Min(rule.MaxOutputTokens, reasoning + rule.AnswerTokens);
@@ -109,6 +116,7 @@ public readonly record struct BudgetDecision
             Utilisation = utilisation,
             Calibration = adaptive ? calibration : default,
             ComplexityFactor = hintFactor,
+            PreviousReasoningTokens = previous,
         };
     }
 
@@ -212,8 +220,31 @@ public readonly record struct BudgetDecision
         }
     }
 
+    /// <summary>
+    /// The budget a retry's previous attempt exceeded: the caller's figure, else the step before
+    /// this attempt's on the ladder the call would have climbed (the base for attempt 2); 0 when
+    /// the call is no retry after a truncation.
+    /// </summary>
+    private static long PreviousBudget(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor)
+    {
+        if (features.Attempt <= 1 || !features.PreviousAttemptTruncated)
+        {
+            return 0;
+        }
+
+        if (features.PreviousReasoningTokens > 0)
+        {
+            return features.PreviousReasoningTokens;
+        }
+
+        var step = features.Attempt == 2 ? budget
+            : adaptive ? calibration.RetryTokens(features.Attempt - 1) * hintFactor
+            : budget * Math.Pow(Math.Max(1.0, rule.EscalationFactor), Math.Min(features.Attempt - 2, 64));
+        return Math.Clamp((long)Math.Round(Math.Min(step, long.MaxValue / 2.0)), rule.MinReasoningTokens, rule.MaxReasoningTokens);
+    }
+
     /// <summary>3. Escalation after a truncated attempt, then the clamp to the rule's min..max.</summary>
-    private static (long Requested, double Multiplier) Escalate(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
+    private static (long Requested, double Multiplier) Escalate(double budget, long previous, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
     {
         var multiplier = 1.0;
         if (features.Attempt > 1 && features.PreviousAttemptTruncated && (adaptive || rule.EscalationFactor > 1.0))
@@ -221,8 +252,19 @@ public readonly record struct BudgetDecision
             // An adaptive rule grows to what such calls needed once past the previous budget, not by a blind factor.
             if (adaptive)
             {
-                // The ladder was worked out on hint-adjusted needs, like the base.
+                // The ladder was worked out on hint-adjusted needs, like the base. A previous budget
+                // at or past this attempt's step (the caller's own) takes the first step above it.
                 var retry = calibration.RetryTokens(features.Attempt) * hintFactor;
+                for (var next = features.Attempt + 1; retry <= previous && next <= CalibratedBudget.LadderAttempts; next++)
+                {
+                    retry = calibration.RetryTokens(next) * hintFactor;
+                }
+
+                if (retry <= previous)
+                {
+                    retry = rule.MaxReasoningTokens;
+                }
+
                 multiplier = budget > 0 ? Math.Max(1.0, retry / budget) : 1.0;
                 budget = Math.Max(budget, retry);
             }

@@ -11,4 +11,11 @@ public readonly record struct CallFeatures(
     int Attempt,
     bool PreviousAttemptTruncated,
     CallPhase Phase,
-    CallPriority Priority);
+    CallPriority Priority)
+{
+    /// <summary>
+    /// The reasoning budget the previous (truncated) attempt was granted, as the caller says; 0
+    /// when it does not say (the decision then takes its own ladder's previous step).
+    /// </summary>
+    public long PreviousReasoningTokens { get; init; }
+}

@@ -35,7 +35,10 @@ public static class ProtoMapping
                 Priority.Low => CallPriority.Low,
                 Priority.High => CallPriority.High,
                 _ => CallPriority.Normal,
-            });
+            })
+        {
+            PreviousReasoningTokens = f.PreviousReasoningTokens,
+        };
         return new GrantRequest(request.OrgId, request.ProjectId, request.PrincipalId, request.TaskType, request.Model, features, request.RequestId, request.TaskId);
     }
 

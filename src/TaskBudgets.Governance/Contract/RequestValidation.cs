@@ -33,6 +33,7 @@ public static partial class RequestValidation
 
             Range(v, "features.estimated_input_tokens", f.EstimatedInputTokens, 0, MaxInputEstimate);
             Range(v, "features.attempt", f.Attempt, 0, MaxAttempt);
+            Range(v, "features.previous_reasoning_tokens", f.PreviousReasoningTokens, 0, MaxUsageTokens);
             Defined(v, "features.previous_stop_reason", f.PreviousStopReason);
             Defined(v, "features.phase", f.Phase);
             Defined(v, "features.priority", f.Priority);

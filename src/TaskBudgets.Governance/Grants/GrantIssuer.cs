@@ -209,6 +209,8 @@ public sealed class GrantIssuer(
         claims.MaxOutputTokens = decision.MaxOutputTokens;
         claims.EstimatedInputTokens = request.Features.EstimatedInputTokens;
         claims.PolicyVersion = a.PolicyVersion;
+        claims.Attempt = request.Features.Attempt;
+        claims.PreviousReasoningTokens = decision.PreviousReasoningTokens;
         if (request.Features.Complexity is { } complexity)
         {
             claims.Complexity = complexity;

@@ -157,7 +157,8 @@ public sealed class UsageSettlement(
             var ruleTaskType = RuleTaskType(claims.Tier, claims.TaskType);
             metrics.Settled(claims.Tier, ruleTaskType, usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
             calibration.Record(claims.Tier, ruleTaskType, claims.OrgId, new CalibrationSample(
-                usage.ReasoningTokens, usage.OutputTokens, claims.ReasoningTokens, stored.Truncated, stored.OverGrant, claims.HasComplexity ? claims.Complexity : null));
+                usage.ReasoningTokens, usage.OutputTokens, claims.ReasoningTokens, stored.Truncated, stored.OverGrant, claims.HasComplexity ? claims.Complexity : null,
+                Math.Max(1, claims.Attempt), claims.PreviousReasoningTokens));
         }
 
         return ToResult(outcome, settled);

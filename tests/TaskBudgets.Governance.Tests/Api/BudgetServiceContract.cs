@@ -455,6 +455,7 @@ public abstract class BudgetServiceContract : AppTests
         { "features.complexity", "complexity NaN" },
         { "features.estimated_input_tokens", "negative input" },
         { "features.attempt", "attempt 1000" },
+        { "features.previous_reasoning_tokens", "negative previous budget" },
         { "features.phase", "unknown phase" },
         { "request_id", "request id with spaces" },
     };
@@ -475,6 +476,7 @@ public abstract class BudgetServiceContract : AppTests
             case "complexity NaN": ask.Features.Complexity = double.NaN; break;
             case "negative input": ask.Features.EstimatedInputTokens = -1; break;
             case "attempt 1000": ask.Features.Attempt = 1000; break;
+            case "negative previous budget": ask.Features.PreviousReasoningTokens = -1; break;
             case "unknown phase": ask.Features.Phase = (Phase)77; break;
             case "request id with spaces": ask.RequestId = "a b"; break;
         }

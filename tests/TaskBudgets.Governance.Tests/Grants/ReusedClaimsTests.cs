@@ -7,7 +7,8 @@ namespace TaskBudgets.Governance.Tests.Grants;
 
 /// <summary>
 /// A thread signs every grant it issues from the same claims object: nothing of one grant's
-/// claims (a complexity hint, a third reservation) may reach the next grant's token.
+/// claims (a complexity hint, a retry's previous budget, a third reservation) may reach the next
+/// grant's token.
 /// </summary>
 public sealed class ReusedClaimsTests : AppTests
 {
@@ -16,7 +17,7 @@ public sealed class ReusedClaimsTests : AppTests
     {
         var issuer = App.Services.GetRequiredService<GrantIssuer>();
         var tokens = App.Services.GetRequiredService<GrantTokens>();
-        var hinted = new GrantRequest("acme", "web", "alice", "classification", "claude-test", Features(0.7, 5_000), string.Empty, string.Empty);
+        var hinted = new GrantRequest("acme", "web", "alice", "classification", "claude-test", Features(0.7, 5_000) with { Attempt = 2, PreviousAttemptTruncated = true, PreviousReasoningTokens = 4_096 }, string.Empty, string.Empty);
         var plain = new GrantRequest("small", string.Empty, string.Empty, "classification", "claude-test", Features(null, 0), string.Empty, string.Empty);
 
         // Grants served from leases complete on the calling thread, so each pair shares the claims.
@@ -29,12 +30,14 @@ public sealed class ReusedClaimsTests : AppTests
             Assert.Equal(0.7, first.Complexity);
             Assert.Equal(3, first.Reservations.Count);
             Assert.Equal("alice", first.PrincipalId);
+            Assert.Equal((2, 4_096L), (first.Attempt, first.PreviousReasoningTokens));
 
             Assert.False(second.HasComplexity);
             Assert.Equal("small", second.OrgId);
             Assert.Equal(string.Empty, second.PrincipalId);
             Assert.Equal(string.Empty, second.ProjectId);
             Assert.Equal(0, second.EstimatedInputTokens);
+            Assert.Equal((1, 0L), (second.Attempt, second.PreviousReasoningTokens));
             var reservation = Assert.Single(second.Reservations);
             Assert.Equal(string.Empty, reservation.Subject);
             Assert.DoesNotContain(first.Reservations, r => r.QuotaId == reservation.QuotaId);

@@ -35,6 +35,21 @@ public class GrantTokensTests
     }
 
     [Fact]
+    public void The_attempt_and_the_budget_the_previous_attempt_exceeded_survive_signing()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var claims = Claims();
+        claims.Attempt = 3;
+        claims.PreviousReasoningTokens = 8_192;
+
+        var verified = WithKey(key).Verify(WithKey(key).Sign(claims));
+
+        Assert.NotNull(verified);
+        Assert.Equal(3, verified.Attempt);
+        Assert.Equal(8_192, verified.PreviousReasoningTokens);
+    }
+
+    [Fact]
     public void Altered_forged_or_foreign_tokens_are_refused()
     {
         var key = RandomNumberGenerator.GetBytes(32);

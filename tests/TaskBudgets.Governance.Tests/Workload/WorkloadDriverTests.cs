@@ -114,4 +114,45 @@ public sealed class WorkloadDriverTests
         Assert.True(adaptive.Total.Efficiency > 1.5 * fixedPhase.Total.Efficiency, $"adaptive {adaptive.Total.Efficiency:P1} vs fixed {fixedPhase.Total.Efficiency:P1}");
         Assert.True(adaptive.ByType[0].ReservedPerCall < fixedBudget / 10.0, $"the light task type still reserves {adaptive.ByType[0].ReservedPerCall:N0} of {fixedBudget:N0}");
     }
+
+    [Fact]
+    public async Task With_retries_every_task_completes_and_the_calibration_counts_tasks_and_projects_their_truncation()
+    {
+        var workload = Small();
+        var options = new WorkloadOptions { Adaptive = true, MinSamples = 50, FixedCalls = 600, Seed = 5, OfflineCalls = 100_000, Concurrency = 8, MaxAttempts = 4 };
+        var (needs, _, policy) = WorkloadRun.Prepare(workload, options);
+        await using var app = GovernanceApp.Create(policy: policy);
+        var ct = TestContext.Current.CancellationToken;
+
+        var plan = new NeedSampler(workload, 6).Plan(2_000);
+        var tasks = new List<CallRecord>();
+        foreach (var chunk in plan.Chunk(400))
+        {
+            tasks.AddRange(await PhaseRunner.RunAsync(app.Budgets, workload, WorkloadPolicy.AdaptiveOrg, chunk, 8, null, ct, options.MaxAttempts));
+            await AdaptiveCalls.SyncAsync(app);
+        }
+
+        var adaptive = PhaseMetrics.Of("adaptive", workload, [.. tasks], 1_200);
+        var rows = (await app.Admin.GetCalibrationAsync(new TaskBudgets.V1.GetCalibrationRequest { Tier = WorkloadPolicy.AdaptiveTier }, cancellationToken: ct)).Calibrations
+            .Where(c => c.OrgId.Length == 0).ToList();
+
+        Assert.Contains(tasks, t => t.Attempts > 1 && t.ReservedAll > t.Granted);
+        Assert.True(adaptive.Total.Completed >= adaptive.Total.Calls - 2, $"{adaptive.Total.Completed} of {adaptive.Total.Calls} tasks completed");
+
+        // The calibration counts each task once (the in-process clock stands still: no decay);
+        // its retries beside them.
+        Assert.Equal(2_000, rows.Sum(r => r.Samples), 6);
+        Assert.Equal(tasks.Sum(t => t.Attempts - 1), rows.Sum(r => r.Retries), 6);
+
+        var projected = rows.Sum(r => r.Samples * r.ProjectedTruncationRate) / rows.Sum(r => r.Samples);
+        Assert.InRange(projected, adaptive.Total.TruncationRate - 0.025, adaptive.Total.TruncationRate + 0.025);
+        Assert.All(rows.Where(r => r.Active), r => Assert.Equal(3, r.EscalationBudgets.Count));
+
+        var optimal = needs.OptimalLadders(workload.TargetTruncationRate, WorkloadPolicy.AdaptiveMin, WorkloadPolicy.AdaptiveMax, options.MaxAttempts);
+        Assert.InRange(optimal[^1].TruncationRate, 0, workload.TargetTruncationRate);
+        Assert.InRange(adaptive.Total.ReservedPerCompletedTask / optimal[^1].ReservedPerCompletedTask, 0.8, 1.5);
+        var report = new StringWriter();
+        RetryReport.Write(report, workload, options.MaxAttempts, adaptive, needs, rows);
+        Assert.Contains("optimal ladder", report.ToString(), StringComparison.Ordinal);
+    }
 }

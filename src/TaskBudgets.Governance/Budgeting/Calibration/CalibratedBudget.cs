@@ -59,6 +59,9 @@ public readonly record struct CalibratedBudget(
         return Math.Exp(Math.Clamp(shift, -Math.Log(maxFactor), Math.Log(maxFactor)));
     }
 
+    /// <summary>Attempts the ladder has steps for: the base, then one step each up to this attempt (later attempts take its last).</summary>
+    public const int LadderAttempts = 4;
+
     /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
     public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;
 

@@ -24,7 +24,17 @@ public sealed record CalibrationView(
     int MinSamples,
     bool Active,
     double TargetTruncationRate,
-    double ComplexitySlope);
+    double ComplexitySlope)
+{
+    /// <summary>The escalation ladder after a truncated first attempt: the budgets of attempts 2, 3 and 4 (hint-adjusted like the base).</summary>
+    public ImmutableArray<long> EscalationBudgets { get; init; } = [];
+
+    /// <summary>Projected reasoning tokens reserved per completed task, with the ladder's retries (up to attempt 4).</summary>
+    public long ProjectedReservedPerTask { get; init; }
+
+    /// <summary>Decayed calls that continued a truncated attempt (not counted in <see cref="Samples"/>).</summary>
+    public double Retries { get; init; }
+}
 
 /// <summary>
 /// The calibration in force: immutable, rebuilt from the merged statistics every sync and swapped
@@ -157,12 +167,13 @@ public sealed class CalibrationSnapshot
         // not chase it up to their max: they still meet the target on their own calls.
         var freeShare = free.Sum(i => rows[i].Samples) / total;
         var allowance = Math.Max(target - fixedTruncation, target * freeShare);
-        var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], total))], 0, allowance);
+        var ladders = rows.Select(r => EscalationLadder.Build(Candidates(r), target, r.RetryShare)).ToArray();
+        var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], ladders[i], total))], 0, allowance);
 
         // Recommended: what the allocation would give if every rule of the tier were adaptive.
         var sizable = rows.Where(r => r.Sizable).ToList();
         var fixedForRecommended = rows.Where(r => !r.Sizable).Sum(r => r.Samples / total * r.Curve.Survival(r.Rule.MaxReasoningTokens));
-        var recommendedSizable = TierAllocation.Allocate([.. sizable.Select(r => Item(r, total))], fixedForRecommended, target);
+        var recommendedSizable = TierAllocation.Allocate([.. sizable.Select(r => Item(r, ladders[rows.IndexOf(r)], total))], fixedForRecommended, target);
         var recommended = rows.Select(r => r.Sizable ? recommendedSizable[sizable.IndexOf(r)] : r.Rule.MaxReasoningTokens).ToArray();
 
         for (var i = 0; i < rows.Count; i++)
@@ -171,17 +182,18 @@ public sealed class CalibrationSnapshot
             var rule = r.Rule;
             var at = free.IndexOf(i);
             var active = rule.Adaptive && r.Samples >= rule.MinSamples;
-            var chosen = Math.Min(Padded(at >= 0 ? applied[at] : recommended[i], rule, settings), r.LearningBound);
+            var allocated = at >= 0 ? applied[at] : recommended[i];
+            var chosen = Math.Min(Padded(allocated, rule, settings), r.LearningBound);
             var fit = r.Stats.ComplexityFit(settings.ComplexityMinSamples);
 
-            // Escalation: of the calls truncated at the previous budget, let at most the target
-            // share be truncated again (need > b given need > previous: S(b) <= target * S(previous)).
-            var retries = new long[3];
+            // Escalation: the cheapest ladder after the first budget among those that let at most
+            // the target share of the calls reaching each step be truncated again
+            // (need > b given need > previous: S(b) <= target * S(previous)).
+            var retries = ladders[i].StepsAfter(ladders[i].IndexOf(Math.Min(allocated, chosen)));
             var previous = chosen;
             for (var k = 0; k < retries.Length; k++)
             {
-                var share = target * r.Curve.Survival(previous);
-                previous = Math.Max(previous, Padded(r.Curve.BudgetFor(share, previous, rule.MaxReasoningTokens), rule, settings));
+                previous = Math.Max(previous, Padded(retries[k], rule, settings));
                 retries[k] = previous;
             }
 
@@ -222,12 +234,36 @@ public sealed class CalibrationSnapshot
                 rule.MinSamples,
                 active,
                 target,
-                fit?.Slope ?? 0));
+                fit?.Slope ?? 0)
+            {
+                EscalationBudgets = [.. retries],
+                ProjectedReservedPerTask = ReservedPerTask(r.Curve, chosen, retries),
+                Retries = s.Retries * (r.Samples / Math.Max(s.Calls, 1e-300)),
+            });
         }
     }
 
-    private static AllocationItem Item(Row r, double total) =>
-        new(r.Samples / total, r.Curve.Candidates(r.Rule.MinReasoningTokens, r.Rule.MaxReasoningTokens));
+    /// <summary>
+    /// Expected reasoning tokens reserved per completed task: the first budget, each step times the
+    /// share of tasks that reach it, over the share that completes by the last step.
+    /// </summary>
+    private static long ReservedPerTask(SurvivalCurve curve, long first, long[] steps)
+    {
+        var reserved = (double)first;
+        var reaching = curve.Survival(first);
+        foreach (var step in steps)
+        {
+            reserved += reaching * step;
+            reaching = curve.Survival(step);
+        }
+
+        return (long)Math.Round(reserved / Math.Max(1e-9, 1.0 - reaching));
+    }
+
+    private static List<(long Budget, double Survival)> Candidates(Row r) => r.Curve.Candidates(r.Rule.MinReasoningTokens, r.Rule.MaxReasoningTokens);
+
+    private static AllocationItem Item(Row r, EscalationLadder ladder, double total) =>
+        new(r.Samples / total, Candidates(r), ladder.Costs);
 
     private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
         Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
@@ -235,8 +271,13 @@ public sealed class CalibrationSnapshot
     /// <param name="Curve">Of hint-adjusted usage where <paramref name="HintFactors"/> are learned, else of usage.</param>
     private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors)
     {
+        /// <summary>The share of truncated attempts that their callers retried (each retry follows one truncation).</summary>
+        public double RetryShare { get; } = Stats.Truncations + Stats.RetryTruncations > 0
+            ? Math.Min(1.0, Stats.Retries / (Stats.Truncations + Stats.RetryTruncations))
+            : 0;
+
         /// <summary>Some call completed: the curve says something below the rule's max.</summary>
-        public bool Sizable { get; } = Stats.Reasoning.TotalWeight > Stats.Truncations + 1e-9;
+        public bool Sizable { get; } = Stats.Reasoning.CompletedWeight > 1e-9;
 
         /// <summary>
         /// The most a budget may be while the tail is unseen: <see cref="SmoothStartFactor"/> times

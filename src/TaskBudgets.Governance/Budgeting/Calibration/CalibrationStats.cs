@@ -7,13 +7,25 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// <param name="Truncated">It stopped on MAX_TOKENS: its need was more than it got.</param>
 /// <param name="OverGrant">It used more than its grant.</param>
 /// <param name="Complexity">The caller's complexity hint, when it gave one.</param>
+/// <param name="Attempt">1-based attempt of the task this call was.</param>
+/// <param name="PreviousReasoningTokens">
+/// The reasoning budget the previous attempt was granted and exceeded (it stopped on MAX_TOKENS);
+/// 0 when there was none. Above 0 the call continues a task already counted, whose need is known
+/// to be more than this.
+/// </param>
 public readonly record struct CalibrationSample(
     long ReasoningUsed,
     long OutputUsed,
     long ReasoningGranted,
     bool Truncated,
     bool OverGrant,
-    double? Complexity);
+    double? Complexity,
+    int Attempt = 1,
+    long PreviousReasoningTokens = 0)
+{
+    /// <summary>It continues a task truncated before: a conditional observation, not a new task.</summary>
+    public bool Continues => PreviousReasoningTokens > 0;
+}
 
 /// <summary>
 /// The streaming statistics of one tier and task type (and org): sketches of reasoning and output
@@ -29,7 +41,10 @@ public sealed class CalibrationStats
     /// <summary>Hints are grouped in this many equal bands of 0..1 (deciles) to learn what each band needs.</summary>
     public const int HintBands = 10;
 
-    private const byte FormatVersion = 2;
+    private const byte FormatVersion = 3;
+
+    /// <summary>The format before retries (no delayed entries, no retry counts): read as first attempts only.</summary>
+    private const byte FormatVersionWithoutRetries = 2;
 
     /// <summary>The format before hint bands: read as calls without a hint.</summary>
     private const byte FormatVersionWithoutBands = 1;
@@ -54,9 +69,17 @@ public sealed class CalibrationStats
     /// <summary>Reasoning tokens of the calls that came without a complexity hint (part of <see cref="Reasoning"/>).</summary>
     public UsageSketch Unhinted { get; private set; } = new();
 
+    /// <summary>Tasks: calls that continue no truncated attempt (retries are counted in <see cref="Retries"/>).</summary>
     public double Calls { get; private set; }
 
+    /// <summary>Tasks whose first attempt was truncated.</summary>
     public double Truncations { get; private set; }
+
+    /// <summary>Calls that continued a truncated attempt.</summary>
+    public double Retries { get; private set; }
+
+    /// <summary>Of <see cref="Retries"/>, those truncated again.</summary>
+    public double RetryTruncations { get; private set; }
 
     public double OverGrants { get; private set; }
 
@@ -85,7 +108,16 @@ public sealed class CalibrationStats
         }
 
         var w = Math.Pow(2.0, HalfLives(atMs - LandmarkMs, halfLife));
-        Calls += w;
+        var continues = sample.Continues;
+        if (continues)
+        {
+            Retries += w;
+        }
+        else
+        {
+            Calls += w;
+        }
+
         ReasoningUsed += w * Math.Max(0, sample.ReasoningUsed);
         ReasoningGranted += w * Math.Max(0, sample.ReasoningGranted);
         if (sample.OverGrant)
@@ -97,15 +129,25 @@ public sealed class CalibrationStats
         var split = hinted ? byHint[Band(sample.Complexity!.Value)] : Unhinted;
         if (sample.Truncated)
         {
-            Truncations += w;
+            if (continues)
+            {
+                RetryTruncations += w;
+            }
+            else
+            {
+                Truncations += w;
+            }
+
             var censoredAt = Math.Max(sample.ReasoningUsed, sample.ReasoningGranted);
             Reasoning.AddCensored(censoredAt, w);
             split.AddCensored(censoredAt, w);
+            Enter(split, sample, censoredAt, w);
             return;
         }
 
         Reasoning.AddCompleted(sample.ReasoningUsed, w);
         split.AddCompleted(sample.ReasoningUsed, w);
+        Enter(split, sample, sample.ReasoningUsed, w);
         Output.AddCompleted(sample.OutputUsed, w);
         if (hinted)
         {
@@ -119,6 +161,16 @@ public sealed class CalibrationStats
             HintCC += w * c * c;
             HintY += w * y;
             HintCY += w * c * y;
+        }
+    }
+
+    /// <summary>A continuation joins the risk set only above the budget its task exceeded before.</summary>
+    private void Enter(UsageSketch split, in CalibrationSample sample, long value, double w)
+    {
+        if (sample.Continues)
+        {
+            Reasoning.AddEntry(sample.PreviousReasoningTokens, value, w);
+            split.AddEntry(sample.PreviousReasoningTokens, value, w);
         }
     }
 
@@ -152,6 +204,8 @@ public sealed class CalibrationStats
 
         Calls += other.Calls * scale;
         Truncations += other.Truncations * scale;
+        Retries += other.Retries * scale;
+        RetryTruncations += other.RetryTruncations * scale;
         OverGrants += other.OverGrants * scale;
         ReasoningUsed += other.ReasoningUsed * scale;
         ReasoningGranted += other.ReasoningGranted * scale;
@@ -257,6 +311,9 @@ public sealed class CalibrationStats
                 writer.Write(bandLogUsed[b]);
                 byHint[b].Write(writer);
             }
+
+            writer.Write(Retries);
+            writer.Write(RetryTruncations);
         }
 
         return stream.ToArray();
@@ -270,7 +327,7 @@ public sealed class CalibrationStats
         {
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
             var version = reader.ReadByte();
-            if (version is not (FormatVersion or FormatVersionWithoutBands))
+            if (version is not (FormatVersion or FormatVersionWithoutRetries or FormatVersionWithoutBands))
             {
                 throw new FormatException($"Unknown calibration format {version}.");
             }
@@ -288,20 +345,27 @@ public sealed class CalibrationStats
 
             (stats.Calls, stats.Truncations, stats.OverGrants, stats.ReasoningUsed, stats.ReasoningGranted) = (v[0], v[1], v[2], v[3], v[4]);
             (stats.HintWeight, stats.HintC, stats.HintCC, stats.HintY, stats.HintCY) = (v[5], v[6], v[7], v[8], v[9]);
-            stats.Reasoning = UsageSketch.Read(reader);
-            stats.Output = UsageSketch.Read(reader);
+            var withEntries = version >= FormatVersion;
+            stats.Reasoning = UsageSketch.Read(reader, withEntries);
+            stats.Output = UsageSketch.Read(reader, withEntries);
             if (version == FormatVersionWithoutBands)
             {
                 stats.Unhinted = stats.Reasoning.Clone();
                 return stats;
             }
 
-            stats.Unhinted = UsageSketch.Read(reader);
+            stats.Unhinted = UsageSketch.Read(reader, withEntries);
             for (var b = 0; b < HintBands; b++)
             {
                 stats.bandWeight[b] = Finite(reader.ReadDouble());
                 stats.bandLogUsed[b] = Finite(reader.ReadDouble());
-                stats.byHint[b] = UsageSketch.Read(reader);
+                stats.byHint[b] = UsageSketch.Read(reader, withEntries);
+            }
+
+            if (withEntries)
+            {
+                stats.Retries = Finite(reader.ReadDouble());
+                stats.RetryTruncations = Finite(reader.ReadDouble());
             }
 
             return stats;
@@ -341,6 +405,8 @@ public sealed class CalibrationStats
 
         Calls *= factor;
         Truncations *= factor;
+        Retries *= factor;
+        RetryTruncations *= factor;
         OverGrants *= factor;
         ReasoningUsed *= factor;
         ReasoningGranted *= factor;

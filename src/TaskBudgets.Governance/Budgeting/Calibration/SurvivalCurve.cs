@@ -5,6 +5,9 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// sketch's bins. A truncated call is censored: it stays in the risk set up to its value and then
 /// leaves it without counting as a need met, so truncations raise the estimate above their budget
 /// instead of pinning it there, which is what treating the budget as the need would do.
+/// A retry after a truncation at P is a delayed entry (left truncation): it is known to need more
+/// than P, so it joins the risk set only above P, and a task truncated at P that completes at U on
+/// its next attempt counts as one need U, not as a censored call plus a second, independent need.
 /// </summary>
 /// <remarks>
 /// Beyond the largest value seen the data cannot say where the truncated calls' needs lie. The
@@ -36,7 +39,8 @@ public sealed class SurvivalCurve
             completedFrom[i] = completedFrom[i + 1] + sketch.CompletedAt(i);
         }
 
-        total = censoredFrom[0] + completedFrom[0];
+        // Tasks: every call but the continuations (each continues a call counted already).
+        total = Math.Max(0, censoredFrom[0] + completedFrom[0] - sketch.EnteredWeight);
         for (var i = length - 1; i >= 0; i--)
         {
             if (sketch.CompletedAt(i) > 0 || sketch.CensoredAt(i) > 0)
@@ -55,19 +59,22 @@ public sealed class SurvivalCurve
             }
         }
 
-        var atRisk = total;
+        // At risk at bin i: the calls whose value reaches bin i, less those not yet entered (an
+        // entry at bin e joins from bin e + 1).
+        var notEntered = sketch.EnteredWeight;
         var s = 1.0;
         for (var i = 0; i < length; i++)
         {
             edges[i] = UsageSketch.UpperEdge(i);
+            var atRisk = censoredFrom[i] + completedFrom[i] - Math.Max(0, notEntered);
+            notEntered -= sketch.EnteredAt(i);
             var events = sketch.CompletedAt(i);
-            if (atRisk > 0 && events > 0)
+            if (atRisk > 1e-12 && events > 0)
             {
-                s *= Math.Max(0.0, 1.0 - (events / atRisk));
+                s *= Math.Max(0.0, 1.0 - Math.Min(1.0, events / atRisk));
             }
 
             survival[i] = s;
-            atRisk -= events + sketch.CensoredAt(i);
         }
     }
 

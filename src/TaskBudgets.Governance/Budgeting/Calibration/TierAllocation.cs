@@ -3,11 +3,17 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// <summary>One task type in a tier's allocation: its share of the tier's calls and its budget choices.</summary>
 /// <param name="Weight">The task type's share of the tier's calls, 0..1.</param>
 /// <param name="Candidates">Budgets it may get, ascending, with the share of its calls each would truncate.</param>
-public sealed record AllocationItem(double Weight, IReadOnlyList<(long Budget, double Survival)> Candidates);
+/// <param name="Costs">
+/// What each candidate costs in reserved tokens per task (the budget and, say, its escalation
+/// ladder's expected retries), one per candidate; null when the cost is the budget itself.
+/// </param>
+public sealed record AllocationItem(double Weight, IReadOnlyList<(long Budget, double Survival)> Candidates, IReadOnlyList<double>? Costs = null);
 
 /// <summary>
 /// Shares a tier's truncation target out across its task types with the least reasoning tokens
-/// reserved: minimise sum(w_i * b_i) subject to sum(w_i * S_i(b_i)) &lt;= target. The Lagrangian
+/// reserved: minimise sum(w_i * cost_i(b_i)) subject to sum(w_i * S_i(b_i)) &lt;= target, where the
+/// cost is the budget or, with <see cref="AllocationItem.Costs"/>, what the budget reserves per
+/// task with its retries. The Lagrangian
 /// answer equalises the marginal truncation saved per token reserved across task types, so the
 /// greedy below walks each type's lower convex hull of (budget, survival) and always takes the
 /// step that saves the most truncation per token, until the target is met. A type with a long,
@@ -22,12 +28,12 @@ public static class TierAllocation
     public static long[] Allocate(IReadOnlyList<AllocationItem> items, double fixedTruncation, double target)
     {
         ArgumentNullException.ThrowIfNull(items);
-        var hulls = new List<(long Budget, double Survival)>[items.Count];
+        var hulls = new List<Point>[items.Count];
         var at = new int[items.Count];
         var truncation = fixedTruncation;
         for (var i = 0; i < items.Count; i++)
         {
-            hulls[i] = LowerHull(items[i].Candidates);
+            hulls[i] = Hull(Points(items[i]));
             truncation += items[i].Weight * hulls[i][0].Survival;
         }
 
@@ -43,9 +49,9 @@ public static class TierAllocation
                     continue;
                 }
 
-                var (b0, s0) = hull[at[i]];
-                var (b1, s1) = hull[at[i] + 1];
-                var gain = (s0 - s1) / Math.Max(1, b1 - b0);
+                var (c0, s0) = (hull[at[i]].Cost, hull[at[i]].Survival);
+                var (c1, s1) = (hull[at[i] + 1].Cost, hull[at[i] + 1].Survival);
+                var gain = (s0 - s1) / Math.Max(1, c1 - c0);
                 if (gain > bestGain)
                 {
                     best = i;
@@ -79,12 +85,36 @@ public static class TierAllocation
     public static List<(long Budget, double Survival)> LowerHull(IReadOnlyList<(long Budget, double Survival)> points)
     {
         ArgumentNullException.ThrowIfNull(points);
+        return [.. Hull([.. points.Select(p => new Point(p.Budget, p.Budget, p.Survival))]).Select(p => (p.Budget, p.Survival))];
+    }
+
+    /// <summary>The item's candidates as points of (cost, survival), cheapest first.</summary>
+    private static List<Point> Points(AllocationItem item)
+    {
+        var points = new List<Point>(item.Candidates.Count);
+        for (var i = 0; i < item.Candidates.Count; i++)
+        {
+            var (budget, survival) = item.Candidates[i];
+            points.Add(new Point(budget, item.Costs is { } costs ? costs[i] : budget, survival));
+        }
+
+        if (item.Costs is not null)
+        {
+            // A dearer budget pays off only if it truncates less; the hull drops the others.
+            points.Sort((a, b) => a.Cost != b.Cost ? a.Cost.CompareTo(b.Cost) : a.Survival.CompareTo(b.Survival));
+        }
+
+        return points;
+    }
+
+    private static List<Point> Hull(List<Point> points)
+    {
         if (points.Count == 0)
         {
             throw new ArgumentException("An allocation item needs at least one budget.", nameof(points));
         }
 
-        var hull = new List<(long Budget, double Survival)>(points.Count);
+        var hull = new List<Point>(points.Count);
         foreach (var p in points)
         {
             while (hull.Count >= 2 && Cross(hull[^2], hull[^1], p) <= 0)
@@ -108,6 +138,8 @@ public static class TierAllocation
         return hull;
     }
 
-    private static double Cross((long X, double Y) o, (long X, double Y) a, (long X, double Y) b) =>
-        ((double)(a.X - o.X) * (b.Y - o.Y)) - ((a.Y - o.Y) * (double)(b.X - o.X));
+    private static double Cross(Point o, Point a, Point b) =>
+        ((a.Cost - o.Cost) * (b.Survival - o.Survival)) - ((a.Survival - o.Survival) * (b.Cost - o.Cost));
+
+    private readonly record struct Point(long Budget, double Cost, double Survival);
 }

@@ -6,6 +6,8 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// that decay is a weight. Each bin keeps two weights: calls that completed with a value in the
 /// bin, and calls that were truncated (censored: they only say the need was more than the value).
 /// Merging is adding bin by bin, so a merge of two sketches is the sketch of the union.
+/// A third weight per bin marks delayed entries: calls known to need more than the bin's values
+/// before they were observed (a retry after a truncation), which join the risk set only above it.
 /// </summary>
 public sealed class UsageSketch
 {
@@ -22,6 +24,7 @@ public sealed class UsageSketch
 
     private double[] completed = [];
     private double[] censored = [];
+    private double[] entered = [];
 
     /// <summary>Bins in use: every bin at or past this one is empty.</summary>
     public int Length => completed.Length;
@@ -39,6 +42,12 @@ public sealed class UsageSketch
             return total;
         }
     }
+
+    /// <summary>Weight of the calls that completed (not truncated).</summary>
+    public double CompletedWeight => completed.Sum();
+
+    /// <summary>Weight of the delayed entries: calls that continue one counted before.</summary>
+    public double EnteredWeight => entered.Sum();
 
     /// <summary>The bin that holds <paramref name="value"/>.</summary>
     public static int IndexOf(long value)
@@ -65,7 +74,25 @@ public sealed class UsageSketch
     /// <summary>A call that was truncated at <paramref name="value"/> tokens: it needed more.</summary>
     public void AddCensored(long value, double weight) => Add(IndexOf(value), 0, weight);
 
+    /// <summary>
+    /// Marks a call counted with <see cref="AddCompleted"/> or <see cref="AddCensored"/> at
+    /// <paramref name="value"/> as known to need more than <paramref name="after"/> before it was
+    /// observed: it enters the risk set only past the bin of <paramref name="after"/> (and never
+    /// past its own value's bin, where it is observed).
+    /// </summary>
+    public void AddEntry(long after, long value, double weight)
+    {
+        var at = Math.Min(IndexOf(after), IndexOf(value) - 1);
+        if (at >= 0)
+        {
+            Add(at, 0, 0, weight);
+        }
+    }
+
     public double CompletedAt(int index) => index < completed.Length ? completed[index] : 0;
+
+    /// <summary>Weight of the calls that enter the risk set just past bin <paramref name="index"/>.</summary>
+    public double EnteredAt(int index) => index < entered.Length ? entered[index] : 0;
 
     public double CensoredAt(int index) => index < censored.Length ? censored[index] : 0;
 
@@ -78,6 +105,7 @@ public sealed class UsageSketch
         {
             completed[i] += other.completed[i] * scale;
             censored[i] += other.censored[i] * scale;
+            entered[i] += other.entered[i] * scale;
         }
     }
 
@@ -92,9 +120,9 @@ public sealed class UsageSketch
         var shift = (int)Math.Round(-Math.Log(divisor) / LogGamma);
         for (var i = 0; i < other.completed.Length; i++)
         {
-            if (other.completed[i] != 0 || other.censored[i] != 0)
+            if (other.completed[i] != 0 || other.censored[i] != 0 || other.entered[i] != 0)
             {
-                Add(i == 0 ? 0 : Math.Clamp(i + shift, 1, BinCount - 1), other.completed[i], other.censored[i]);
+                Add(i == 0 ? 0 : Math.Clamp(i + shift, 1, BinCount - 1), other.completed[i], other.censored[i], other.entered[i]);
             }
         }
     }
@@ -106,6 +134,7 @@ public sealed class UsageSketch
         {
             completed[i] *= factor;
             censored[i] *= factor;
+            entered[i] *= factor;
         }
     }
 
@@ -141,14 +170,17 @@ public sealed class UsageSketch
         return UpperEdge(completed.Length - 1);
     }
 
-    /// <summary>Writes the non-empty bins: count, then (index, completed, censored) for each.</summary>
-    public void Write(BinaryWriter writer)
+    /// <summary>
+    /// Writes the non-empty bins: count, then (index, completed, censored) for each, and with
+    /// <paramref name="withEntries"/> the bin's delayed entries after those two.
+    /// </summary>
+    public void Write(BinaryWriter writer, bool withEntries = true)
     {
         ArgumentNullException.ThrowIfNull(writer);
         var used = 0;
         for (var i = 0; i < completed.Length; i++)
         {
-            if (completed[i] != 0 || censored[i] != 0)
+            if (Used(i, withEntries))
             {
                 used++;
             }
@@ -157,17 +189,22 @@ public sealed class UsageSketch
         writer.Write(used);
         for (var i = 0; i < completed.Length; i++)
         {
-            if (completed[i] != 0 || censored[i] != 0)
+            if (Used(i, withEntries))
             {
                 writer.Write((ushort)i);
                 writer.Write(completed[i]);
                 writer.Write(censored[i]);
+                if (withEntries)
+                {
+                    writer.Write(entered[i]);
+                }
             }
         }
     }
 
+    /// <param name="withEntries">The bytes hold delayed entries (written with them).</param>
     /// <exception cref="FormatException">The bytes are not a sketch.</exception>
-    public static UsageSketch Read(BinaryReader reader)
+    public static UsageSketch Read(BinaryReader reader, bool withEntries = true)
     {
         ArgumentNullException.ThrowIfNull(reader);
         var sketch = new UsageSketch();
@@ -182,22 +219,26 @@ public sealed class UsageSketch
             int index = reader.ReadUInt16();
             var done = reader.ReadDouble();
             var cut = reader.ReadDouble();
-            if (index >= BinCount || !double.IsFinite(done) || !double.IsFinite(cut) || done < 0 || cut < 0)
+            var entry = withEntries ? reader.ReadDouble() : 0;
+            if (index >= BinCount || !double.IsFinite(done) || !double.IsFinite(cut) || !double.IsFinite(entry) || done < 0 || cut < 0 || entry < 0)
             {
                 throw new FormatException($"Bad sketch bin {index}.");
             }
 
-            sketch.Add(index, done, cut);
+            sketch.Add(index, done, cut, entry);
         }
 
         return sketch;
     }
 
-    private void Add(int index, double done, double cut)
+    private bool Used(int i, bool withEntries) => completed[i] != 0 || censored[i] != 0 || (withEntries && entered[i] != 0);
+
+    private void Add(int index, double done, double cut, double entry = 0)
     {
         Grow(index + 1);
         completed[index] += done;
         censored[index] += cut;
+        entered[index] += entry;
     }
 
     private void Grow(int length)
@@ -210,5 +251,6 @@ public sealed class UsageSketch
         var size = Math.Min(BinCount, Math.Max(length, completed.Length * 2));
         Array.Resize(ref completed, size);
         Array.Resize(ref censored, size);
+        Array.Resize(ref entered, size);
     }
 }

@@ -19,9 +19,14 @@ public sealed class CalibrationOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan SyncInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Budgets the allocation picks are multiplied by this, 1..2, before clamping to the rule. Default 1.05.</summary>
+    /// <summary>
+    /// Budgets the allocation picks are multiplied by this, 1..2, before clamping to the rule: a
+    /// margin over what the calls showed. Default 1.0: exploration
+    /// (<see cref="ExplorationShare"/>) already probes above the budget, and a margin reserves
+    /// more on every call than the target asks for.
+    /// </summary>
     [Range(1.0, 2.0)]
-    public double Headroom { get; set; } = 1.05;
+    public double Headroom { get; set; } = 1.0;
 
     /// <summary>
     /// A replica's statistics not written for this long (it stopped, and its calls have decayed

@@ -78,7 +78,7 @@ public readonly record struct CalibratedBudget(
 /// <param name="Headroom">Budgets chosen by the allocation are multiplied by this (1..2) before clamping to the rule.</param>
 public sealed record CalibrationSettings(TimeSpan HalfLife, double Headroom)
 {
-    public static readonly CalibrationSettings Default = new(TimeSpan.FromDays(1), 1.05);
+    public static readonly CalibrationSettings Default = new(TimeSpan.FromDays(1), 1.0);
 
     /// <summary>Fewest hinted calls (decayed) before the complexity hint's effect is used.</summary>
     public double ComplexityMinSamples { get; init; } = 50;

@@ -2,8 +2,8 @@ using TaskBudgets.V1;
 
 namespace TaskBudgets.Workload;
 
-/// <summary>One call as it went: what it needed, what it was granted, what it used.</summary>
-internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated);
+/// <summary>One call as it went: what it needed, what it was granted, what it used, and whether its grant said the calibration was relearning after a change.</summary>
+internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated, bool Recalibrating = false);
 
 /// <summary>
 /// Sends planned calls through the real API: GetBudget, then "use" min(need, budget) reasoning
@@ -66,7 +66,7 @@ internal static class PhaseRunner
                 StopReason = truncated ? StopReason.MaxTokens : StopReason.EndTurn,
             },
             cancellationToken: cancellationToken);
-        return new CallRecord(call.TaskType, call.Need, budget, used, truncated);
+        return new CallRecord(call.TaskType, call.Need, budget, used, truncated, grant.Reasons.Any(r => r.Code == ReasonCode.Recalibrating));
     }
 
     private static TaskFeatures Features(PlannedCall call)

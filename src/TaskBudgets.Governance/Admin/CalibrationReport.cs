@@ -1,3 +1,4 @@
+using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Policies;
@@ -74,6 +75,10 @@ public sealed class CalibrationReport(CalibrationBook book, PolicyCatalog catalo
             OutputP50 = v.OutputP50,
             OutputP99 = v.OutputP99,
             ComplexitySlope = v.ComplexitySlope,
+            ChangesDetected = v.ChangesDetected,
+            LastChangeTime = v.ChangesDetected > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(v.LastChangeAtMs)) : null,
+            Recalibrating = v.Recalibrating,
+            CallsSinceChange = v.CallsSinceChange,
         };
     }
 }

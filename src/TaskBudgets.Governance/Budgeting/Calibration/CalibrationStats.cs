@@ -21,7 +21,7 @@ public readonly record struct CalibrationSample(
 /// exp(ln 2 * (t - landmark) / half-life), so adding never touches older weights, and any
 /// total divided by the weight of "now" is the exponentially decayed total. Not thread-safe.
 /// </summary>
-public sealed class CalibrationStats
+public sealed partial class CalibrationStats
 {
     /// <summary>Re-base once weights grow past 2^40, far from overflow.</summary>
     private const double RebaseAfterHalfLives = 40;
@@ -29,7 +29,10 @@ public sealed class CalibrationStats
     /// <summary>Hints are grouped in this many equal bands of 0..1 (deciles) to learn what each band needs.</summary>
     public const int HintBands = 10;
 
-    private const byte FormatVersion = 2;
+    private const byte FormatVersion = 4;
+
+    /// <summary>The format before change epochs: read as statistics that have seen no change.</summary>
+    private const byte FormatVersionWithoutEpoch = 2;
 
     /// <summary>The format before hint bands: read as calls without a hint.</summary>
     private const byte FormatVersionWithoutBands = 1;
@@ -86,6 +89,8 @@ public sealed class CalibrationStats
 
         var w = Math.Pow(2.0, HalfLives(atMs - LandmarkMs, halfLife));
         Calls += w;
+        Traffic += w;
+        CallsSinceChange++;
         ReasoningUsed += w * Math.Max(0, sample.ReasoningUsed);
         ReasoningGranted += w * Math.Max(0, sample.ReasoningGranted);
         if (sample.OverGrant)
@@ -132,6 +137,7 @@ public sealed class CalibrationStats
     public void Merge(CalibrationStats other, TimeSpan halfLife)
     {
         ArgumentNullException.ThrowIfNull(other);
+        var sameEpoch = AlignEpochs(other) is not null;
 
         // Work at the later landmark, so the other's weights scale down, never up to overflow.
         if (other.LandmarkMs > LandmarkMs)
@@ -140,6 +146,12 @@ public sealed class CalibrationStats
         }
 
         var scale = Math.Pow(2.0, HalfLives(other.LandmarkMs - LandmarkMs, halfLife));
+        Traffic += other.Traffic * scale;
+        if (!sameEpoch)
+        {
+            return;
+        }
+
         Reasoning.Merge(other.Reasoning, scale);
         Output.Merge(other.Output, scale);
         Unhinted.Merge(other.Unhinted, scale);
@@ -257,6 +269,8 @@ public sealed class CalibrationStats
                 writer.Write(bandLogUsed[b]);
                 byHint[b].Write(writer);
             }
+
+            WriteEpoch(writer);
         }
 
         return stream.ToArray();
@@ -270,7 +284,7 @@ public sealed class CalibrationStats
         {
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
             var version = reader.ReadByte();
-            if (version is not (FormatVersion or FormatVersionWithoutBands))
+            if (version is not (FormatVersion or FormatVersionWithoutEpoch or FormatVersionWithoutBands))
             {
                 throw new FormatException($"Unknown calibration format {version}.");
             }
@@ -290,6 +304,7 @@ public sealed class CalibrationStats
             (stats.HintWeight, stats.HintC, stats.HintCC, stats.HintY, stats.HintCY) = (v[5], v[6], v[7], v[8], v[9]);
             stats.Reasoning = UsageSketch.Read(reader);
             stats.Output = UsageSketch.Read(reader);
+            stats.Traffic = stats.Calls;
             if (version == FormatVersionWithoutBands)
             {
                 stats.Unhinted = stats.Reasoning.Clone();
@@ -302,6 +317,11 @@ public sealed class CalibrationStats
                 stats.bandWeight[b] = Finite(reader.ReadDouble());
                 stats.bandLogUsed[b] = Finite(reader.ReadDouble());
                 stats.byHint[b] = UsageSketch.Read(reader);
+            }
+
+            if (version == FormatVersion)
+            {
+                stats.ReadEpoch(reader);
             }
 
             return stats;
@@ -329,6 +349,14 @@ public sealed class CalibrationStats
     private void Rebase(long landmarkMs, TimeSpan halfLife)
     {
         var factor = Math.Pow(2.0, -HalfLives(landmarkMs - LandmarkMs, halfLife));
+        ScaleAll(factor);
+        Traffic *= factor;
+        LandmarkMs = landmarkMs;
+    }
+
+    /// <summary>Multiplies every weight of the evidence by <paramref name="factor"/> (not <see cref="Traffic"/>, nor the epoch's counts).</summary>
+    private void ScaleAll(double factor)
+    {
         Reasoning.Scale(factor);
         Output.Scale(factor);
         Unhinted.Scale(factor);
@@ -349,7 +377,6 @@ public sealed class CalibrationStats
         HintCC *= factor;
         HintY *= factor;
         HintCY *= factor;
-        LandmarkMs = landmarkMs;
     }
 
     private static double HalfLives(long ms, TimeSpan halfLife) => ms / halfLife.TotalMilliseconds;

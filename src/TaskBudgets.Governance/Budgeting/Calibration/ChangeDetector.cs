@@ -31,10 +31,9 @@ public readonly record struct ChangeReference(SurvivalCurve? Used, long Median, 
 /// <remarks>
 /// The odds ratios leave room for an estimated p0 that is off: the tail test drifts toward an
 /// alarm only once the true rate is about 1.7x p0, the body tests once it is about 0.085 above
-/// it. With <see cref="DefaultThreshold"/> a stationary key raises a false alarm about once per
-/// 10^6 calls per test (simulated: the run length to a false alarm grows by about 2.45x per unit
-/// of threshold, from 3,400 calls at 5), while a key whose need triples alarms within a few
-/// dozen calls and one whose need halves within about a hundred.
+/// it. <see cref="DefaultThreshold"/> is chosen for about one false alarm per 10^6 calls per test
+/// on a stationary key (docs/adaptive-budgets.md, "Changes of need", says how), while a need that
+/// triples or halves still alarms within tens to a hundred calls.
 /// </remarks>
 public sealed class ChangeDetector
 {

@@ -19,14 +19,14 @@ internal sealed partial class Commands
             s.Output.Write(r, () =>
             {
                 s.Output.Table(
-                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P95", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "LADDER", "PROJ. RESERVED/TASK", "MODE"],
+                    ["TIER", "TASK TYPE", "ORG", "SAMPLES", "USED P50", "P90", "P95", "P99", "TRUNCATED", "EFFICIENCY", "CURRENT", "RECOMMENDED", "PROJ. TRUNCATED", "PROJ. RESERVED/CALL", "LADDER", "PROJ. RESERVED/TASK", "CHANGES", "MODE"],
                     r.Calibrations.Select(c => new[]
                     {
                         c.Tier, c.TaskType, c.OrgId.Length == 0 ? "-" : c.OrgId, c.Samples.ToString("0", CultureInfo.InvariantCulture),
                         Used(c.UsedP50, c.UsedP50Censored), Used(c.UsedP90, c.UsedP90Censored), Used(c.UsedP95, c.UsedP95Censored), Used(c.UsedP99, c.UsedP99Censored), Percent(c.TruncationRate), Percent(c.ReservationEfficiency),
                         N(c.CurrentBudget), N(c.RecommendedBudget), Percent(c.ProjectedTruncationRate), N(c.ProjectedReservedTokensPerCall),
-                        c.EscalationBudgets.Count == 0 ? "-" : string.Join(" > ", c.EscalationBudgets.Select(N)), N(c.ProjectedReservedTokensPerTask),
-                        !c.Adaptive ? "static" : c.Active ? "adaptive" : $"adaptive (needs {c.MinSamples})",
+                        c.EscalationBudgets.Count == 0 ? "-" : string.Join(" > ", c.EscalationBudgets.Select(N)), N(c.ProjectedReservedTokensPerTask), Changes(c),
+                        !c.Adaptive ? "static" : c.Recalibrating ? "adaptive (recalibrating)" : c.Active ? "adaptive" : $"adaptive (needs {c.MinSamples})",
                     }));
                 s.Output.Out.WriteLine($"policy version {r.PolicyVersion}");
             });
@@ -36,6 +36,11 @@ internal sealed partial class Commands
 
     /// <summary>A percentile of what calls used, or where the data cannot place it, the value it lies beyond.</summary>
     private static string Used(long tokens, bool censored) => censored ? $"beyond {N(tokens)} (censored)" : N(tokens);
+
+    /// <summary>Changes of need detected, and when the last one was (UTC).</summary>
+    private static string Changes(V1.Calibration c) => c.ChangesDetected == 0
+        ? "0"
+        : string.Create(CultureInfo.InvariantCulture, $"{c.ChangesDetected} (last {c.LastChangeTime.ToDateTimeOffset():yyyy-MM-dd HH:mm}Z)");
 
     private static string Percent(double share) => share.ToString("0.0%", CultureInfo.InvariantCulture);
 }

@@ -104,6 +104,9 @@ public enum BudgetReasonCode
     /// <summary>This call explores above its calibrated budget, so the calibration can see whether a larger budget pays.</summary>
     Exploration = 15,
 
+    /// <summary>What such calls need changed; the calibration discounted what it knew before and is relearning.</summary>
+    Recalibrating = 16,
+
     /// <summary>The SDK's fail-open fallback decided the budget: the service was unreachable. Never sent by the service.</summary>
     Fallback = 100,
 }

@@ -23,9 +23,11 @@ internal sealed class OfflineNeeds
     public bool Hinted => byTypeAndBand is not null;
 
     /// <summary>Draws <paramref name="calls"/> calls (their own seed, so the sample is not the calls sent).</summary>
-    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls, double? hintCorrelation = null)
+    /// <param name="shift">When given, the sample is of the shifted workload (every call of its type shifted).</param>
+    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls, double? hintCorrelation = null, NeedShift? shift = null)
     {
         var plan = new NeedSampler(workload, seed, hintCorrelation).Plan(calls);
+        plan = shift is null ? plan : shift.Apply(workload, plan, 0);
         var pooled = plan.Select(c => c.Need).Order().ToArray();
         var types = Enumerable.Range(0, workload.TaskTypes.Count);
         var byType = types.Select(t => plan.Where(c => c.TaskType == t).Select(c => c.Need).Order().ToArray()).ToArray();

@@ -2,14 +2,17 @@ using TaskBudgets.V1;
 
 namespace TaskBudgets.Workload;
 
-/// <summary>One call (a task's first attempt) as it went: what it needed, what it was granted, what it used.</summary>
+/// <summary>
+/// One call (a task's first attempt) as it went: what it needed, what it was granted, what it
+/// used, and whether its grant said the calibration was relearning after a change.
+/// </summary>
 /// <param name="ReservedAll">Reasoning tokens granted over all of the task's attempts.</param>
 /// <param name="Completed">Some attempt finished within its budget.</param>
 /// <param name="Attempts">Attempts the task made.</param>
-internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated, long ReservedAll, bool Completed, int Attempts)
+internal readonly record struct CallRecord(int TaskType, long Need, long Granted, long Used, bool Truncated, long ReservedAll, bool Completed, int Attempts, bool Recalibrating = false)
 {
-    public CallRecord(int taskType, long need, long granted, long used, bool truncated)
-        : this(taskType, need, granted, used, truncated, granted, !truncated, 1)
+    public CallRecord(int taskType, long need, long granted, long used, bool truncated, bool recalibrating = false)
+        : this(taskType, need, granted, used, truncated, granted, !truncated, 1, recalibrating)
     {
     }
 }
@@ -96,7 +99,7 @@ internal static class PhaseRunner
                 StopReason = truncated ? StopReason.MaxTokens : StopReason.EndTurn,
             },
             cancellationToken: cancellationToken);
-        return new CallRecord(call.TaskType, call.Need, budget, used, truncated);
+        return new CallRecord(call.TaskType, call.Need, budget, used, truncated, grant.Reasons.Any(r => r.Code == ReasonCode.Recalibrating));
     }
 
     private static TaskFeatures Features(PlannedCall call)

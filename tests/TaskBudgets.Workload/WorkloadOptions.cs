@@ -21,6 +21,8 @@ internal sealed class WorkloadOptions
                               call's standardised log need + sqrt(1 - R^2) x noise (0 <= R <= 1). default: no hint
           --max-attempts N    attempts per task in the adaptive phase: a call truncated on attempt k < N asks
                               again (attempt k + 1, previous stop MAX_TOKENS, the budget it exceeded). default 1
+          --shift TYPE:FACTOR@CALL  from adaptive call CALL on (0-based), TYPE's need is multiplied by FACTOR
+                              (e.g. coding:3@15000); the report follows that type after the change. default: none
           --seed N            the generator's seed: same seed, same calls. default 7
           --concurrency N     calls in flight. default 16
           --server URL        a running server's gRPC address; the workload's policy is applied to it
@@ -70,6 +72,9 @@ internal sealed class WorkloadOptions
 
     public string Out { get; set; } = "adaptive-tradeoff.svg";
 
+    /// <summary>A change of one type's need during the adaptive phase; null for none.</summary>
+    public NeedShift? Shift { get; set; }
+
     public string? PolicyOut { get; set; }
 
     /// <summary>The offline sample the fixed budget and the curves are read from.</summary>
@@ -113,6 +118,7 @@ internal sealed class WorkloadOptions
                         ? TimeSpan.FromSeconds(seconds)
                         : throw new ArgumentException("--sync-interval must be seconds between 0.1 and 3600");
                     break;
+                case "--shift": o.Shift = NeedShift.Parse(Value()); break;
                 case "--out": o.Out = Value(); break;
                 case "--policy-out": o.PolicyOut = Value(); break;
                 case "--phases":
@@ -131,6 +137,11 @@ internal sealed class WorkloadOptions
         if (o.MeasureLast > o.Calls)
         {
             throw new ArgumentException("--measure-last must be at most --calls");
+        }
+
+        if (o.Shift is { } shift && (!o.Adaptive || shift.FromCall >= o.Calls))
+        {
+            throw new ArgumentException("--shift needs the adaptive phase and a CALL below --calls");
         }
 
         if (o.Server is not null && o.SyncInterval is not null)

@@ -8,7 +8,11 @@ using TaskBudgets.V1;
 namespace TaskBudgets.Workload;
 
 /// <summary>What a run measured.</summary>
-internal sealed record WorkloadResult(long FixedBudget, PhaseMetrics Fixed, PhaseMetrics? Adaptive, string Svg);
+internal sealed record WorkloadResult(long FixedBudget, PhaseMetrics Fixed, PhaseMetrics? Adaptive, string Svg)
+{
+    /// <summary>With --shift: the shifted type's calls after the change, against the optimum on the shifted needs.</summary>
+    public ShiftReport? Shift { get; init; }
+}
 
 /// <summary>
 /// One run: choose the best single fixed budget offline, run the fixed phase and then the adaptive
@@ -42,15 +46,27 @@ internal static class WorkloadRun
         var fixedMetrics = PhaseMetrics.Of("fixed", workload, fixedCalls, 0);
 
         PhaseMetrics? adaptiveMetrics = null;
+        ShiftReport? shiftReport = null;
         if (options.Adaptive)
         {
             var adaptivePlan = new NeedSampler(workload, options.Seed + 1, options.HintCorrelation).Plan(options.Calls);
+            if (options.Shift is { } shift)
+            {
+                adaptivePlan = shift.Apply(workload, adaptivePlan, shift.FromCall);
+            }
+
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"adaptive phase: {options.Calls:N0} calls, measured over the last {options.MeasureLast:N0}"));
             var adaptiveCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.AdaptiveOrg, adaptivePlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken, options.MaxAttempts);
             adaptiveMetrics = PhaseMetrics.Of("adaptive", workload, adaptiveCalls, options.Calls - options.MeasureLast);
+
+            if (options.Shift is { } shifted)
+            {
+                var shiftedNeeds = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation, shifted);
+                shiftReport = ShiftReport.Of(workload, shifted, adaptiveCalls, needs, shiftedNeeds);
+            }
         }
 
-        return new WorkloadResult(fixedBudget, fixedMetrics, adaptiveMetrics, TradeoffChart.Svg(workload, needs, fixedBudget, fixedMetrics, adaptiveMetrics));
+        return new WorkloadResult(fixedBudget, fixedMetrics, adaptiveMetrics, TradeoffChart.Svg(workload, needs, fixedBudget, fixedMetrics, adaptiveMetrics)) { Shift = shiftReport };
     }
 
     /// <summary>The whole program: prepare, get a server (started here or given), run, report.</summary>
@@ -85,23 +101,25 @@ internal static class WorkloadRun
         try
         {
             using var channel = GrpcChannel.ForAddress(address);
-            var budgets = new BudgetService.BudgetServiceClient(channel.Intercept(headers =>
+            var invoker = channel.Intercept(headers =>
             {
                 headers.Add("authorization", "Bearer " + key);
                 return headers;
-            }));
+            });
+            var budgets = new BudgetService.BudgetServiceClient(invoker);
             var result = await RunPhasesAsync(budgets, workload, options, needs, fixedBudget, log, cancellationToken);
             await output.WriteLineAsync();
             WorkloadReport.Write(output, workload, fixedBudget, result.Fixed, result.Adaptive, needs);
             if (result.Adaptive is { } adaptive && options.MaxAttempts > 1)
             {
-                var admin = new AdminService.AdminServiceClient(channel.Intercept(headers =>
-                {
-                    headers.Add("authorization", "Bearer " + key);
-                    return headers;
-                }));
-                var calibration = await admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = WorkloadPolicy.AdaptiveTier }, cancellationToken: cancellationToken);
+                var calibration = await new AdminService.AdminServiceClient(invoker).GetCalibrationAsync(new GetCalibrationRequest { Tier = WorkloadPolicy.AdaptiveTier }, cancellationToken: cancellationToken);
                 RetryReport.Write(output, workload, options.MaxAttempts, adaptive, needs, [.. calibration.Calibrations.Where(c => c.OrgId.Length == 0)]);
+            }
+
+            result.Shift?.Write(output);
+            if (options.Adaptive)
+            {
+                await WriteChangesAsync(new AdminService.AdminServiceClient(invoker), output, cancellationToken);
             }
 
             await File.WriteAllTextAsync(options.Out, result.Svg, cancellationToken);
@@ -114,6 +132,17 @@ internal static class WorkloadRun
             {
                 await started.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>What the calibration says it detected: changes of need per task type of the adaptive tier, tier-wide and the org's own (false alarms, on a run without --shift).</summary>
+    private static async Task WriteChangesAsync(AdminService.AdminServiceClient admin, TextWriter output, CancellationToken cancellationToken)
+    {
+        var calibration = await admin.GetCalibrationAsync(new GetCalibrationRequest { OrgId = WorkloadPolicy.AdaptiveOrg }, cancellationToken: cancellationToken);
+        foreach (var whose in calibration.Calibrations.GroupBy(c => c.OrgId))
+        {
+            var rows = whose.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.TaskType} {c.ChangesDetected}{(c.Recalibrating ? " (recalibrating)" : string.Empty)}"));
+            await output.WriteLineAsync($"changes of need detected (GetCalibration, {(whose.Key.Length == 0 ? "tier-wide" : "org " + whose.Key)}): " + string.Join(", ", rows));
         }
     }
 

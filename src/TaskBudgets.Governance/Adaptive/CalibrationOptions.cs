@@ -58,5 +58,18 @@ public sealed class CalibrationOptions
     [Range(1.1, 4.0)]
     public double ExplorationFactor { get; set; } = 1.5;
 
+    /// <summary>
+    /// Test every settled call for a change of what its tier and task type need, and on a change
+    /// discount the evidence from before it (see docs/adaptive-budgets.md). Default true.
+    /// </summary>
+    public bool DetectChanges { get; set; } = true;
+
+    /// <summary>
+    /// The log-likelihood ratio at which the change test alarms, 4..100: higher raises fewer false
+    /// alarms and detects a little later. Default 12 (about one false alarm per 10^6 calls per test).
+    /// </summary>
+    [Range(4.0, 100.0)]
+    public double ChangeThreshold { get; set; } = ChangeDetector.DefaultThreshold;
+
     public CalibrationSettings ToSettings() => new(HalfLife, Headroom) { ComplexityMinSamples = ComplexityMinSamples };
 }

@@ -54,22 +54,32 @@ public sealed partial class CalibrationSync(
 
             await ReadOthersAsync(cancellationToken);
 
-            var merged = new Dictionary<CalibrationKey, CalibrationStats>();
+            // Every replica's row of a key; rows of an older change epoch are discounted as they merge.
+            var rowsOf = new Dictionary<CalibrationKey, List<CalibrationStats>>();
             foreach (var (key, stats, _) in own)
             {
-                merged[key] = stats;
+                rowsOf[key] = [stats];
             }
 
             foreach (var ((_, key), (_, stats)) in others)
             {
-                if (merged.TryGetValue(key, out var sum))
+                if (rowsOf.TryGetValue(key, out var list))
                 {
-                    sum.Merge(stats, settings.HalfLife);
+                    list.Add(stats);
                 }
                 else
                 {
-                    merged[key] = stats.Clone(settings.HalfLife);
+                    rowsOf[key] = [stats];
                 }
+
+                // Another replica detected a change: this one's own calls start its epoch too.
+                book.Adopt(key, stats.ChangeEpoch, stats.ChangeAtMs);
+            }
+
+            var merged = new Dictionary<CalibrationKey, CalibrationStats>();
+            foreach (var (key, list) in rowsOf)
+            {
+                merged[key] = CalibrationStats.Combine(list, settings.HalfLife)!;
             }
 
             book.Publish(CalibrationSnapshot.Build(catalog.Current.Version, catalog.Current.Tiers, merged, now, settings));

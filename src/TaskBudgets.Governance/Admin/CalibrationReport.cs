@@ -1,3 +1,4 @@
+using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Adaptive;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Policies;
@@ -77,6 +78,10 @@ public sealed class CalibrationReport(CalibrationBook book, PolicyCatalog catalo
             EscalationBudgets = { v.EscalationBudgets },
             ProjectedReservedTokensPerTask = v.ProjectedReservedPerTask,
             Retries = v.Retries,
+            ChangesDetected = v.ChangesDetected,
+            LastChangeTime = v.ChangesDetected > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(v.LastChangeAtMs)) : null,
+            Recalibrating = v.Recalibrating,
+            CallsSinceChange = v.CallsSinceChange,
         };
     }
 }

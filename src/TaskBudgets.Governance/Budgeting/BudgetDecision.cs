@@ -155,7 +155,7 @@ public readonly record struct BudgetDecision
     /// <summary>An adaptive rule's base: the calibration's, moved by the complexity hint's learned effect.</summary>
     private static double CalibratedBase(double? complexity, in CalibratedBudget calibration, double hintFactor, ref BudgetReasons reasons)
     {
-        reasons |= BudgetReasons.Adaptive;
+        reasons |= calibration.Recalibrating ? BudgetReasons.Adaptive | BudgetReasons.Recalibrating : BudgetReasons.Adaptive;
         if (complexity is null || !calibration.HasComplexity)
         {
             return calibration.BaseTokens;

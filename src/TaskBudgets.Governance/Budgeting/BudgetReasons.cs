@@ -23,4 +23,5 @@ public enum BudgetReasons
     ProviderMinimum = 1 << 12,
     Adaptive = 1 << 13,
     Exploration = 1 << 14,
+    Recalibrating = 1 << 15,
 }

@@ -19,6 +19,7 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
     [
         BudgetReasons.TierRule,
         BudgetReasons.Adaptive,
+        BudgetReasons.Recalibrating,
         BudgetReasons.Complexity,
         BudgetReasons.Exploration,
         BudgetReasons.LongInput,
@@ -59,6 +60,7 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
                     ? string.Create(Invariant, $"the complexity hint moved the calibrated base by its learned effect (x{Math.Exp(d.Calibration.ComplexitySlope * 0.1):0.##} per +0.1)")
                     : string.Create(Invariant, $"the complexity hint scaled the calibrated base by its learned factor x{d.ComplexityFactor:0.##}: what calls with hints like it needed")
                 : "the complexity hint placed the budget between the rule's min and max",
+            BudgetReasons.Recalibrating => string.Create(Invariant, $"recalibrating: what {Whose()} '{rule.TaskType}' calls need changed; the evidence from before the change was dropped and the budget is relearnt from the calls since (at least min_samples {rule.MinSamples} of them)"),
             BudgetReasons.Exploration => "exploration: this call is one of the small share granted more than the calibrated base, so calibration sees whether a larger budget truncates less",
             BudgetReasons.LongInput => string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget"),
             BudgetReasons.PreliminaryPhase => string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),

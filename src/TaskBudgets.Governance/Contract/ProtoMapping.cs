@@ -187,6 +187,7 @@ public static class ProtoMapping
         BudgetReasons.ProviderMinimum => ReasonCode.ProviderMinimum,
         BudgetReasons.Adaptive => ReasonCode.Adaptive,
         BudgetReasons.Exploration => ReasonCode.Exploration,
+        BudgetReasons.Recalibrating => ReasonCode.Recalibrating,
         _ => ReasonCode.Unspecified,
     };
 }

@@ -19,6 +19,7 @@ public sealed class GovernanceMetrics
     private readonly Histogram<double> usageRatio;
     private long expired;
     private readonly Counter<long> leaseOperations;
+    private readonly Counter<long> calibrationChanges;
     private readonly HashSet<string> orgLabels;
 
     public GovernanceMetrics(IMeterFactory meters, IOptions<TelemetryOptions> options)
@@ -40,8 +41,12 @@ public sealed class GovernanceMetrics
         meter.CreateObservableCounter("taskbudgets.late_reports", () => Observe(c => c.LateReports), "{report}", "Reports for grants that had expired or been released.");
         meter.CreateObservableCounter("taskbudgets.expired_grants", () => Volatile.Read(ref expired), "{grant}", "Grants that expired unreported and gave their capacity back.");
         leaseOperations = meter.CreateCounter<long>("taskbudgets.lease.operations", "{operation}", "Capacity lease operations on the database, by operation and outcome.");
+        calibrationChanges = meter.CreateCounter<long>("taskbudgets.calibration.changes", "{change}", "Changes of need this replica detected, per tier and task type (the calibration then relearns).");
         Meter = meter;
     }
+
+    public void CalibrationChanged(string tier, string ruleTaskType) =>
+        calibrationChanges.Add(1, new TagList { { "tier", tier }, { "task_type", ruleTaskType } });
 
     public Meter Meter { get; }
 

@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.Governance.Quotas;
 using TaskBudgets.Governance.Tests.Infrastructure;
 using TaskBudgets.V1;
 
@@ -39,5 +42,46 @@ public sealed class CalibrationReplicaTests(PostgresServer postgres)
         Assert.InRange(fromSecond.Budget.ReasoningTokens, 256, 320);
         Assert.Equal(2, stored.Select(r => r.ReplicaId).Distinct().Count());
         Assert.Equal(4, stored.Count); // per replica: tier-wide and its org's own
+    }
+
+    [Fact]
+    public async Task A_change_one_replica_detects_is_adopted_by_the_other_which_drops_its_own_calls_from_before_it()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var first = GovernanceApp.Create(database, AdaptiveBudgetTests.Policy);
+        await using var second = GovernanceApp.Create(database, AdaptiveBudgetTests.Policy);
+        await AdaptiveCalls.CallsAsync(first, "light", 600, i => 250 + (i * 37 % 100));
+        await AdaptiveCalls.CallsAsync(second, "light", 600, i => 250 + (i * 53 % 100));
+        for (var round = 0; round < 2; round++)
+        {
+            await AdaptiveCalls.SyncAsync(first);
+            await AdaptiveCalls.SyncAsync(second);
+        }
+
+        // 1,200 calls between them: both test the type now. Only the first sees its need triple.
+        await AdaptiveCalls.CallsAsync(first, "light", 25, i => 3 * (250 + (i * 37 % 100)));
+
+        // A replica re-reads another's row when its write time moves.
+        first.Time.Advance(TimeSpan.FromSeconds(1));
+        second.Time.Advance(TimeSpan.FromSeconds(1));
+        await AdaptiveCalls.SyncAsync(first);
+        await AdaptiveCalls.SyncAsync(second);
+        await AdaptiveCalls.SyncAsync(second);
+
+        var seenBySecond = (await second.Admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = "adaptive", TaskType = "light" })).Calibrations.Single();
+        var grantBySecond = await AdaptiveCalls.AskAsync(second, "light");
+        var secondId = second.Services.GetRequiredService<ReplicaIdentity>().Id;
+        await using var db = first.Db();
+        var secondsRow = await db.Calibrations.AsNoTracking().SingleAsync(r => r.ReplicaId == secondId && r.TaskType == "light" && r.OrgId == "");
+        var secondsOwn = CalibrationStats.Deserialize(secondsRow.Stats);
+
+        Assert.Equal(1, seenBySecond.ChangesDetected);
+        Assert.True(seenBySecond.Recalibrating);
+        Assert.InRange(seenBySecond.CallsSinceChange, 1, 24);
+        Assert.Equal(seenBySecond.CallsSinceChange, seenBySecond.Samples, 0.01); // the 1,200 calls from before are gone (decayed over a second)
+        Assert.Contains(grantBySecond.Reasons, r => r.Code == ReasonCode.Recalibrating);
+        Assert.Equal(1, secondsOwn.ChangeEpoch);
+        Assert.Equal(0, secondsOwn.Calls);
+        Assert.Equal(600, secondsOwn.Traffic, 6);
     }
 }

@@ -11,6 +11,7 @@ public sealed class BadSettingsTests
     [InlineData("Reports:MaxBatchSize", "many", "at 'Reports:MaxBatchSize'")]
     [InlineData("Leases:ReclaimFreeAfter", "00:00:03", "Leases:ReclaimFreeAfter must be at least two Leases:RenewInterval")]
     [InlineData("Leases:MaxClockSkew", "00:05:00", "Leases:MaxClockSkew must be less than half of Grants:Ttl.")]
+    [InlineData("Calibration:ChangeThreshold", "2", "The field ChangeThreshold must be between 4 and 100.")]
     [InlineData("contentRoot", "no-such-folder", "no-such-folder/ does not exist")]
     public async Task A_setting_that_does_not_bind_or_validate_stops_the_start_with_one_line_naming_it(string key, string value, string named)
     {

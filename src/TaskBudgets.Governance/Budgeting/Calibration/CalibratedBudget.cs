@@ -62,6 +62,13 @@ public readonly record struct CalibratedBudget(
     /// <summary>Attempts the ladder has steps for: the base, then one step each up to this attempt (later attempts take its last).</summary>
     public const int LadderAttempts = 4;
 
+    /// <summary>
+    /// A change of what the key's calls need was detected and the calibration is relearning (fewer
+    /// than the rule's min_samples calls since): it governs even below min_samples, since falling
+    /// back to the rule's default would undo what it has relearnt.
+    /// </summary>
+    public bool Recalibrating { get; init; }
+
     /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
     public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;
 
@@ -69,7 +76,7 @@ public readonly record struct CalibratedBudget(
     public bool Governs(TierRule rule)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return rule.Adaptive && BaseTokens > 0 && Samples >= rule.MinSamples;
+        return rule.Adaptive && BaseTokens > 0 && (Samples >= rule.MinSamples || Recalibrating);
     }
 }
 

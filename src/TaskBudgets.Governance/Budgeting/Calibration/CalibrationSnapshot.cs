@@ -34,6 +34,18 @@ public sealed record CalibrationView(
 
     /// <summary>Decayed calls that continued a truncated attempt (not counted in <see cref="Samples"/>).</summary>
     public double Retries { get; init; }
+
+    /// <summary>Changes of need detected for this key (its change epoch).</summary>
+    public long ChangesDetected { get; init; }
+
+    /// <summary>When the latest change was detected (Unix ms); 0 with none.</summary>
+    public long LastChangeAtMs { get; init; }
+
+    /// <summary>Relearning after a change: fewer than min_samples calls since it.</summary>
+    public bool Recalibrating { get; init; }
+
+    /// <summary>Calls counted since the latest change.</summary>
+    public double CallsSinceChange { get; init; }
 }
 
 /// <summary>
@@ -45,14 +57,17 @@ public sealed class CalibrationSnapshot
     /// <summary>How far past what is known (the default, the largest value seen) a budget may go in one rebuild.</summary>
     public const double SmoothStartFactor = 2.0;
 
-    public static readonly CalibrationSnapshot Empty = new(0, FrozenDictionary<CalibrationKey, CalibratedBudget>.Empty, []);
+    public static readonly CalibrationSnapshot Empty = new(0, FrozenDictionary<CalibrationKey, CalibratedBudget>.Empty, FrozenDictionary<CalibrationKey, ChangeReference>.Empty, []);
 
     private readonly FrozenDictionary<CalibrationKey, CalibratedBudget> budgets;
 
-    private CalibrationSnapshot(long policyVersion, FrozenDictionary<CalibrationKey, CalibratedBudget> budgets, IReadOnlyList<CalibrationView> views)
+    private readonly FrozenDictionary<CalibrationKey, ChangeReference> references;
+
+    private CalibrationSnapshot(long policyVersion, FrozenDictionary<CalibrationKey, CalibratedBudget> budgets, FrozenDictionary<CalibrationKey, ChangeReference> references, IReadOnlyList<CalibrationView> views)
     {
         PolicyVersion = policyVersion;
         this.budgets = budgets;
+        this.references = references;
         Views = views;
     }
 
@@ -75,13 +90,16 @@ public sealed class CalibrationSnapshot
     public CalibratedBudget Recommend(string tier, string taskType, TierRule rule, string orgId = "")
     {
         ArgumentNullException.ThrowIfNull(rule);
-        if (orgId.Length > 0 && budgets.TryGetValue(new CalibrationKey(tier, taskType, orgId), out var own) && own.Samples >= rule.MinSamples)
+        if (orgId.Length > 0 && budgets.TryGetValue(new CalibrationKey(tier, taskType, orgId), out var own) && (own.Samples >= rule.MinSamples || own.Recalibrating))
         {
             return own;
         }
 
         return budgets.TryGetValue(new CalibrationKey(tier, taskType, string.Empty), out var shared) ? shared : default;
     }
+
+    /// <summary>What <paramref name="key"/>'s calls should look like if nothing changed; unwatched (default) when nothing is known. Allocation-free.</summary>
+    public ChangeReference Reference(in CalibrationKey key) => references.TryGetValue(key, out var reference) ? reference : default;
 
     /// <summary>
     /// Works out every budget: per tier (and per org with data of its own), the allocation of the
@@ -102,6 +120,7 @@ public sealed class CalibrationSnapshot
         ArgumentNullException.ThrowIfNull(settings);
         var nowMs = now.ToUnixTimeMilliseconds();
         var budgets = new Dictionary<CalibrationKey, CalibratedBudget>();
+        var references = new Dictionary<CalibrationKey, ChangeReference>();
         var views = new List<CalibrationView>();
         foreach (var group in stats.GroupBy(s => (s.Key.Tier, s.Key.OrgId)))
         {
@@ -120,21 +139,30 @@ public sealed class CalibrationSnapshot
                     // average hint, so that each call's hint factor brings it to its own need.
                     var factors = s.HintFactors(settings.ComplexityMinSamples, BudgetDecision.MaxComplexityFactor);
                     var usage = factors is null ? s.Reasoning : s.HintAdjusted(factors);
-                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(usage, rule.MaxReasoningTokens), factors is null ? default : [.. factors]));
+                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(usage, rule.MaxReasoningTokens), factors is null ? default : [.. factors], tier.TargetTruncationRate)
+                    {
+                        Traffic = s.TrafficSamples(nowMs, settings.HalfLife),
+                    });
                 }
             }
 
-            AddGroup(tier, rows, settings, budgets, views);
+            AddGroup(tier, rows, settings, budgets, references, views);
         }
 
         views.Sort((a, b) =>
             string.CompareOrdinal(a.Key.Tier, b.Key.Tier) is var t and not 0 ? t
             : string.CompareOrdinal(a.Key.TaskType, b.Key.TaskType) is var k and not 0 ? k
             : string.CompareOrdinal(a.Key.OrgId, b.Key.OrgId));
-        return new CalibrationSnapshot(policyVersion, budgets.ToFrozenDictionary(), views);
+        return new CalibrationSnapshot(policyVersion, budgets.ToFrozenDictionary(), references.ToFrozenDictionary(), views);
     }
 
-    private static void AddGroup(TierPolicy tier, List<Row> rows, CalibrationSettings settings, Dictionary<CalibrationKey, CalibratedBudget> budgets, List<CalibrationView> views)
+    private static void AddGroup(
+        TierPolicy tier,
+        List<Row> rows,
+        CalibrationSettings settings,
+        Dictionary<CalibrationKey, CalibratedBudget> budgets,
+        Dictionary<CalibrationKey, ChangeReference> references,
+        List<CalibrationView> views)
     {
         if (rows.Count == 0)
         {
@@ -142,7 +170,9 @@ public sealed class CalibrationSnapshot
         }
 
         var target = tier.TargetTruncationRate;
-        var total = rows.Sum(r => r.Samples);
+
+        // Shares of the tier's calls: a key relearning after a change has few samples, not little traffic.
+        var total = rows.Sum(r => r.Traffic);
 
         // In force: adaptive rules with enough samples share out what the others leave of the target.
         // A task type none of whose calls completed cannot be sized from data (every budget looks
@@ -152,27 +182,27 @@ public sealed class CalibrationSnapshot
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
-            if (r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples && r.Sizable)
+            if (r.Active && r.Sizable)
             {
                 free.Add(i);
             }
             else
             {
-                var budget = r.Rule.Adaptive && r.Samples >= r.Rule.MinSamples ? r.Rule.MaxReasoningTokens : r.Rule.DefaultReasoningTokens;
-                fixedTruncation += r.Samples / total * r.Curve.Survival(budget);
+                var budget = r.Active ? r.Rule.MaxReasoningTokens : r.Rule.DefaultReasoningTokens;
+                fixedTruncation += r.Traffic / total * r.Curve.Survival(budget);
             }
         }
 
         // Where the fixed rules alone use more than their share of the target, the adaptive ones do
         // not chase it up to their max: they still meet the target on their own calls.
-        var freeShare = free.Sum(i => rows[i].Samples) / total;
+        var freeShare = free.Sum(i => rows[i].Traffic) / total;
         var allowance = Math.Max(target - fixedTruncation, target * freeShare);
         var ladders = rows.Select(r => EscalationLadder.Build(Candidates(r), target, r.RetryShare)).ToArray();
         var applied = TierAllocation.Allocate([.. free.Select(i => Item(rows[i], ladders[i], total))], 0, allowance);
 
         // Recommended: what the allocation would give if every rule of the tier were adaptive.
         var sizable = rows.Where(r => r.Sizable).ToList();
-        var fixedForRecommended = rows.Where(r => !r.Sizable).Sum(r => r.Samples / total * r.Curve.Survival(r.Rule.MaxReasoningTokens));
+        var fixedForRecommended = rows.Where(r => !r.Sizable).Sum(r => r.Traffic / total * r.Curve.Survival(r.Rule.MaxReasoningTokens));
         var recommendedSizable = TierAllocation.Allocate([.. sizable.Select(r => Item(r, ladders[rows.IndexOf(r)], total))], fixedForRecommended, target);
         var recommended = rows.Select(r => r.Sizable ? recommendedSizable[sizable.IndexOf(r)] : r.Rule.MaxReasoningTokens).ToArray();
 
@@ -181,7 +211,7 @@ public sealed class CalibrationSnapshot
             var r = rows[i];
             var rule = r.Rule;
             var at = free.IndexOf(i);
-            var active = rule.Adaptive && r.Samples >= rule.MinSamples;
+            var active = r.Active;
             var allocated = at >= 0 ? applied[at] : recommended[i];
             var chosen = Math.Min(Padded(allocated, rule, settings), r.LearningBound);
             var fit = r.Stats.ComplexityFit(settings.ComplexityMinSamples);
@@ -208,17 +238,20 @@ public sealed class CalibrationSnapshot
                 fit is not null,
                 target,
                 r.Key.OrgId.Length > 0,
-                r.HintFactors);
+                r.HintFactors) { Recalibrating = r.Recalibrating };
 
             var s = r.Stats;
 
             // What calls used, as they came (the curve the budgets come from may be hint-adjusted).
             var used = r.HintFactors.IsDefault ? r.Curve : new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
+            var (p50, p90) = (used.Percentile(0.50), used.Percentile(0.90));
+            var watched = active && !r.Recalibrating && r.Samples >= ChangeDetector.MinReferenceCalls && !p50.Censored && !p90.Censored;
+            references[r.Key] = new ChangeReference(used, p50.Tokens, p90.Tokens, watched, s.ChangeEpoch);
             views.Add(new CalibrationView(
                 r.Key,
                 r.Samples,
-                used.Percentile(0.50),
-                used.Percentile(0.90),
+                p50,
+                p90,
                 used.Percentile(0.95),
                 used.Percentile(0.99),
                 s.Calls > 0 ? s.Truncations / s.Calls : 0,
@@ -239,6 +272,10 @@ public sealed class CalibrationSnapshot
                 EscalationBudgets = [.. retries],
                 ProjectedReservedPerTask = ReservedPerTask(r.Curve, chosen, retries),
                 Retries = s.Retries * (r.Samples / Math.Max(s.Calls, 1e-300)),
+                ChangesDetected = s.ChangeEpoch,
+                LastChangeAtMs = s.ChangeAtMs,
+                Recalibrating = r.Recalibrating,
+                CallsSinceChange = s.ChangeEpoch > 0 ? s.CallsSinceChange : 0,
             });
         }
     }
@@ -263,21 +300,40 @@ public sealed class CalibrationSnapshot
     private static List<(long Budget, double Survival)> Candidates(Row r) => r.Curve.Candidates(r.Rule.MinReasoningTokens, r.Rule.MaxReasoningTokens);
 
     private static AllocationItem Item(Row r, EscalationLadder ladder, double total) =>
-        new(r.Samples / total, Candidates(r), ladder.Costs);
+        new(r.Traffic / total, Candidates(r), ladder.Costs);
 
     private static long Padded(long budget, TierRule rule, CalibrationSettings settings) =>
         Math.Clamp((long)Math.Ceiling(budget * settings.Headroom), rule.MinReasoningTokens, rule.MaxReasoningTokens);
 
     /// <param name="Curve">Of hint-adjusted usage where <paramref name="HintFactors"/> are learned, else of usage.</param>
-    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors)
+    /// <param name="Target">The tier's target truncation rate.</param>
+    private sealed record Row(CalibrationKey Key, CalibrationStats Stats, TierRule Rule, double Samples, SurvivalCurve Curve, ImmutableArray<double> HintFactors, double Target)
     {
         /// <summary>The share of truncated attempts that their callers retried (each retry follows one truncation).</summary>
         public double RetryShare { get; } = Stats.Truncations + Stats.RetryTruncations > 0
             ? Math.Min(1.0, Stats.Retries / (Stats.Truncations + Stats.RetryTruncations))
             : 0;
 
-        /// <summary>Some call completed: the curve says something below the rule's max.</summary>
-        public bool Sizable { get; } = Stats.Reasoning.CompletedWeight > 1e-9;
+        /// <summary>Decayed calls, kept across changes (<see cref="CalibrationStats.Traffic"/>): the key's weight in the tier's allocation.</summary>
+        public double Traffic { get; init; }
+
+        /// <summary>
+        /// Some call completed: the curve says something below the rule's max. Not after a change
+        /// while more than the target share of the calls since ran out of every budget they got
+        /// (<see cref="TailUnseenAfterChange"/>): there the curve is flat past them up to the rule's max, so
+        /// the allocation would see no gain in a larger budget and keep the one they ran out of.
+        /// </summary>
+        public bool Sizable { get; } = Stats.Reasoning.CompletedWeight > 1e-9 && !TailUnseenAfterChange(Rule, Stats, Curve, Target);
+
+        /// <summary>
+        /// A change was detected and the key relearns: fewer than min_samples calls came since, or
+        /// their tail is still unseen (it then grows by <see cref="SmoothStartFactor"/> per rebuild).
+        /// </summary>
+        public bool Recalibrating { get; } = Rule.Adaptive && Stats.ChangeEpoch > 0
+            && (Stats.CallsSinceChange < Rule.MinSamples || TailUnseenAfterChange(Rule, Stats, Curve, Target));
+
+        /// <summary>The adaptive rule takes its budget from the calibration: it has min_samples, or is relearning after a change.</summary>
+        public bool Active => Rule.Adaptive && (Samples >= Rule.MinSamples || Recalibrating);
 
         /// <summary>
         /// The most a budget may be while the tail is unseen: <see cref="SmoothStartFactor"/> times
@@ -291,5 +347,13 @@ public sealed class CalibrationSnapshot
         public long LearningBound { get; } = Math.Max(
             Rule.MinReasoningTokens,
             (long)Math.Min(Rule.MaxReasoningTokens, SmoothStartFactor * Math.Max(Rule.DefaultReasoningTokens, Curve.LargestObserved)));
+
+        /// <summary>
+        /// After a change, more than twice the target share of the calls since need more than the
+        /// largest value any of them reached (the allocation places heavy task types at one to three
+        /// times the target: past twice it, the curve cannot place their budget).
+        /// </summary>
+        private static bool TailUnseenAfterChange(TierRule rule, CalibrationStats stats, SurvivalCurve curve, double target) =>
+            rule.Adaptive && stats.ChangeEpoch > 0 && curve.Survival(curve.LargestObserved) > 2 * target;
     }
 }

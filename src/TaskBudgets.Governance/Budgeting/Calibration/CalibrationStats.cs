@@ -33,7 +33,7 @@ public readonly record struct CalibrationSample(
 /// exp(ln 2 * (t - landmark) / half-life), so adding never touches older weights, and any
 /// total divided by the weight of "now" is the exponentially decayed total. Not thread-safe.
 /// </summary>
-public sealed class CalibrationStats
+public sealed partial class CalibrationStats
 {
     /// <summary>Re-base once weights grow past 2^40, far from overflow.</summary>
     private const double RebaseAfterHalfLives = 40;
@@ -41,9 +41,12 @@ public sealed class CalibrationStats
     /// <summary>Hints are grouped in this many equal bands of 0..1 (deciles) to learn what each band needs.</summary>
     public const int HintBands = 10;
 
-    private const byte FormatVersion = 3;
+    private const byte FormatVersion = 4;
 
-    /// <summary>The format before retries (no delayed entries, no retry counts): read as first attempts only.</summary>
+    /// <summary>The format before change epochs: read as statistics that have seen no change.</summary>
+    private const byte FormatVersionWithoutEpoch = 3;
+
+    /// <summary>The format before retries (no delayed entries, no retry counts): read as first attempts only, with no change.</summary>
     private const byte FormatVersionWithoutRetries = 2;
 
     /// <summary>The format before hint bands: read as calls without a hint.</summary>
@@ -116,6 +119,8 @@ public sealed class CalibrationStats
         else
         {
             Calls += w;
+            Traffic += w;
+            CallsSinceChange++;
         }
 
         ReasoningUsed += w * Math.Max(0, sample.ReasoningUsed);
@@ -184,6 +189,7 @@ public sealed class CalibrationStats
     public void Merge(CalibrationStats other, TimeSpan halfLife)
     {
         ArgumentNullException.ThrowIfNull(other);
+        var sameEpoch = AlignEpochs(other) is not null;
 
         // Work at the later landmark, so the other's weights scale down, never up to overflow.
         if (other.LandmarkMs > LandmarkMs)
@@ -192,6 +198,12 @@ public sealed class CalibrationStats
         }
 
         var scale = Math.Pow(2.0, HalfLives(other.LandmarkMs - LandmarkMs, halfLife));
+        Traffic += other.Traffic * scale;
+        if (!sameEpoch)
+        {
+            return;
+        }
+
         Reasoning.Merge(other.Reasoning, scale);
         Output.Merge(other.Output, scale);
         Unhinted.Merge(other.Unhinted, scale);
@@ -314,6 +326,7 @@ public sealed class CalibrationStats
 
             writer.Write(Retries);
             writer.Write(RetryTruncations);
+            WriteEpoch(writer);
         }
 
         return stream.ToArray();
@@ -327,7 +340,7 @@ public sealed class CalibrationStats
         {
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
             var version = reader.ReadByte();
-            if (version is not (FormatVersion or FormatVersionWithoutRetries or FormatVersionWithoutBands))
+            if (version is not (FormatVersion or FormatVersionWithoutEpoch or FormatVersionWithoutRetries or FormatVersionWithoutBands))
             {
                 throw new FormatException($"Unknown calibration format {version}.");
             }
@@ -345,9 +358,10 @@ public sealed class CalibrationStats
 
             (stats.Calls, stats.Truncations, stats.OverGrants, stats.ReasoningUsed, stats.ReasoningGranted) = (v[0], v[1], v[2], v[3], v[4]);
             (stats.HintWeight, stats.HintC, stats.HintCC, stats.HintY, stats.HintCY) = (v[5], v[6], v[7], v[8], v[9]);
-            var withEntries = version >= FormatVersion;
+            var withEntries = version >= FormatVersionWithoutEpoch;
             stats.Reasoning = UsageSketch.Read(reader, withEntries);
             stats.Output = UsageSketch.Read(reader, withEntries);
+            stats.Traffic = stats.Calls;
             if (version == FormatVersionWithoutBands)
             {
                 stats.Unhinted = stats.Reasoning.Clone();
@@ -366,6 +380,11 @@ public sealed class CalibrationStats
             {
                 stats.Retries = Finite(reader.ReadDouble());
                 stats.RetryTruncations = Finite(reader.ReadDouble());
+            }
+
+            if (version == FormatVersion)
+            {
+                stats.ReadEpoch(reader);
             }
 
             return stats;
@@ -393,6 +412,14 @@ public sealed class CalibrationStats
     private void Rebase(long landmarkMs, TimeSpan halfLife)
     {
         var factor = Math.Pow(2.0, -HalfLives(landmarkMs - LandmarkMs, halfLife));
+        ScaleAll(factor);
+        Traffic *= factor;
+        LandmarkMs = landmarkMs;
+    }
+
+    /// <summary>Multiplies every weight of the evidence by <paramref name="factor"/> (not <see cref="Traffic"/>, nor the epoch's counts).</summary>
+    private void ScaleAll(double factor)
+    {
         Reasoning.Scale(factor);
         Output.Scale(factor);
         Unhinted.Scale(factor);
@@ -415,7 +442,6 @@ public sealed class CalibrationStats
         HintCC *= factor;
         HintY *= factor;
         HintCY *= factor;
-        LandmarkMs = landmarkMs;
     }
 
     private static double HalfLives(long ms, TimeSpan halfLife) => ms / halfLife.TotalMilliseconds;

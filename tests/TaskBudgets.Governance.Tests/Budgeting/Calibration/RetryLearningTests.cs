@@ -75,14 +75,14 @@ public class RetryLearningTests
     }
 
     [Fact]
-    public void Format_3_keeps_the_entries_and_retry_counts()
+    public void The_stored_format_keeps_the_entries_and_retry_counts()
     {
         var stats = FiveTasks();
         stats.Add(Cut(900, previous: 300), 1_700_000_000_000L, HalfLife);
 
         var copy = CalibrationStats.Deserialize(stats.Serialize());
 
-        Assert.Equal(3, stats.Serialize()[0]);
+        Assert.Equal(4, stats.Serialize()[0]);
         Assert.Equal(stats.Calls, copy.Calls);
         Assert.Equal(stats.Retries, copy.Retries);
         Assert.Equal(stats.RetryTruncations, copy.RetryTruncations);

@@ -5,18 +5,22 @@ namespace TaskBudgets.Governance.Quotas;
 /// <summary>Calendar-aligned UTC windows: a window is named by the instant it starts.</summary>
 public static class WindowCalendar
 {
+    /// <remarks>
+    /// Every grant looks up the window of each of its quotas. Minutes, hours and days divide UTC
+    /// time evenly from its origin (midnight), so their start is the instant less its remainder,
+    /// without taking the date apart; a month needs the calendar.
+    /// </remarks>
     public static DateTimeOffset StartOf(WindowKind window, DateTimeOffset instant)
     {
-        var utc = instant.UtcDateTime;
-        var start = window switch
+        var ticks = instant.UtcTicks;
+        return window switch
         {
-            WindowKind.Minute => new DateTime(utc.Year, utc.Month, utc.Day, utc.Hour, utc.Minute, 0, DateTimeKind.Utc),
-            WindowKind.Hour => new DateTime(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, DateTimeKind.Utc),
-            WindowKind.Day => new DateTime(utc.Year, utc.Month, utc.Day, 0, 0, 0, DateTimeKind.Utc),
-            WindowKind.Month => new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc),
+            WindowKind.Minute => new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero),
+            WindowKind.Hour => new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerHour), TimeSpan.Zero),
+            WindowKind.Day => new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerDay), TimeSpan.Zero),
+            WindowKind.Month => new DateTimeOffset(instant.UtcDateTime.Year, instant.UtcDateTime.Month, 1, 0, 0, 0, TimeSpan.Zero),
             _ => throw new ArgumentOutOfRangeException(nameof(window), window, "Unknown window."),
         };
-        return new DateTimeOffset(start);
     }
 
     public static DateTimeOffset EndOf(WindowKind window, DateTimeOffset windowStart) => window switch

@@ -245,8 +245,11 @@ public sealed class CalibrationSnapshot
             // What calls used, as they came (the curve the budgets come from may be hint-adjusted).
             var used = r.HintFactors.IsDefault ? r.Curve : new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
             var (p50, p90) = (used.Percentile(0.50), used.Percentile(0.90));
-            var watched = active && !r.Recalibrating && r.Samples >= ChangeDetector.MinReferenceCalls && !p50.Censored && !p90.Censored;
-            references[r.Key] = new ChangeReference(used, p50.Tokens, p90.Tokens, watched, s.ChangeEpoch);
+
+            // The change test compares each call with the curve its budget came from.
+            var (median, tail) = (r.Curve.Percentile(0.50), r.Curve.Percentile(0.90));
+            var watched = active && !r.Recalibrating && r.Samples >= ChangeDetector.MinReferenceCalls && !median.Censored && !tail.Censored;
+            references[r.Key] = new ChangeReference(r.Curve, median.Tokens, tail.Tokens, watched, s.ChangeEpoch) { HintFactors = r.HintFactors };
             views.Add(new CalibrationView(
                 r.Key,
                 r.Samples,

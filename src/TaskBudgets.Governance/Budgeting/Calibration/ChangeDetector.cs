@@ -2,8 +2,9 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 
 /// <summary>
 /// What the calibration in force says one key's calls should look like if nothing changed: its
-/// curve of reasoning used (as calls came, without hint adjustment), its median and 90th
-/// percentile, and the change epoch it was built with. A value type, looked up once per settled call.
+/// curve of reasoning used (hint-adjusted, as the budgets are, where the key has learned what its
+/// hints mean), its median and 90th percentile, and the change epoch it was built with. A value
+/// type, looked up once per settled call.
 /// </summary>
 /// <param name="Used">P(need &gt; b) of the key's calls; null when there is nothing to test against.</param>
 /// <param name="Watched">
@@ -12,7 +13,16 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// percentile are placed by the data: a test against it means something.
 /// </param>
 /// <param name="Epoch">The number of changes the merged statistics have seen.</param>
-public readonly record struct ChangeReference(SurvivalCurve? Used, long Median, long P90, bool Watched, long Epoch);
+public readonly record struct ChangeReference(SurvivalCurve? Used, long Median, long P90, bool Watched, long Epoch)
+{
+    /// <summary>
+    /// The key's hint band factors when <see cref="Used"/> is hint-adjusted (default: none): a
+    /// hinted call is tested at its usage and budget divided by its band's factor, the need it
+    /// would have at the average hint. Tested as they came, a call whose hint says "hard" looks
+    /// like a change of need to the tail test.
+    /// </summary>
+    public System.Collections.Immutable.ImmutableArray<double> HintFactors { get; init; }
+}
 
 /// <summary>
 /// A sequential test of one calibration key: has what its calls need moved away from what the
@@ -69,14 +79,19 @@ public sealed class ChangeDetector
     /// <summary>Counts one settled call; true when it completes the evidence of a change (and the tests restart).</summary>
     public bool Observe(in CalibrationSample sample, in ChangeReference reference)
     {
-        if (!reference.Watched || reference.Used is not { } curve)
+        // A retry is known to need more than the budget it continues: it is no draw from the curve.
+        if (!reference.Watched || reference.Used is not { } curve || sample.Continues)
         {
             return false;
         }
 
+        var factor = sample.Complexity is { } hint && double.IsFinite(hint) && !reference.HintFactors.IsDefaultOrEmpty
+            ? reference.HintFactors[CalibrationStats.Band(hint)]
+            : 1.0;
+
         // A report without a grant reserved nothing: only what it used is known.
-        var granted = sample.ReasoningGranted > 0 ? sample.ReasoningGranted : long.MaxValue;
-        var used = sample.ReasoningUsed;
+        var granted = sample.ReasoningGranted > 0 ? (long)(sample.ReasoningGranted / factor) : long.MaxValue;
+        var used = (long)(sample.ReasoningUsed / factor);
         var truncated = sample.Truncated;
 
         var tailAt = Math.Min(granted, reference.P90);

@@ -62,6 +62,30 @@ public class ChangeDetectorTests
     }
 
     [Fact]
+    public void Retries_and_informative_hints_raise_no_alarm_on_a_stationary_stream()
+    {
+        // A hint that says much about the need, and every truncated call retried: both make a
+        // call's usage differ from the key's overall curve without any change of need.
+        var stream = new CallStream(seed: 13, hintCorrelation: 0.9, retries: true);
+        stream.Run(3_000, factor: 1.0);
+
+        var alarms = stream.Run(20_000, factor: 1.0);
+
+        Assert.Empty(alarms);
+    }
+
+    [Fact]
+    public void A_need_that_triples_is_detected_with_hints_and_retries_too()
+    {
+        var stream = new CallStream(seed: 14, hintCorrelation: 0.9, retries: true);
+        Assert.Empty(stream.Run(3_000, factor: 1.0));
+
+        var alarms = stream.Run(300, factor: 3.0);
+
+        Assert.NotEmpty(alarms);
+    }
+
+    [Fact]
     public void Nothing_is_tested_against_a_reference_that_is_not_watched()
     {
         var detector = new ChangeDetector();
@@ -75,8 +99,12 @@ public class ChangeDetectorTests
         Assert.Equal(0, detector.Level);
     }
 
-    /// <summary>Calls of one key whose need is lognormal (median 2,000, sigma 0.7), times a factor.</summary>
-    private sealed class CallStream(int seed)
+    /// <summary>
+    /// Calls of one key whose need is lognormal (median 2,000, sigma 0.7), times a factor; with
+    /// <paramref name="hintCorrelation"/> each carries a complexity hint that correlated with its
+    /// need, and with <paramref name="retries"/> a truncated call is retried once at the ladder's step.
+    /// </summary>
+    private sealed class CallStream(int seed, double? hintCorrelation = null, bool retries = false)
     {
         private readonly Random random = new(seed);
         private readonly CalibrationStats stats = new(Now.ToUnixTimeMilliseconds());
@@ -92,17 +120,29 @@ public class ChangeDetectorTests
             for (var i = 0; i < count; i++)
             {
                 var calibrated = snapshot.Recommend("t", "work", rule);
-                var granted = calibrated.Governs(rule) ? calibrated.BaseTokens : rule.DefaultReasoningTokens;
-                var need = (long)Math.Round(factor * 2_000 * Math.Exp(0.7 * Normal()));
-                var truncated = need > granted;
-                var used = Math.Min(need, granted);
-                var sample = new CalibrationSample(used, used + 100, granted, truncated, false, null);
+                var z = Normal();
+                double? hint = hintCorrelation is { } r ? 1.0 / (1.0 + Math.Exp(-1.702 * ((r * z) + (Math.Sqrt(1 - (r * r)) * Normal())))) : null;
+                var hintFactor = calibrated.HintFactor(hint, 4.0);
+                var granted = calibrated.Governs(rule) ? (long)(calibrated.BaseTokens * hintFactor) : rule.DefaultReasoningTokens;
+                var need = (long)Math.Round(factor * 2_000 * Math.Exp(0.7 * z));
+                var sample = Settle(need, granted, hint, attempt: 1, previous: 0);
                 if (detector.Observe(sample, snapshot.Reference(Key)))
                 {
                     alarms.Add(i);
                 }
 
                 stats.Add(sample, Now.ToUnixTimeMilliseconds(), TimeSpan.FromDays(1));
+                if (retries && sample.Truncated && calibrated.Governs(rule))
+                {
+                    var retry = Settle(need, Math.Max(granted + 1, (long)(calibrated.RetryTokens(2) * hintFactor)), hint, attempt: 2, previous: granted);
+                    if (detector.Observe(retry, snapshot.Reference(Key)))
+                    {
+                        alarms.Add(i);
+                    }
+
+                    stats.Add(retry, Now.ToUnixTimeMilliseconds(), TimeSpan.FromDays(1));
+                }
+
                 if (++calls % 200 == 0)
                 {
                     snapshot = CalibrationSnapshot.Build(Policy.Version, Policy.Tiers, new Dictionary<CalibrationKey, CalibrationStats> { [Key] = stats }, Now, CalibrationSettings.Default);
@@ -110,6 +150,12 @@ public class ChangeDetectorTests
             }
 
             return alarms;
+        }
+
+        private static CalibrationSample Settle(long need, long granted, double? hint, int attempt, long previous)
+        {
+            var used = Math.Min(need, granted);
+            return new CalibrationSample(used, used + 100, granted, need > granted, false, hint, attempt, previous);
         }
 
         private double Normal() => Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());

@@ -162,7 +162,6 @@ public sealed partial class LeaseRenewal(
         await next.LeaseGate.WaitAsync(cancellationToken);
         try
         {
-            next.ExpectDemand(demand);
             var (_, unleased) = next.DemandNow();
             var target = LeaseSizing.Target(demand, demand, horizon, unleased, next.Quota.Limit);
             var free = next.Free;

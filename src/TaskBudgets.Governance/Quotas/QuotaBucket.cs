@@ -6,7 +6,10 @@ namespace TaskBudgets.Governance.Quotas;
 /// This replica's view of one quota window: the capacity it leased from the database, what
 /// its grants reserve out of it, and what it last saw of everyone else. Grants reserve here,
 /// in memory; only lease changes reach the database. <paramref name="rememberedDemand"/> is the
-/// demand the counter's previous window last saw, so a new window's first lease is sized to it.
+/// demand the counter's previous window last saw, so a new window's first lease is sized to it,
+/// and so is the hold its first declaration covers: sized to its own demand (none yet), the first
+/// renewal after a rollover lowered the hold to nothing before the database took the declaration,
+/// and with the database away the window's first grants found no hold to grant from.
 /// </summary>
 public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeOffset windowStart, string leaseId, long rememberedDemand = 0)
 {
@@ -20,7 +23,7 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
     private long heldLowered;
     private long holdOutflow;
     private long holdDemand;
-    private double smoothedHoldDemand;
+    private double smoothedHoldDemand = rememberedDemand;
     private long consumedSeen;
     private long othersLeasedSeen;
     private long othersFreeSeen;
@@ -319,22 +322,6 @@ public sealed class QuotaBucket(QuotaDefinition quota, string subject, DateTimeO
             holdDemand = 0;
             holdOutflow = 0;
             return (recent, (long)smoothedDemand);
-        }
-    }
-
-    /// <summary>
-    /// Remembers <paramref name="demand"/> (per renewal interval) as if this window had seen it: a
-    /// window leased ahead takes on the demand of the one before it, so the hold it declares once it
-    /// starts covers that demand. Sized to its own demand (none yet), the first renewal after the
-    /// rollover lowered the hold to nothing before the database took the declaration; with the
-    /// database away, the window's first grants then found no hold to grant from.
-    /// </summary>
-    public void ExpectDemand(long demand)
-    {
-        lock (gate)
-        {
-            smoothedDemand = Math.Max(smoothedDemand, demand);
-            smoothedHoldDemand = Math.Max(smoothedHoldDemand, demand);
         }
     }
 

@@ -257,6 +257,25 @@ public sealed partial class CalibrationStats
         return (covariance / variance, mean);
     }
 
+    /// <summary>
+    /// Estimated input sizes are grouped in this many bands to learn what each needs: up to
+    /// <see cref="BudgetDecision.LongInputThreshold"/> tokens (or unknown), then each doubling up to
+    /// <see cref="BudgetDecision.LongInputSaturation"/>, then everything above.
+    /// </summary>
+    public const int InputBands = 5;
+
+    /// <summary>The band (0..<see cref="InputBands"/> - 1) of an estimated input size; band 0 is the short inputs every factor is relative to.</summary>
+    public static int InputBand(long estimatedInputTokens)
+    {
+        var band = 0;
+        for (var edge = BudgetDecision.LongInputThreshold; estimatedInputTokens > edge && band < InputBands - 1; edge *= 2)
+        {
+            band++;
+        }
+
+        return band;
+    }
+
     /// <summary>The band (0..<see cref="HintBands"/> - 1) of a complexity hint.</summary>
     public static int Band(double complexity) => Math.Clamp((int)(Math.Clamp(complexity, 0.0, 1.0) * HintBands), 0, HintBands - 1);
 

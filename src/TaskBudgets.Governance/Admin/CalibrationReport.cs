@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using TaskBudgets.Governance.Adaptive;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
 using TaskBudgets.Governance.Policies;
 using TaskBudgets.V1;
@@ -82,6 +83,13 @@ public sealed class CalibrationReport(CalibrationBook book, PolicyCatalog catalo
             LastChangeTime = v.ChangesDetected > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(v.LastChangeAtMs)) : null,
             Recalibrating = v.Recalibrating,
             CallsSinceChange = v.CallsSinceChange,
+            PreliminaryPhaseFactor = v.Features.Phase(CallPhase.Preliminary),
+            DeepPhaseFactor = v.Features.Phase(CallPhase.Deep),
+            LongInputFactors = { LongInputFactors(v.Features) },
         };
     }
+
+    /// <summary>The learned factors of the long-input bands (band 0, the reference, left out); empty when none is learned.</summary>
+    private static IEnumerable<double> LongInputFactors(FeatureFactors features) =>
+        features.InputBands.IsDefaultOrEmpty || !features.InputBands.Skip(1).Any(f => f > 0) ? [] : features.InputBands.Skip(1);
 }

@@ -57,6 +57,25 @@ public readonly record struct BudgetDecision
     /// <summary>What the complexity hint multiplied an adaptive base by (1 when it did not).</summary>
     public double ComplexityFactor { get; init; }
 
+    /// <summary>What the input size multiplied the base by: its band's learned factor, else the fixed long-input step; 1 for a short input.</summary>
+    public double InputFactor { get; init; }
+
+    /// <summary>What the phase multiplied the base by: 1 for standard; learned, else the rule's preliminary fraction; 0 for a deep call given the rule's max.</summary>
+    public double PhaseFactor { get; init; }
+
+    /// <summary>
+    /// What the phase and the input size multiplied the base by; 0 when the budget is no multiple
+    /// of it (a deep call given the rule's max). A report's usage divided by this is in the base's
+    /// terms, which is how the calibration learns from it.
+    /// </summary>
+    public double FeatureFactor => InputFactor * PhaseFactor;
+
+    /// <summary>The long input's factor was learned from calls of its band, not the fixed step.</summary>
+    public bool InputLearned { get; init; }
+
+    /// <summary>The phase's factor was learned from calls of that phase, not taken from the rule.</summary>
+    public bool PhaseLearned { get; init; }
+
     /// <summary>
     /// On a retry after a truncated attempt: the reasoning budget that attempt exceeded (the
     /// caller's figure, else the previous step of the ladder for this call); 0 otherwise.
@@ -89,9 +108,15 @@ public readonly record struct BudgetDecision
         var adaptive = calibration.Governs(rule);
         var reasons = FromRule(rule);
         var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
-        var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, ref reasons);
-        var previous = PreviousBudget(budget, rule, features, calibration, adaptive, hintFactor);
-        var (requested, multiplier) = Escalate(budget, previous, rule, features, calibration, adaptive, hintFactor, ref reasons);
+        var learned = adaptive ? calibration.Features : default;
+        var inputFactor = InputFactorOf(features.EstimatedInputTokens, learned, ref reasons);
+        var phaseFactor = PhaseFactorOf(rule, features.Phase, learned, ref reasons);
+        var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, inputFactor * phaseFactor, ref reasons);
+
+        // Retries scale like the base: the ladder was worked out in the base's terms.
+        var callFactor = hintFactor * inputFactor * phaseFactor;
+        var previous = PreviousBudget(budget, rule, features, calibration, adaptive, callFactor);
+        var (requested, multiplier) = Escalate(budget, previous, rule, features, calibration, adaptive, callFactor, ref reasons);
         var utilisation = HighestUtilisation(quotas);
         var reasoning = FitModel(ApplySoftLimit(requested, utilisation, rule, ref reasons), model, ref reasons);
         var output = Math.Min(rule.MaxOutputTokens, reasoning + rule.AnswerTokens);
@@ -116,6 +141,10 @@ public readonly record struct BudgetDecision
             Utilisation = utilisation,
             Calibration = adaptive ? calibration : default,
             ComplexityFactor = hintFactor,
+            InputFactor = inputFactor,
+            PhaseFactor = phaseFactor,
+            InputLearned = features.EstimatedInputTokens > LongInputThreshold && learned.Input(features.EstimatedInputTokens) > 0,
+            PhaseLearned = features.Phase != CallPhase.Standard && learned.Phase(features.Phase) > 0,
             PreviousReasoningTokens = previous,
         };
     }
@@ -124,14 +153,16 @@ public readonly record struct BudgetDecision
     private static BudgetReasons FromRule(TierRule rule) =>
         rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
 
-    /// <summary>2. Task: the base for the call's complexity, then its input size, phase and priority.</summary>
-    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, in Exploration exploration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
+    /// <summary>
+    /// 2. Task: the base for the call's complexity, then its input size and phase
+    /// (<paramref name="featureFactor"/>; 0 for a deep call given the rule's max), then its priority.
+    /// </summary>
+    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, in Exploration exploration, bool adaptive, double hintFactor, double featureFactor, ref BudgetReasons reasons)
     {
         var budget = adaptive
             ? Explore(CalibratedBase(features.Complexity, calibration, hintFactor, ref reasons), exploration, ref reasons)
             : RuleBase(rule, features.Complexity, ref reasons);
-        budget = RaiseForLongInput(budget, features.EstimatedInputTokens, ref reasons);
-        budget = ApplyPhase(budget, rule, features.Phase, ref reasons);
+        budget = features.Phase == CallPhase.Deep && featureFactor == 0 ? rule.MaxReasoningTokens : budget * featureFactor;
         return ApplyPriority(budget, features.Priority, ref reasons);
     }
 
@@ -177,31 +208,50 @@ public readonly record struct BudgetDecision
         return budget * exploration.Factor;
     }
 
-    private static double RaiseForLongInput(double budget, long inputTokens, ref BudgetReasons reasons)
+    /// <summary>
+    /// The fixed long-input step: 1 up to <see cref="LongInputThreshold"/> tokens, rising linearly
+    /// to <see cref="LongInputMaxFactor"/> at <see cref="LongInputSaturation"/>.
+    /// </summary>
+    public static double LongInputStep(long inputTokens)
     {
         if (inputTokens <= LongInputThreshold)
         {
-            return budget;
+            return 1.0;
+        }
+
+        var share = Math.Min(1.0, (double)(inputTokens - LongInputThreshold) / (LongInputSaturation - LongInputThreshold));
+        return 1.0 + ((LongInputMaxFactor - 1.0) * share);
+    }
+
+    /// <summary>A long input's effect: what its band was learned to need, else the fixed step.</summary>
+    private static double InputFactorOf(long inputTokens, in FeatureFactors learned, ref BudgetReasons reasons)
+    {
+        if (inputTokens <= LongInputThreshold)
+        {
+            return 1.0;
         }
 
         reasons |= BudgetReasons.LongInput;
-        var share = Math.Min(1.0, (double)(inputTokens - LongInputThreshold) / (LongInputSaturation - LongInputThreshold));
-        return budget * (1.0 + ((LongInputMaxFactor - 1.0) * share));
+        var factor = learned.Input(inputTokens);
+        return factor > 0 ? factor : LongInputStep(inputTokens);
     }
 
-    /// <summary>A preliminary call takes the rule's fraction, a deep one its max (<see cref="EffortFor"/> moves the effort).</summary>
-    private static double ApplyPhase(double budget, TierRule rule, CallPhase phase, ref BudgetReasons reasons)
+    /// <summary>
+    /// A preliminary or deep call's effect: what its phase was learned to need, else the rule's
+    /// preliminary fraction, or for a deep call its max (0 here). <see cref="EffortFor"/> moves the effort.
+    /// </summary>
+    private static double PhaseFactorOf(TierRule rule, CallPhase phase, in FeatureFactors learned, ref BudgetReasons reasons)
     {
         switch (phase)
         {
             case CallPhase.Preliminary:
                 reasons |= BudgetReasons.PreliminaryPhase;
-                return budget * rule.PreliminaryFraction;
+                return learned.Phase(phase) is > 0 and var preliminary ? preliminary : rule.PreliminaryFraction;
             case CallPhase.Deep:
                 reasons |= BudgetReasons.DeepPhase;
-                return rule.MaxReasoningTokens;
+                return learned.Phase(phase);
             default:
-                return budget;
+                return 1.0;
         }
     }
 
@@ -225,7 +275,7 @@ public readonly record struct BudgetDecision
     /// this attempt's on the ladder the call would have climbed (the base for attempt 2); 0 when
     /// the call is no retry after a truncation.
     /// </summary>
-    private static long PreviousBudget(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor)
+    private static long PreviousBudget(double budget, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double callFactor)
     {
         if (features.Attempt <= 1 || !features.PreviousAttemptTruncated)
         {
@@ -237,14 +287,15 @@ public readonly record struct BudgetDecision
             return features.PreviousReasoningTokens;
         }
 
-        var step = features.Attempt == 2 ? budget
-            : adaptive ? calibration.RetryTokens(features.Attempt - 1) * hintFactor
+        // A deep call given the rule's max (no call factor) climbed no ladder: it had the max.
+        var step = features.Attempt == 2 || (adaptive && callFactor == 0) ? budget
+            : adaptive ? calibration.RetryTokens(features.Attempt - 1) * callFactor
             : budget * Math.Pow(Math.Max(1.0, rule.EscalationFactor), Math.Min(features.Attempt - 2, 64));
         return Math.Clamp((long)Math.Round(Math.Min(step, long.MaxValue / 2.0)), rule.MinReasoningTokens, rule.MaxReasoningTokens);
     }
 
     /// <summary>3. Escalation after a truncated attempt, then the clamp to the rule's min..max.</summary>
-    private static (long Requested, double Multiplier) Escalate(double budget, long previous, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double hintFactor, ref BudgetReasons reasons)
+    private static (long Requested, double Multiplier) Escalate(double budget, long previous, TierRule rule, in CallFeatures features, in CalibratedBudget calibration, bool adaptive, double callFactor, ref BudgetReasons reasons)
     {
         var multiplier = 1.0;
         if (features.Attempt > 1 && features.PreviousAttemptTruncated && (adaptive || rule.EscalationFactor > 1.0))
@@ -252,12 +303,12 @@ public readonly record struct BudgetDecision
             // An adaptive rule grows to what such calls needed once past the previous budget, not by a blind factor.
             if (adaptive)
             {
-                // The ladder was worked out on hint-adjusted needs, like the base. A previous budget
+                // The ladder was worked out in the base's terms, like the base. A previous budget
                 // at or past this attempt's step (the caller's own) takes the first step above it.
-                var retry = calibration.RetryTokens(features.Attempt) * hintFactor;
+                var retry = calibration.RetryTokens(features.Attempt) * callFactor;
                 for (var next = features.Attempt + 1; retry <= previous && next <= CalibratedBudget.LadderAttempts; next++)
                 {
-                    retry = calibration.RetryTokens(next) * hintFactor;
+                    retry = calibration.RetryTokens(next) * callFactor;
                 }
 
                 if (retry <= previous)

@@ -62,9 +62,15 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
                 : "the complexity hint placed the budget between the rule's min and max",
             BudgetReasons.Recalibrating => string.Create(Invariant, $"recalibrating: what {Whose()} '{rule.TaskType}' calls need changed; the evidence from before the change was dropped and the budget is relearnt from the calls since (at least min_samples {rule.MinSamples} of them)"),
             BudgetReasons.Exploration => "exploration: this call is one of the small share granted more than the calibrated base, so calibration sees whether a larger budget truncates less",
-            BudgetReasons.LongInput => string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget"),
-            BudgetReasons.PreliminaryPhase => string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),
-            BudgetReasons.DeepPhase => "deep phase: the rule's maximum budget",
+            BudgetReasons.LongInput => d.InputLearned
+                ? string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens): x{d.InputFactor:0.##}, what calls with inputs of its size needed")
+                : string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget x{d.InputFactor:0.##}"),
+            BudgetReasons.PreliminaryPhase => d.PhaseLearned
+                ? string.Create(Invariant, $"preliminary phase: x{d.PhaseFactor:0.##}, what preliminary calls needed, low effort")
+                : string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),
+            BudgetReasons.DeepPhase => d.PhaseLearned
+                ? string.Create(Invariant, $"deep phase: x{d.PhaseFactor:0.##}, what deep calls needed, a step more effort")
+                : "deep phase: the rule's maximum budget",
             BudgetReasons.Priority => "the call's priority scaled the budget",
             BudgetReasons.Escalated => Has(BudgetReasons.Adaptive)
                 ? string.Create(Invariant, $"retry after a truncated attempt: what calls truncated at the previous budget went on to need (x{d.EscalationMultiplier:0.##}), up to the rule's max {rule.MaxReasoningTokens}")

@@ -211,6 +211,8 @@ public sealed class GrantIssuer(
         claims.PolicyVersion = a.PolicyVersion;
         claims.Attempt = request.Features.Attempt;
         claims.PreviousReasoningTokens = decision.PreviousReasoningTokens;
+        claims.Phase = (int)request.Features.Phase;
+        claims.FeatureFactor = decision.FeatureFactor;
         if (request.Features.Complexity is { } complexity)
         {
             claims.Complexity = complexity;

@@ -158,7 +158,12 @@ public sealed class UsageSettlement(
             metrics.Settled(claims.Tier, ruleTaskType, usage, claims.MaxOutputTokens, stored.Truncated, stored.OverGrant, stored.Late);
             calibration.Record(claims.Tier, ruleTaskType, claims.OrgId, new CalibrationSample(
                 usage.ReasoningTokens, usage.OutputTokens, claims.ReasoningTokens, stored.Truncated, stored.OverGrant, claims.HasComplexity ? claims.Complexity : null,
-                Math.Max(1, claims.Attempt), claims.PreviousReasoningTokens));
+                Math.Max(1, claims.Attempt), claims.PreviousReasoningTokens)
+            {
+                Phase = (uint)claims.Phase <= (uint)CallPhase.Deep ? (CallPhase)claims.Phase : CallPhase.Standard,
+                EstimatedInputTokens = claims.EstimatedInputTokens,
+                FeatureFactor = claims.HasFeatureFactor ? claims.FeatureFactor : 1.0,
+            });
         }
 
         return ToResult(outcome, settled);

@@ -342,6 +342,7 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         Assert.Equal(0, table.Exit);
         Assert.Contains("RECOMMENDED", table.Out, StringComparison.Ordinal);
         Assert.Contains("CHANGES", table.Out, StringComparison.Ordinal);
+        Assert.Contains("FEATURES", table.Out, StringComparison.Ordinal);
         Assert.Contains("research", table.Out, StringComparison.Ordinal);
         Assert.Matches(@"beyond [0-9,]+ \(censored\)", table.Out);
         Assert.Equal(2, unknown.Exit);

@@ -8,7 +8,7 @@ public readonly record struct CalibrationKey(string Tier, string TaskType, strin
 
 /// <summary>
 /// What the calibration offers an adaptive rule: the base budget, the escalation ladder after
-/// truncated attempts and the complexity hint's learned effect. A value type, so that passing it
+/// truncated attempts and the learned effects of the complexity hint, the phase and the input size. A value type, so that passing it
 /// to <see cref="BudgetDecision.Decide"/> allocates nothing. The default is "no calibration".
 /// </summary>
 /// <param name="Samples">Decayed calls behind it.</param>
@@ -68,6 +68,9 @@ public readonly record struct CalibratedBudget(
     /// back to the rule's default would undo what it has relearnt.
     /// </summary>
     public bool Recalibrating { get; init; }
+
+    /// <summary>What the calls' phases and input sizes were learned to say about their needs; where nothing is learned the rule's fixed effects apply.</summary>
+    public FeatureFactors Features { get; init; }
 
     /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
     public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;

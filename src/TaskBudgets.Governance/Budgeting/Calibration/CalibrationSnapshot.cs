@@ -46,6 +46,9 @@ public sealed record CalibrationView(
 
     /// <summary>Calls counted since the latest change.</summary>
     public double CallsSinceChange { get; init; }
+
+    /// <summary>What the row's calls' phases and input sizes were learned to say about their needs.</summary>
+    public FeatureFactors Features { get; init; }
 }
 
 /// <summary>
@@ -137,11 +140,12 @@ public sealed class CalibrationSnapshot
                 {
                     // With a learned hint effect the base is fitted to what calls would need at the
                     // average hint, so that each call's hint factor brings it to its own need.
+                    // Likewise for the call's phase and input size: usage is stored in the base's terms.
                     var factors = s.HintFactors(settings.ComplexityMinSamples, BudgetDecision.MaxComplexityFactor);
-                    var usage = factors is null ? s.Reasoning : s.HintAdjusted(factors);
-                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(usage, rule.MaxReasoningTokens), factors is null ? default : [.. factors], tier.TargetTruncationRate)
+                    rows.Add(new Row(key, s, rule, samples, new SurvivalCurve(s.BaseUsage(factors), rule.MaxReasoningTokens), factors is null ? default : [.. factors], tier.TargetTruncationRate)
                     {
                         Traffic = s.TrafficSamples(nowMs, settings.HalfLife),
+                        Features = s.LearnFeatureFactors(settings.ComplexityMinSamples, rule.MaxReasoningTokens),
                     });
                 }
             }
@@ -238,12 +242,12 @@ public sealed class CalibrationSnapshot
                 fit is not null,
                 target,
                 r.Key.OrgId.Length > 0,
-                r.HintFactors) { Recalibrating = r.Recalibrating };
+                r.HintFactors) { Recalibrating = r.Recalibrating, Features = r.Features };
 
             var s = r.Stats;
 
-            // What calls used, as they came (the curve the budgets come from may be hint-adjusted).
-            var used = r.HintFactors.IsDefault ? r.Curve : new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
+            // What calls used, as they came (the curve the budgets come from is in the base's terms).
+            var used = new SurvivalCurve(s.Reasoning, rule.MaxReasoningTokens);
             var (p50, p90) = (used.Percentile(0.50), used.Percentile(0.90));
 
             // The change test compares each call with the curve its budget came from.
@@ -279,6 +283,7 @@ public sealed class CalibrationSnapshot
                 LastChangeAtMs = s.ChangeAtMs,
                 Recalibrating = r.Recalibrating,
                 CallsSinceChange = s.ChangeEpoch > 0 ? s.CallsSinceChange : 0,
+                Features = r.Features,
             });
         }
     }
@@ -319,6 +324,9 @@ public sealed class CalibrationSnapshot
 
         /// <summary>Decayed calls, kept across changes (<see cref="CalibrationStats.Traffic"/>): the key's weight in the tier's allocation.</summary>
         public double Traffic { get; init; }
+
+        /// <summary>What the calls' phases and input sizes were learned to say about their needs.</summary>
+        public FeatureFactors Features { get; init; }
 
         /// <summary>
         /// Some call completed: the curve says something below the rule's max. Not after a change

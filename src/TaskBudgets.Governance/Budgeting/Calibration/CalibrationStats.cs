@@ -25,6 +25,19 @@ public readonly record struct CalibrationSample(
 {
     /// <summary>It continues a task truncated before: a conditional observation, not a new task.</summary>
     public bool Continues => PreviousReasoningTokens > 0;
+
+    /// <summary>The call's phase.</summary>
+    public CallPhase Phase { get; init; }
+
+    /// <summary>The call's estimated input size (0: not given).</summary>
+    public long EstimatedInputTokens { get; init; }
+
+    /// <summary>
+    /// What its budget's phase and input size multiplied the base by (<see cref="BudgetDecision.FeatureFactor"/>):
+    /// its usage divided by this is in the base's terms. 0 when the budget was no multiple of the
+    /// base (a deep call given the rule's max): the call then teaches only its phase and input band.
+    /// </summary>
+    public double FeatureFactor { get; init; } = 1.0;
 }
 
 /// <summary>
@@ -41,7 +54,10 @@ public sealed partial class CalibrationStats
     /// <summary>Hints are grouped in this many equal bands of 0..1 (deciles) to learn what each band needs.</summary>
     public const int HintBands = 10;
 
-    private const byte FormatVersion = 4;
+    private const byte FormatVersion = 5;
+
+    /// <summary>The format before phases and input bands: read as calls of the standard phase with short inputs.</summary>
+    private const byte FormatVersionWithoutFeatures = 4;
 
     /// <summary>The format before change epochs: read as statistics that have seen no change.</summary>
     private const byte FormatVersionWithoutEpoch = 3;
@@ -52,7 +68,7 @@ public sealed partial class CalibrationStats
     /// <summary>The format before hint bands: read as calls without a hint.</summary>
     private const byte FormatVersionWithoutBands = 1;
 
-    private readonly UsageSketch[] byHint = NewSketches();
+    private readonly UsageSketch[] byHint = NewSketches(HintBands);
 
     private readonly double[] bandWeight = new double[HintBands];
 
@@ -69,7 +85,10 @@ public sealed partial class CalibrationStats
     /// <summary>Output tokens used (completed calls only: an output cap is no reasoning need).</summary>
     public UsageSketch Output { get; private set; } = new();
 
-    /// <summary>Reasoning tokens of the calls that came without a complexity hint (part of <see cref="Reasoning"/>).</summary>
+    /// <summary>
+    /// Reasoning tokens of the calls that came without a complexity hint, in the base's terms
+    /// (<see cref="CalibrationSample.FeatureFactor"/>).
+    /// </summary>
     public UsageSketch Unhinted { get; private set; } = new();
 
     /// <summary>Tasks: calls that continue no truncated attempt (retries are counted in <see cref="Retries"/>).</summary>
@@ -132,6 +151,10 @@ public sealed partial class CalibrationStats
 
         var hinted = sample.Complexity is { } hint && double.IsFinite(hint);
         var split = hinted ? byHint[Band(sample.Complexity!.Value)] : Unhinted;
+
+        // The hint's sketches hold usage in the base's terms: divided by what the phase and input size multiplied it by.
+        var adjust = sample.FeatureFactor;
+        var inBase = adjust > 0 && double.IsFinite(adjust);
         if (sample.Truncated)
         {
             if (continues)
@@ -145,18 +168,32 @@ public sealed partial class CalibrationStats
 
             var censoredAt = Math.Max(sample.ReasoningUsed, sample.ReasoningGranted);
             Reasoning.AddCensored(censoredAt, w);
-            split.AddCensored(censoredAt, w);
-            Enter(split, sample, censoredAt, w);
+            Enter(Reasoning, sample, censoredAt, w, 1.0);
+            AddFeatures(sample, censoredAt, w);
+            if (inBase)
+            {
+                split.AddCensored(InBase(censoredAt, adjust), w);
+                Enter(split, sample, censoredAt, w, adjust);
+            }
+
             return;
         }
 
         Reasoning.AddCompleted(sample.ReasoningUsed, w);
-        split.AddCompleted(sample.ReasoningUsed, w);
-        Enter(split, sample, sample.ReasoningUsed, w);
+        Enter(Reasoning, sample, sample.ReasoningUsed, w, 1.0);
+        AddFeatures(sample, sample.ReasoningUsed, w);
         Output.AddCompleted(sample.OutputUsed, w);
+        if (!inBase)
+        {
+            return;
+        }
+
+        var used = InBase(sample.ReasoningUsed, adjust);
+        split.AddCompleted(used, w);
+        Enter(split, sample, sample.ReasoningUsed, w, adjust);
         if (hinted)
         {
-            var y = Math.Log(1.0 + Math.Max(0, sample.ReasoningUsed));
+            var y = Math.Log(1.0 + Math.Max(0, used));
             var c = Math.Clamp(sample.Complexity!.Value, 0.0, 1.0);
             var band = Band(c);
             bandWeight[band] += w;
@@ -169,15 +206,18 @@ public sealed partial class CalibrationStats
         }
     }
 
-    /// <summary>A continuation joins the risk set only above the budget its task exceeded before.</summary>
-    private void Enter(UsageSketch split, in CalibrationSample sample, long value, double w)
+    /// <summary>A continuation joins the risk set only above the budget its task exceeded before (both divided by <paramref name="adjust"/>).</summary>
+    private static void Enter(UsageSketch sketch, in CalibrationSample sample, long value, double w, double adjust)
     {
         if (sample.Continues)
         {
-            Reasoning.AddEntry(sample.PreviousReasoningTokens, value, w);
-            split.AddEntry(sample.PreviousReasoningTokens, value, w);
+            sketch.AddEntry(InBase(sample.PreviousReasoningTokens, adjust), InBase(value, adjust), w);
         }
     }
+
+    /// <summary>Tokens divided by a feature factor, as a whole number of tokens.</summary>
+    private static long InBase(long tokens, double adjust) =>
+        adjust == 1.0 ? tokens : (long)Math.Round(Math.Min(tokens / adjust, UsageSketch.MaxValue));
 
     /// <summary>The decayed number of calls as of <paramref name="nowMs"/>.</summary>
     public double Samples(long nowMs, TimeSpan halfLife) => Calls * Decay(nowMs, halfLife);
@@ -207,6 +247,7 @@ public sealed partial class CalibrationStats
         Reasoning.Merge(other.Reasoning, scale);
         Output.Merge(other.Output, scale);
         Unhinted.Merge(other.Unhinted, scale);
+        MergeFeatures(other, scale);
         for (var b = 0; b < HintBands; b++)
         {
             byHint[b].Merge(other.byHint[b], scale);
@@ -306,16 +347,24 @@ public sealed partial class CalibrationStats
     }
 
     /// <summary>
-    /// The reasoning tokens used with each hinted call's value divided by its band's factor: the
-    /// need as it would be at the average hint. Unhinted calls count as they are.
+    /// The reasoning tokens used in the base's terms: each call's usage divided by what its phase
+    /// and input size multiplied its budget by, and a hinted call's also by its band's factor
+    /// (the need as it would be at the average hint); with no <paramref name="hintFactors"/>,
+    /// hinted calls count as they are.
     /// </summary>
-    public UsageSketch HintAdjusted(IReadOnlyList<double> factors)
+    public UsageSketch BaseUsage(IReadOnlyList<double>? hintFactors)
     {
-        ArgumentNullException.ThrowIfNull(factors);
         var adjusted = Unhinted.Clone();
         for (var b = 0; b < HintBands; b++)
         {
-            adjusted.MergeScaled(byHint[b], factors[b]);
+            if (hintFactors is null)
+            {
+                adjusted.Merge(byHint[b]);
+            }
+            else
+            {
+                adjusted.MergeScaled(byHint[b], hintFactors[b]);
+            }
         }
 
         return adjusted;
@@ -346,6 +395,7 @@ public sealed partial class CalibrationStats
             writer.Write(Retries);
             writer.Write(RetryTruncations);
             WriteEpoch(writer);
+            WriteFeatures(writer);
         }
 
         return stream.ToArray();
@@ -359,7 +409,7 @@ public sealed partial class CalibrationStats
         {
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
             var version = reader.ReadByte();
-            if (version is not (FormatVersion or FormatVersionWithoutEpoch or FormatVersionWithoutRetries or FormatVersionWithoutBands))
+            if (version is not (FormatVersion or FormatVersionWithoutFeatures or FormatVersionWithoutEpoch or FormatVersionWithoutRetries or FormatVersionWithoutBands))
             {
                 throw new FormatException($"Unknown calibration format {version}.");
             }
@@ -401,9 +451,14 @@ public sealed partial class CalibrationStats
                 stats.RetryTruncations = Finite(reader.ReadDouble());
             }
 
-            if (version == FormatVersion)
+            if (version >= FormatVersionWithoutFeatures)
             {
                 stats.ReadEpoch(reader);
+            }
+
+            if (version == FormatVersion)
+            {
+                stats.ReadFeatures(reader);
             }
 
             return stats;
@@ -417,10 +472,10 @@ public sealed partial class CalibrationStats
     private static double Finite(double value) =>
         double.IsFinite(value) ? value : throw new FormatException("A calibration total is not finite.");
 
-    private static UsageSketch[] NewSketches()
+    private static UsageSketch[] NewSketches(int count)
     {
-        var sketches = new UsageSketch[HintBands];
-        for (var b = 0; b < HintBands; b++)
+        var sketches = new UsageSketch[count];
+        for (var b = 0; b < count; b++)
         {
             sketches[b] = new UsageSketch();
         }
@@ -442,6 +497,7 @@ public sealed partial class CalibrationStats
         Reasoning.Scale(factor);
         Output.Scale(factor);
         Unhinted.Scale(factor);
+        ScaleFeatures(factor);
         for (var b = 0; b < HintBands; b++)
         {
             byHint[b].Scale(factor);

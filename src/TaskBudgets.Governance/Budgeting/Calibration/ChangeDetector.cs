@@ -2,8 +2,8 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 
 /// <summary>
 /// What the calibration in force says one key's calls should look like if nothing changed: its
-/// curve of reasoning used (hint-adjusted, as the budgets are, where the key has learned what its
-/// hints mean), its median and 90th percentile, and the change epoch it was built with. A value
+/// curve of reasoning used in the base's terms, as the budgets are (divided by what each call's
+/// phase and input size, and hint where the key has learned what its hints mean, multiplied it by), its median and 90th percentile, and the change epoch it was built with. A value
 /// type, looked up once per settled call.
 /// </summary>
 /// <param name="Used">P(need &gt; b) of the key's calls; null when there is nothing to test against.</param>
@@ -79,15 +79,17 @@ public sealed class ChangeDetector
     /// <summary>Counts one settled call; true when it completes the evidence of a change (and the tests restart).</summary>
     public bool Observe(in CalibrationSample sample, in ChangeReference reference)
     {
-        // A retry is known to need more than the budget it continues: it is no draw from the curve.
-        if (!reference.Watched || reference.Used is not { } curve || sample.Continues)
+        // A retry is known to need more than the budget it continues, and a deep call given the
+        // rule's max has no base-terms budget: neither is a draw from the curve.
+        if (!reference.Watched || reference.Used is not { } curve || sample.Continues || !(sample.FeatureFactor > 0))
         {
             return false;
         }
 
+        // The curve is in the base's terms: so is the call, divided by what its features multiplied its budget by.
         var factor = sample.Complexity is { } hint && double.IsFinite(hint) && !reference.HintFactors.IsDefaultOrEmpty
-            ? reference.HintFactors[CalibrationStats.Band(hint)]
-            : 1.0;
+            ? reference.HintFactors[CalibrationStats.Band(hint)] * sample.FeatureFactor
+            : sample.FeatureFactor;
 
         // A report without a grant reserved nothing: only what it used is known.
         var granted = sample.ReasoningGranted > 0 ? (long)(sample.ReasoningGranted / factor) : long.MaxValue;

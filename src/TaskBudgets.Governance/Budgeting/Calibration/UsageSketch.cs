@@ -110,6 +110,22 @@ public sealed class UsageSketch
     }
 
     /// <summary>
+    /// Takes out the calls of <paramref name="other"/>, a sketch of some of the calls added here:
+    /// what is left describes the rest. A bin never goes below 0 (rounding of decayed weights).
+    /// </summary>
+    public void Subtract(UsageSketch other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var length = Math.Min(completed.Length, other.completed.Length);
+        for (var i = 0; i < length; i++)
+        {
+            completed[i] = Math.Max(0, completed[i] - other.completed[i]);
+            censored[i] = Math.Max(0, censored[i] - other.censored[i]);
+            entered[i] = Math.Max(0, entered[i] - other.entered[i]);
+        }
+    }
+
+    /// <summary>
     /// Adds every bin of <paramref name="other"/> with its values divided by <paramref name="divisor"/>:
     /// whole bins move (to the sketch's accuracy), so a call that used 2,000 tokens under a hint
     /// that doubles needs counts as 1,000.

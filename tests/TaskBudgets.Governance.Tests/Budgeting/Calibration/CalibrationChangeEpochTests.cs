@@ -102,15 +102,20 @@ public class CalibrationChangeEpochTests
         var bytes = stats.Serialize();
         var read = CalibrationStats.Deserialize(bytes);
 
-        Assert.Equal(4, bytes[0]);
+        Assert.Equal(5, bytes[0]);
         Assert.Equal(3, read.ChangeEpoch);
         Assert.Equal(Now - 5_000, read.ChangeAtMs);
         Assert.Equal(1, read.CallsSinceChange);
         Assert.Equal(stats.Samples(Now, HalfLife), read.Samples(Now, HalfLife), 9);
         Assert.Equal(301, read.TrafficSamples(Now, HalfLife), 9);
 
+        // Version 4: without the phases' and input bands' sketches (eight empty ones: a count of 0 each).
+        var withoutFeatures = bytes[..^32];
+        withoutFeatures[0] = 4;
+        Assert.Equal(3, CalibrationStats.Deserialize(withoutFeatures).ChangeEpoch);
+
         // Version 3: the same layout without the epoch's four trailing fields.
-        var older = bytes[..^32];
+        var older = bytes[..^64];
         older[0] = 3;
         var fromOlder = CalibrationStats.Deserialize(older);
         Assert.Equal(0, fromOlder.ChangeEpoch);

@@ -82,7 +82,7 @@ public class RetryLearningTests
 
         var copy = CalibrationStats.Deserialize(stats.Serialize());
 
-        Assert.Equal(4, stats.Serialize()[0]);
+        Assert.Equal(5, stats.Serialize()[0]);
         Assert.Equal(stats.Calls, copy.Calls);
         Assert.Equal(stats.Retries, copy.Retries);
         Assert.Equal(stats.RetryTruncations, copy.RetryTruncations);

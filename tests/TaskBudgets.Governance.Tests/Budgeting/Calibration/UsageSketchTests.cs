@@ -137,8 +137,8 @@ public class UsageSketchTests
         Assert.Equal(stats.OverGrants, copy.OverGrants);
         Assert.Equal(stats.HintCY, copy.HintCY);
         Assert.Equal(stats.HintFactors(50, 4), copy.HintFactors(50, 4));
-        var adjusted = stats.HintAdjusted(stats.HintFactors(50, 4)!);
-        var adjustedCopy = copy.HintAdjusted(copy.HintFactors(50, 4)!);
+        var adjusted = stats.BaseUsage(stats.HintFactors(50, 4)!);
+        var adjustedCopy = copy.BaseUsage(copy.HintFactors(50, 4)!);
         for (var i = 0; i < UsageSketch.BinCount; i++)
         {
             Assert.Equal(adjusted.CompletedAt(i), adjustedCopy.CompletedAt(i));

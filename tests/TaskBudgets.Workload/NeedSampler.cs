@@ -1,7 +1,13 @@
+using TaskBudgets.V1;
+
 namespace TaskBudgets.Workload;
 
-/// <summary>One call of the workload: its task type (index into the workload's task types), what it really needs and the complexity hint it is sent with (if any).</summary>
-internal readonly record struct PlannedCall(int TaskType, long Need, double? Complexity = null);
+/// <summary>
+/// One call of the workload: its task type (index into the workload's task types), what it really
+/// needs, the complexity hint it is sent with (if any), and the phase and estimated input size it
+/// is sent with (unspecified and 500 tokens without call features).
+/// </summary>
+internal readonly record struct PlannedCall(int TaskType, long Need, double? Complexity = null, Phase Phase = Phase.Unspecified, long InputTokens = 500);
 
 /// <summary>
 /// Draws calls from a workload with a seeded generator, so a seed gives the same calls in the same
@@ -12,10 +18,19 @@ internal readonly record struct PlannedCall(int TaskType, long Need, double? Com
 /// of R x the call's standardised log need (within its task type) + sqrt(1 - R^2) x noise. The
 /// noise has its own stream, so the needs are the same with or without hints.
 /// </param>
-internal sealed class NeedSampler(WorkloadFile workload, int seed, double? hintCorrelation = null)
+/// <param name="callFeatures">
+/// Every call carries a phase and an estimated input size drawn from the workload's
+/// <c>call_features</c>, and needs its base need x its phase's factor x its input factor. They are
+/// drawn from their own stream, so the base needs (and hints, which follow the base need) are the
+/// same with or without them.
+/// </param>
+internal sealed class NeedSampler(WorkloadFile workload, int seed, double? hintCorrelation = null, bool callFeatures = false)
 {
     private readonly Random random = new(seed);
     private readonly Random noise = new(seed ^ 0x5eed);
+    private readonly Random featureDraws = new(seed ^ 0xfea7);
+    private readonly WorkloadFile.CallFeaturesEntry? features = !callFeatures ? null
+        : workload.CallFeatures ?? throw new ArgumentException("--call-features needs a call_features section in the workload file");
     private readonly double[] shares = Cumulative(workload.TaskTypes.Select(t => t.Share));
     private readonly double[][] weights = workload.TaskTypes.Select(t => Cumulative(t.Need.Select(c => c.Weight))).ToArray();
     private (double Mean, double Sd)[]? logNeed;
@@ -24,7 +39,37 @@ internal sealed class NeedSampler(WorkloadFile workload, int seed, double? hintC
     {
         var type = Pick(shares, random.NextDouble());
         var need = Need(type);
-        return new PlannedCall(type, need, hintCorrelation is { } r ? Hint(type, need, r) : null);
+        var call = new PlannedCall(type, need, hintCorrelation is { } r ? Hint(type, need, r) : null);
+        return features is null ? call : WithFeatures(call, features);
+    }
+
+    /// <summary>The call with a phase and an input size drawn, and its need multiplied by what they do to it.</summary>
+    private PlannedCall WithFeatures(PlannedCall call, WorkloadFile.CallFeaturesEntry entry)
+    {
+        // Two draws per call whatever the section holds, so the stream stays aligned with the calls.
+        var u = featureDraws.NextDouble();
+        var z = StandardNormal(featureDraws);
+        var (phase, factor) = (Phase.Standard, 1.0);
+        var cumulative = 0.0;
+        foreach (var p in entry.Phases)
+        {
+            cumulative += p.Share;
+            if (u < cumulative)
+            {
+                (phase, factor) = (p.Phase == "deep" ? Phase.Deep : Phase.Preliminary, p.NeedFactor);
+                break;
+            }
+        }
+
+        var input = call.InputTokens;
+        if (entry.InputTokens is { Lognormal: { } size } range)
+        {
+            input = (long)Math.Clamp(Math.Round(size.Median * Math.Exp(size.Sigma * z)), range.Min, range.Max);
+            factor *= entry.InputFactor(input);
+        }
+
+        var need = (long)Math.Clamp(Math.Round(call.Need * factor), 1, 10_000_000);
+        return call with { Need = need, Phase = phase, InputTokens = input };
     }
 
     /// <summary>The hint of a call of <paramref name="type"/> that needs <paramref name="need"/>.</summary>

@@ -1,4 +1,7 @@
+using System.Globalization;
+using TaskBudgets.Governance.Budgeting;
 using TaskBudgets.Governance.Budgeting.Calibration;
+using TaskBudgets.V1;
 
 namespace TaskBudgets.Workload;
 
@@ -8,25 +11,34 @@ namespace TaskBudgets.Workload;
 /// </summary>
 internal sealed class OfflineNeeds
 {
+    /// <summary>The phases a call with call features has, in the order of <see cref="FeatureGroup"/>.</summary>
+    public static readonly Phase[] FeaturePhases = [Phase.Standard, Phase.Preliminary, Phase.Deep];
+
     private readonly long[] pooled;
     private readonly long[][] byType;
     private readonly long[][][]? byTypeAndBand;
+    private readonly long[][]? byFeatures;
 
-    private OfflineNeeds(long[] pooled, long[][] byType, long[][][]? byTypeAndBand)
+    private OfflineNeeds(long[] pooled, long[][] byType, long[][][]? byTypeAndBand, long[][]? byFeatures)
     {
         this.pooled = pooled;
         this.byType = byType;
         this.byTypeAndBand = byTypeAndBand;
+        this.byFeatures = byFeatures;
     }
 
     /// <summary>The sampled calls carry complexity hints (grouped in the service's hint bands).</summary>
     public bool Hinted => byTypeAndBand is not null;
 
+    /// <summary>The sampled calls carry a phase and an estimated input size (grouped by task type, phase and the service's input bands).</summary>
+    public bool HasCallFeatures => byFeatures is not null;
+
     /// <summary>Draws <paramref name="calls"/> calls (their own seed, so the sample is not the calls sent).</summary>
     /// <param name="shift">When given, the sample is of the shifted workload (every call of its type shifted).</param>
-    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls, double? hintCorrelation = null, NeedShift? shift = null)
+    /// <param name="callFeatures">The calls carry the workload's call features (and need what those make of their base need).</param>
+    public static OfflineNeeds Sample(WorkloadFile workload, int seed, int calls, double? hintCorrelation = null, NeedShift? shift = null, bool callFeatures = false)
     {
-        var plan = new NeedSampler(workload, seed, hintCorrelation).Plan(calls);
+        var plan = new NeedSampler(workload, seed, hintCorrelation, callFeatures).Plan(calls);
         plan = shift is null ? plan : shift.Apply(workload, plan, 0);
         var pooled = plan.Select(c => c.Need).Order().ToArray();
         var types = Enumerable.Range(0, workload.TaskTypes.Count);
@@ -37,8 +49,24 @@ internal sealed class OfflineNeeds
                     .Select(b => plan.Where(c => c.TaskType == t && CalibrationStats.Band(c.Complexity!.Value) == b).Select(c => c.Need).Order().ToArray())
                     .ToArray())
                 .ToArray();
-        return new OfflineNeeds(pooled, byType, byBand);
+        long[][]? byFeatures = null;
+        if (callFeatures)
+        {
+            var groups = Enumerable.Range(0, workload.TaskTypes.Count * FeaturePhases.Length * CalibrationStats.InputBands).Select(_ => new List<long>()).ToArray();
+            foreach (var c in plan)
+            {
+                groups[FeatureGroup(c.TaskType, c.Phase, CalibrationStats.InputBand(c.InputTokens))].Add(c.Need);
+            }
+
+            byFeatures = groups.Select(g => g.Order().ToArray()).ToArray();
+        }
+
+        return new OfflineNeeds(pooled, byType, byBand, byFeatures);
     }
+
+    /// <summary>The index of the group of calls of task type <paramref name="type"/>, <paramref name="phase"/> and input band <paramref name="inputBand"/>.</summary>
+    public static int FeatureGroup(int type, Phase phase, int inputBand) =>
+        (((type * FeaturePhases.Length) + Math.Max(0, Array.IndexOf(FeaturePhases, phase))) * CalibrationStats.InputBands) + inputBand;
 
     /// <summary>
     /// The smallest single budget whose truncation rate over the whole workload is at most
@@ -106,6 +134,75 @@ internal sealed class OfflineNeeds
     /// </summary>
     public (long[] Budgets, double Efficiency, double TruncationRate)? OptimalAllocationByHint(double target) =>
         byTypeAndBand is null ? null : Optimal([.. byTypeAndBand.SelectMany(bands => bands)], target);
+
+    /// <summary>
+    /// As <see cref="OptimalAllocation"/>, with one budget per task type, phase and input band (the
+    /// service's <see cref="CalibrationStats.InputBands"/> bands): the best a policy that knows the
+    /// distributions can do with the phase and the estimated input size. Its budgets are indexed by
+    /// <see cref="FeatureGroup"/>. Null without call features.
+    /// </summary>
+    public (long[] Budgets, double Efficiency, double TruncationRate)? OptimalAllocationByFeatures(double target) =>
+        byFeatures is null ? null : Optimal(byFeatures, target);
+
+    /// <summary>
+    /// The sampled calls of each phase (in <see cref="FeaturePhases"/> order) under the budgets
+    /// <paramref name="budget"/> gives a task type, phase and input band: their count, efficiency
+    /// and truncation rate. Empty without call features.
+    /// </summary>
+    public GroupOutcome[] ByPhase(Func<int, Phase, int, long> budget) =>
+        Breakdown(budget, FeaturePhases.Length, (_, phase, _) => Array.IndexOf(FeaturePhases, phase), p => PhaseName(FeaturePhases[p]));
+
+    /// <summary>As <see cref="ByPhase"/>, per input band (0..<see cref="CalibrationStats.InputBands"/> - 1).</summary>
+    public GroupOutcome[] ByInputBand(Func<int, Phase, int, long> budget) =>
+        Breakdown(budget, CalibrationStats.InputBands, (_, _, band) => band, InputBandName);
+
+    /// <summary>standard, preliminary or deep.</summary>
+    public static string PhaseName(Phase phase) => phase switch
+    {
+        Phase.Preliminary => "preliminary",
+        Phase.Deep => "deep",
+        _ => "standard",
+    };
+
+    /// <summary>The input sizes of band <paramref name="band"/> (<see cref="CalibrationStats.InputBand"/>).</summary>
+    public static string InputBandName(int band)
+    {
+        var edge = BudgetDecision.LongInputThreshold;
+        for (var b = 0; b < band - 1; b++)
+        {
+            edge *= 2;
+        }
+
+        return band == 0 ? string.Create(CultureInfo.InvariantCulture, $"input <= {edge:N0}")
+            : band < CalibrationStats.InputBands - 1 ? string.Create(CultureInfo.InvariantCulture, $"input {edge + 1:N0}..{edge * 2:N0}")
+            : string.Create(CultureInfo.InvariantCulture, $"input > {edge:N0}");
+    }
+
+    private GroupOutcome[] Breakdown(Func<int, Phase, int, long> budget, int count, Func<int, Phase, int, int> keyOf, Func<int, string> name)
+    {
+        if (byFeatures is null)
+        {
+            return [];
+        }
+
+        var (calls, used, reserved, truncated) = (new long[count], new double[count], new double[count], new long[count]);
+        for (var t = 0; t < byType.Length; t++)
+        {
+            foreach (var phase in FeaturePhases)
+            {
+                for (var band = 0; band < CalibrationStats.InputBands; band++)
+                {
+                    var (needs, b, k) = (byFeatures[FeatureGroup(t, phase, band)], budget(t, phase, band), keyOf(t, phase, band));
+                    calls[k] += needs.Length;
+                    used[k] += needs.Sum(need => (double)Math.Min(need, b));
+                    reserved[k] += (double)b * needs.Length;
+                    truncated[k] += needs.Count(need => need > b);
+                }
+            }
+        }
+
+        return [.. Enumerable.Range(0, count).Select(k => new GroupOutcome(name(k), calls[k], reserved[k] == 0 ? 0 : used[k] / reserved[k], calls[k] == 0 ? 0 : (double)truncated[k] / calls[k]))];
+    }
 
     private (long[] Budgets, double Efficiency, double TruncationRate) Optimal(long[][] groups, double target)
     {
@@ -221,6 +318,9 @@ internal sealed class OfflineNeeds
         return index;
     }
 }
+
+/// <summary>Sampled calls of one phase or input band under some budgets: how many, their efficiency (used / reserved) and truncation rate.</summary>
+internal sealed record GroupOutcome(string Name, long Calls, double Efficiency, double TruncationRate);
 
 /// <summary>A ladder's result over sampled tasks: its budgets (first, then attempts 2..4), first-attempt truncations, completions and reserved tokens.</summary>
 internal sealed record LadderOutcome(long[] Budgets, long Tasks, long Truncated, long Completed, double Reserved)

@@ -1,3 +1,5 @@
+using TaskBudgets.Governance.Budgeting.Calibration;
+
 namespace TaskBudgets.Workload;
 
 /// <summary>
@@ -29,6 +31,12 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
     /// <summary>The least efficient of the phase's consecutive, non-overlapping windows, measured or not; null with fewer calls than a window.</summary>
     public WorstWindow? Worst { get; init; }
 
+    /// <summary>With call features: the measured calls per phase (<see cref="OfflineNeeds.FeaturePhases"/> order); empty without.</summary>
+    public IReadOnlyList<TypeMetrics> ByPhase { get; init; } = [];
+
+    /// <summary>With call features: the measured calls per input band (<see cref="CalibrationStats.InputBand"/>); empty without.</summary>
+    public IReadOnlyList<TypeMetrics> ByInputBand { get; init; } = [];
+
     /// <summary>Measures the calls from <paramref name="first"/> on (0-based index into the phase's calls).</summary>
     public static PhaseMetrics Of(string phase, WorkloadFile workload, CallRecord[] records, int first)
     {
@@ -39,10 +47,19 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         var byType = new List<TypeMetrics>();
         for (var t = 0; t < workload.TaskTypes.Count; t++)
         {
-            byType.Add(Sum(workload.TaskTypes[t].Name, measured, t));
+            var type = t;
+            byType.Add(Sum(workload.TaskTypes[t].Name, measured, r => r.TaskType == type));
         }
 
-        return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, -1)) { Worst = WorstOf(records) };
+        var featured = records.Skip(first).Any(r => r.Phase != TaskBudgets.V1.Phase.Unspecified);
+        return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, _ => true))
+        {
+            Worst = WorstOf(records),
+            ByPhase = featured ? [.. OfflineNeeds.FeaturePhases.Select(p => Sum(OfflineNeeds.PhaseName(p), records.AsSpan(first), r => r.Phase == p))] : [],
+            ByInputBand = featured
+                ? [.. Enumerable.Range(0, CalibrationStats.InputBands).Select(b => Sum(OfflineNeeds.InputBandName(b), records.AsSpan(first), r => CalibrationStats.InputBand(r.InputTokens) == b))]
+                : [],
+        };
     }
 
     private static WorstWindow? WorstOf(CallRecord[] records)
@@ -50,7 +67,7 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         WorstWindow? worst = null;
         for (var start = 0; start + WindowCalls <= records.Length; start += WindowCalls)
         {
-            var window = Sum("window", records.AsSpan(start, WindowCalls), -1);
+            var window = Sum("window", records.AsSpan(start, WindowCalls), _ => true);
             if (worst is null || window.Efficiency < worst.Value.Efficiency)
             {
                 worst = new WorstWindow(start, window.Efficiency, window.TruncationRate);
@@ -60,12 +77,12 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         return worst;
     }
 
-    private static TypeMetrics Sum(string name, ReadOnlySpan<CallRecord> records, int type)
+    private static TypeMetrics Sum(string name, ReadOnlySpan<CallRecord> records, Func<CallRecord, bool> counts)
     {
         long calls = 0, truncations = 0, reserved = 0, used = 0, completed = 0, reservedAll = 0;
         foreach (var r in records)
         {
-            if (type >= 0 && r.TaskType != type)
+            if (!counts(r))
             {
                 continue;
             }

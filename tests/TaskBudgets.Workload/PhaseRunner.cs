@@ -15,6 +15,12 @@ internal readonly record struct CallRecord(int TaskType, long Need, long Granted
         : this(taskType, need, granted, used, truncated, granted, !truncated, 1, recalibrating)
     {
     }
+
+    /// <summary>The phase the call was sent with (unspecified without call features).</summary>
+    public Phase Phase { get; init; }
+
+    /// <summary>The estimated input size the call was sent with.</summary>
+    public long InputTokens { get; init; }
 }
 
 /// <summary>
@@ -22,7 +28,8 @@ internal readonly record struct CallRecord(int TaskType, long Need, long Granted
 /// tokens, stopping on MAX_TOKENS when the need is larger, then ReportUsage, which is all the
 /// server learns from. Calls run <c>concurrency</c> at a time, in plan order. With more than one
 /// attempt, a truncated call asks again for the same need as a careful client does (attempt + 1,
-/// previous stop MAX_TOKENS, the budget it exceeded) and reports each attempt.
+/// previous stop MAX_TOKENS, the budget it exceeded) and reports each attempt; a retry keeps the
+/// call's hint, phase and input size.
 /// </summary>
 internal static class PhaseRunner
 {
@@ -95,16 +102,20 @@ internal static class PhaseRunner
             new ReportUsageRequest
             {
                 GrantId = grant.GrantId,
-                Usage = new UsageTokens { InputTokens = 500, OutputTokens = output, ReasoningTokens = used },
+                Usage = new UsageTokens { InputTokens = call.InputTokens, OutputTokens = output, ReasoningTokens = used },
                 StopReason = truncated ? StopReason.MaxTokens : StopReason.EndTurn,
             },
             cancellationToken: cancellationToken);
-        return new CallRecord(call.TaskType, call.Need, budget, used, truncated, grant.Reasons.Any(r => r.Code == ReasonCode.Recalibrating));
+        return new CallRecord(call.TaskType, call.Need, budget, used, truncated, grant.Reasons.Any(r => r.Code == ReasonCode.Recalibrating))
+        {
+            Phase = call.Phase,
+            InputTokens = call.InputTokens,
+        };
     }
 
     private static TaskFeatures Features(PlannedCall call)
     {
-        var features = new TaskFeatures { EstimatedInputTokens = 500 };
+        var features = new TaskFeatures { EstimatedInputTokens = call.InputTokens, Phase = call.Phase };
         if (call.Complexity is { } hint)
         {
             features.Complexity = hint;

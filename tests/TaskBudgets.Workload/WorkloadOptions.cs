@@ -19,6 +19,9 @@ internal sealed class WorkloadOptions
           --adaptive-default N  what the adaptive rules grant until they have learnt. default: the fixed budget
           --hint-correlation R  send a complexity hint with every adaptive call: the normal CDF of R x the
                               call's standardised log need + sqrt(1 - R^2) x noise (0 <= R <= 1). default: no hint
+          --call-features     every call (both phases) carries a phase and an estimated input size drawn from
+                              the workload's call_features section, which also says how each changes its need.
+                              default: no phase, 500 input tokens
           --max-attempts N    attempts per task in the adaptive phase: a call truncated on attempt k < N asks
                               again (attempt k + 1, previous stop MAX_TOKENS, the budget it exceeded). default 1
           --shift TYPE:FACTOR@CALL  from adaptive call CALL on (0-based), TYPE's need is multiplied by FACTOR
@@ -66,6 +69,9 @@ internal sealed class WorkloadOptions
 
     /// <summary>R of the adaptive calls' complexity hint; null for no hint.</summary>
     public double? HintCorrelation { get; set; }
+
+    /// <summary>Every call carries a phase and an estimated input size from the workload's call_features.</summary>
+    public bool CallFeatures { get; set; }
 
     /// <summary>The started server's Calibration:SyncInterval; null for its default.</summary>
     public TimeSpan? SyncInterval { get; set; }
@@ -118,6 +124,7 @@ internal sealed class WorkloadOptions
                         ? TimeSpan.FromSeconds(seconds)
                         : throw new ArgumentException("--sync-interval must be seconds between 0.1 and 3600");
                     break;
+                case "--call-features": o.CallFeatures = true; break;
                 case "--shift": o.Shift = NeedShift.Parse(Value()); break;
                 case "--out": o.Out = Value(); break;
                 case "--policy-out": o.PolicyOut = Value(); break;

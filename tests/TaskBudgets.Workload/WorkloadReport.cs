@@ -1,4 +1,5 @@
 using System.Globalization;
+using TaskBudgets.V1;
 
 namespace TaskBudgets.Workload;
 
@@ -7,6 +8,9 @@ internal static class WorkloadReport
 {
     /// <summary>F: the fixed phase; A: the adaptive phase (its measured calls).</summary>
     private static readonly string[] Headers = ["TASK TYPE", "CALLS F", "TRUNC F", "EFF F", "RESERVED/CALL F", "CALLS A", "TRUNC A", "EFF A", "RESERVED/CALL A", "EFF A/F"];
+
+    /// <summary>A: the adaptive phase's measured calls; T: the per-type optimum; O: the per-type-phase-and-input-band optimum.</summary>
+    private static readonly string[] FeatureHeaders = ["CALLS OF", "SHARE", "CALLS A", "TRUNC A", "EFF A", "TRUNC T", "EFF T", "TRUNC O", "EFF O"];
 
     /// <param name="needs">When given, the offline reference: each task type at its own budget for the target, in hindsight.</param>
     public static void Write(TextWriter output, WorkloadFile workload, long fixedBudget, PhaseMetrics fixedPhase, PhaseMetrics? adaptivePhase, OfflineNeeds? needs = null)
@@ -35,11 +39,7 @@ internal static class WorkloadReport
             ]);
         }
 
-        var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
-        foreach (var row in rows)
-        {
-            output.WriteLine(string.Join("  ", row.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))));
-        }
+        Table(output, rows, string.Empty);
 
         if (needs is not null)
         {
@@ -69,6 +69,8 @@ internal static class WorkloadReport
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / byHint.Efficiency:0.000}x its efficiency (target >= 0.90x) at {adaptivePhase.Total.TruncationRate / workload.TargetTruncationRate:0.00}x the target truncation (target <= 1.10x)"));
                 }
             }
+
+            WriteFeatures(output, workload, needs, optimal.Budgets, adaptivePhase);
         }
 
         if (adaptivePhase is not null)
@@ -86,6 +88,58 @@ internal static class WorkloadReport
             output.WriteLine(ratio >= 2 && gap <= 0.005
                 ? "target met: at least 2x the fixed budget's efficiency at the same truncation rate (within 0.5 points)"
                 : string.Create(CultureInfo.InvariantCulture, $"target NOT met: needs >= 2.00x at <= 0.50 points apart; got {ratio:0.00}x at {gap * 100:0.00} points"));
+        }
+    }
+
+    /// <summary>
+    /// With call features: the optimum with one budget per task type, phase and input band, the
+    /// adaptive phase against it and against the per-type optimum (what a policy that ignores the
+    /// features could reach at best), and both per phase and per input band.
+    /// </summary>
+    private static void WriteFeatures(TextWriter output, WorkloadFile workload, OfflineNeeds needs, long[] perType, PhaseMetrics? adaptivePhase)
+    {
+        var target = workload.TargetTruncationRate;
+        if (needs.OptimalAllocationByFeatures(target) is not { } byFeatures)
+        {
+            return;
+        }
+
+        var plain = needs.OptimalAllocation(target);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"optimal per-type-phase-and-input-band allocation (full knowledge, one budget per task type, phase and input band): efficiency {Pct(byFeatures.Efficiency)} at {Pct(byFeatures.TruncationRate)} truncation; {byFeatures.Efficiency / plain.Efficiency:0.000}x the per-type optimum on the same calls (what the phase and input size are worth)"));
+        if (adaptivePhase is not null)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adaptive against it: {adaptivePhase.Total.Efficiency / byFeatures.Efficiency:0.000}x its efficiency (target >= 0.90x) at {adaptivePhase.Total.TruncationRate / target:0.00}x the target truncation (target <= 1.10x)"));
+        }
+
+        long PerType(int type, Phase phase, int band) => perType[type];
+        long PerFeatures(int type, Phase phase, int band) => byFeatures.Budgets[OfflineNeeds.FeatureGroup(type, phase, band)];
+        var typeRows = needs.ByPhase(PerType).Concat(needs.ByInputBand(PerType)).ToArray();
+        var featureRows = needs.ByPhase(PerFeatures).Concat(needs.ByInputBand(PerFeatures)).ToArray();
+        var measured = adaptivePhase is null ? [] : adaptivePhase.ByPhase.Concat(adaptivePhase.ByInputBand).ToArray();
+        output.WriteLine();
+        output.WriteLine("per phase and input band: the adaptive phase's measured calls (A), the per-type optimum (T) and the per-type-phase-and-input-band optimum (O) on the sampled calls");
+        var all = featureRows.Take(OfflineNeeds.FeaturePhases.Length).Sum(g => g.Calls);
+        var rows = new List<string[]> { FeatureHeaders };
+        for (var i = 0; i < featureRows.Length; i++)
+        {
+            var a = i < measured.Length ? measured[i] : null;
+            var share = all == 0 ? 0 : (double)featureRows[i].Calls / all;
+            rows.Add(
+            [
+                featureRows[i].Name, Pct(share), a is null ? "-" : N(a.Calls), a is null ? "-" : Pct(a.TruncationRate), a is null ? "-" : Pct(a.Efficiency),
+                Pct(typeRows[i].TruncationRate), Pct(typeRows[i].Efficiency), Pct(featureRows[i].TruncationRate), Pct(featureRows[i].Efficiency),
+            ]);
+        }
+
+        Table(output, rows, "  ");
+    }
+
+    private static void Table(TextWriter output, List<string[]> rows, string indent)
+    {
+        var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
+        foreach (var row in rows)
+        {
+            output.WriteLine(indent + string.Join("  ", row.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))));
         }
     }
 

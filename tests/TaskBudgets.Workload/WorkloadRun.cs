@@ -27,7 +27,7 @@ internal static class WorkloadRun
         ArgumentNullException.ThrowIfNull(options);
 
         // The offline sample has its own seed: the fixed budget is not fitted to the very calls it is measured on.
-        var needs = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation);
+        var needs = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation, callFeatures: options.CallFeatures);
         var fixedBudget = needs.BestFixedBudget(workload.TargetTruncationRate);
         return (needs, fixedBudget, WorkloadPolicy.Yaml(workload, fixedBudget, options.Adaptive, options.MinSamples, options.AdaptiveDefault ?? fixedBudget));
     }
@@ -40,7 +40,7 @@ internal static class WorkloadRun
         ArgumentNullException.ThrowIfNull(log);
 
         // Each phase draws its calls from its own stream of the seed, so adding calls to one does not change the other.
-        var fixedPlan = new NeedSampler(workload, options.Seed).Plan(options.FixedCalls);
+        var fixedPlan = new NeedSampler(workload, options.Seed, callFeatures: options.CallFeatures).Plan(options.FixedCalls);
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"fixed phase: {options.FixedCalls:N0} calls at {fixedBudget:N0} reasoning tokens"));
         var fixedCalls = await PhaseRunner.RunAsync(budgets, workload, WorkloadPolicy.FixedOrg, fixedPlan, options.Concurrency, n => log.WriteLine($"  {n:N0} calls"), cancellationToken);
         var fixedMetrics = PhaseMetrics.Of("fixed", workload, fixedCalls, 0);
@@ -49,7 +49,7 @@ internal static class WorkloadRun
         ShiftReport? shiftReport = null;
         if (options.Adaptive)
         {
-            var adaptivePlan = new NeedSampler(workload, options.Seed + 1, options.HintCorrelation).Plan(options.Calls);
+            var adaptivePlan = new NeedSampler(workload, options.Seed + 1, options.HintCorrelation, options.CallFeatures).Plan(options.Calls);
             if (options.Shift is { } shift)
             {
                 adaptivePlan = shift.Apply(workload, adaptivePlan, shift.FromCall);
@@ -61,7 +61,7 @@ internal static class WorkloadRun
 
             if (options.Shift is { } shifted)
             {
-                var shiftedNeeds = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation, shifted);
+                var shiftedNeeds = OfflineNeeds.Sample(workload, options.Seed + 1_000_003, options.OfflineCalls, options.HintCorrelation, shifted, options.CallFeatures);
                 shiftReport = ShiftReport.Of(workload, shifted, adaptiveCalls, needs, shiftedNeeds);
             }
         }
@@ -75,6 +75,12 @@ internal static class WorkloadRun
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(output);
         var workload = WorkloadFile.Load(options.Workload);
+        if (options.CallFeatures && workload.CallFeatures is null)
+        {
+            await log.WriteLineAsync($"error: --call-features needs a call_features section in {options.Workload}");
+            return 1;
+        }
+
         var (needs, fixedBudget, policy) = Prepare(workload, options);
         if (options.PolicyOut is { } policyOut)
         {
@@ -82,6 +88,13 @@ internal static class WorkloadRun
         }
 
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"workload {Path.GetFileName(options.Workload)}: {workload.TaskTypes.Count} task types, seed {options.Seed}; best single fixed budget {fixedBudget:N0} (offline, {options.OfflineCalls:N0} sampled needs)"));
+        if (options.CallFeatures && workload.CallFeatures is { } features)
+        {
+            var phases = string.Join(", ", features.Phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Share * 100:0.#}% {p.Phase} (need x{p.NeedFactor:0.##})")));
+            var input = features.InputTokens?.Lognormal is { } size ? string.Create(CultureInfo.InvariantCulture, $"input median {size.Median:N0} tokens (sigma {size.Sigma:0.##}), need x (input / 16,384) ^ {features.InputElasticity:0.##} past 16,384") : "input 500 tokens";
+            await log.WriteLineAsync($"call features: {(phases.Length == 0 ? "every call standard" : phases + ", the rest standard")}; {input}");
+        }
+
         WorkloadServer? started = null;
         string address;
         string key;

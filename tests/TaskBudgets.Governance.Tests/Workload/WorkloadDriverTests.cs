@@ -45,6 +45,89 @@ public sealed class WorkloadDriverTests
         Assert.Null(OfflineNeeds.Sample(workload, 12, 1_000).OptimalAllocationByHint(target));
     }
 
+    [Fact]
+    public void Call_features_multiply_the_base_needs_by_their_known_effect_and_let_the_full_knowledge_optimum_reserve_less()
+    {
+        var workload = Small();
+        var features = workload.CallFeatures!;
+        var plain = new NeedSampler(workload, 9, hintCorrelation: 0.8).Plan(20_000);
+        var featured = new NeedSampler(workload, 9, hintCorrelation: 0.8, callFeatures: true).Plan(20_000);
+
+        // Same calls, same hints (from the base need); each need is the base need x its phase's and input's factors.
+        Assert.Equal(plain.Select(c => (c.TaskType, c.Complexity)), featured.Select(c => (c.TaskType, c.Complexity)));
+        Assert.All(plain.Zip(featured), pair =>
+        {
+            var (p, f) = pair;
+            var phaseFactor = features.Phases.SingleOrDefault(e => e.Phase == (f.Phase == TaskBudgets.V1.Phase.Deep ? "deep" : "preliminary"))?.NeedFactor;
+            var factor = (f.Phase == TaskBudgets.V1.Phase.Standard ? 1.0 : phaseFactor!.Value) * features.InputFactor(f.InputTokens);
+            Assert.Equal(Math.Max(1, Math.Round(p.Need * factor)), f.Need, 0);
+            Assert.InRange(f.InputTokens, features.InputTokens!.Min, features.InputTokens.Max);
+        });
+        Assert.InRange(featured.Count(c => c.Phase == TaskBudgets.V1.Phase.Preliminary) / 20_000.0, 0.28, 0.32);
+        Assert.InRange(featured.Count(c => c.Phase == TaskBudgets.V1.Phase.Deep) / 20_000.0, 0.09, 0.11);
+        Assert.Contains(featured, c => c.InputTokens > 2 * WorkloadFile.CallFeaturesEntry.LongInput);
+        Assert.All(plain, c => Assert.Equal((TaskBudgets.V1.Phase.Unspecified, 500L), (c.Phase, c.InputTokens)));
+
+        var needs = OfflineNeeds.Sample(workload, 12, 100_000, callFeatures: true);
+        var target = workload.TargetTruncationRate;
+        var byFeatures = needs.OptimalAllocationByFeatures(target)!.Value;
+        Assert.True(byFeatures.Efficiency > 1.1 * needs.OptimalAllocation(target).Efficiency, "the phase and input size let the optimum reserve less per call");
+        Assert.InRange(byFeatures.TruncationRate, target - 0.002, target);
+        var byPhase = needs.ByPhase((t, p, b) => byFeatures.Budgets[OfflineNeeds.FeatureGroup(t, p, b)]);
+        Assert.Equal(100_000, byPhase.Sum(g => g.Calls));
+        Assert.Equal(byFeatures.TruncationRate, byPhase.Sum(g => g.Calls * g.TruncationRate) / 100_000, 6);
+        Assert.Null(OfflineNeeds.Sample(workload, 12, 1_000).OptimalAllocationByFeatures(target));
+    }
+
+    [Fact]
+    public void A_bad_call_features_section_is_refused_with_each_problem_named()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "tb-workload-" + Guid.NewGuid().ToString("N")[..8] + ".yaml");
+        File.WriteAllText(file, File.ReadAllText(Path.Combine(Repository.Root, "tests", "TaskBudgets.Workload", "workloads", "small.yaml"))
+            .Replace("phase: deep, share: 0.1", "phase: standard, share: 0.8", StringComparison.Ordinal)
+            .Replace("min: 100", "min: 0", StringComparison.Ordinal));
+        try
+        {
+            var error = Assert.Throws<InvalidDataException>(() => WorkloadFile.Load(file));
+
+            Assert.Contains("call_features.phases[1].phase: preliminary or deep", error.Message, StringComparison.Ordinal);
+            Assert.Contains("call_features.phases: the shares add up to more than 1", error.Message, StringComparison.Ordinal);
+            Assert.Contains("call_features.input_tokens:", error.Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentException>(() => new NeedSampler(new WorkloadFile { TaskTypes = Small().TaskTypes }, 1, callFeatures: true));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Calls_with_features_are_sent_with_their_phase_and_input_size_and_the_fixed_tier_ignores_them()
+    {
+        var workload = Small();
+        var options = new WorkloadOptions { Adaptive = true, MinSamples = 10_000, Seed = 4, OfflineCalls = 50_000, Concurrency = 8, CallFeatures = true };
+        var (_, fixedBudget, policy) = WorkloadRun.Prepare(workload, options);
+        await using var app = GovernanceApp.Create(policy: policy);
+        var ct = TestContext.Current.CancellationToken;
+        var plan = new NeedSampler(workload, 4, callFeatures: true).Plan(300);
+
+        var fixedCalls = await PhaseRunner.RunAsync(app.Budgets, workload, WorkloadPolicy.FixedOrg, plan, 8, null, ct);
+        var adaptiveCalls = await PhaseRunner.RunAsync(app.Budgets, workload, WorkloadPolicy.AdaptiveOrg, plan, 8, null, ct);
+
+        Assert.All(fixedCalls, c => Assert.Equal(fixedBudget, c.Granted));
+
+        // Below min_samples the adaptive rules grant their default, shaped by the rule's phase and long-input handling.
+        var longInput = WorkloadFile.CallFeaturesEntry.LongInput;
+        CallRecord[] Of(TaskBudgets.V1.Phase phase, bool? longer = null) =>
+            [.. adaptiveCalls.Where(c => c.Phase == phase && (longer is null || longer == c.InputTokens > longInput))];
+        Assert.All(Of(TaskBudgets.V1.Phase.Standard, longer: false), c => Assert.Equal(fixedBudget, c.Granted));
+        Assert.All(Of(TaskBudgets.V1.Phase.Standard, longer: true), c => Assert.True(c.Granted > fixedBudget));
+        Assert.All(Of(TaskBudgets.V1.Phase.Preliminary, longer: false), c => Assert.Equal((long)Math.Round(fixedBudget * 0.25, MidpointRounding.AwayFromZero), c.Granted));
+        Assert.All(Of(TaskBudgets.V1.Phase.Deep), c => Assert.Equal(WorkloadPolicy.AdaptiveMax, c.Granted));
+        Assert.All(new[] { Of(TaskBudgets.V1.Phase.Standard, false), Of(TaskBudgets.V1.Phase.Standard, true), Of(TaskBudgets.V1.Phase.Preliminary, false), Of(TaskBudgets.V1.Phase.Deep) }, group => Assert.True(group.Length >= 10));
+        Assert.Equal(plan.Select(c => (c.Phase, c.InputTokens)), adaptiveCalls.Select(c => (c.Phase, c.InputTokens)));
+    }
+
     /// <summary>Pearson correlation of the hint's probit (approximated by its rank) with log need, within one task type.</summary>
     private static double HintNeedCorrelation(PlannedCall[] calls, int type)
     {

@@ -60,15 +60,17 @@ public readonly record struct BudgetDecision
     /// <summary>What the input size multiplied the base by: its band's learned factor, else the fixed long-input step; 1 for a short input.</summary>
     public double InputFactor { get; init; }
 
-    /// <summary>What the phase multiplied the base by: 1 for standard; learned, else the rule's preliminary fraction; 0 for a deep call given the rule's max.</summary>
+    /// <summary>What the phase multiplied the base by: 1 for standard; learned, else the rule's preliminary fraction; 0 for a deep call whose phase is not learned.</summary>
     public double PhaseFactor { get; init; }
 
     /// <summary>
-    /// What the phase and the input size multiplied the base by; 0 when the budget is no multiple
-    /// of it (a deep call given the rule's max). A report's usage divided by this is in the base's
-    /// terms, which is how the calibration learns from it.
+    /// What the call's phase and input size are known to multiply its need by: a report's usage
+    /// divided by this is in the base's terms, which is how the calibration learns from it. The
+    /// learned factors; the rule's fixed effects where nothing can be learned against yet; 0 where
+    /// the call's group is still being learned (or a deep call's phase is unknown): the call then
+    /// teaches only its group, since a guess of its effect would blur the base.
     /// </summary>
-    public double FeatureFactor => InputFactor * PhaseFactor;
+    public double FeatureFactor { get; init; }
 
     /// <summary>The long input's factor was learned from calls of its band, not the fixed step.</summary>
     public bool InputLearned { get; init; }
@@ -111,7 +113,7 @@ public readonly record struct BudgetDecision
         var learned = adaptive ? calibration.Features : default;
         var inputFactor = InputFactorOf(features.EstimatedInputTokens, learned, ref reasons);
         var phaseFactor = PhaseFactorOf(rule, features.Phase, learned, ref reasons);
-        var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, inputFactor * phaseFactor, ref reasons);
+        var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, inputFactor, phaseFactor, ref reasons);
 
         // Retries scale like the base: the ladder was worked out in the base's terms.
         var callFactor = hintFactor * inputFactor * phaseFactor;
@@ -143,6 +145,7 @@ public readonly record struct BudgetDecision
             ComplexityFactor = hintFactor,
             InputFactor = inputFactor,
             PhaseFactor = phaseFactor,
+            FeatureFactor = KnownFactor(rule, features, calibration.Features),
             InputLearned = features.EstimatedInputTokens > LongInputThreshold && learned.Input(features.EstimatedInputTokens) > 0,
             PhaseLearned = features.Phase != CallPhase.Standard && learned.Phase(features.Phase) > 0,
             PreviousReasoningTokens = previous,
@@ -153,17 +156,57 @@ public readonly record struct BudgetDecision
     private static BudgetReasons FromRule(TierRule rule) =>
         rule.IsDefault ? BudgetReasons.DefaultRule : BudgetReasons.TierRule;
 
-    /// <summary>
-    /// 2. Task: the base for the call's complexity, then its input size and phase
-    /// (<paramref name="featureFactor"/>; 0 for a deep call given the rule's max), then its priority.
-    /// </summary>
-    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, in Exploration exploration, bool adaptive, double hintFactor, double featureFactor, ref BudgetReasons reasons)
+    /// <summary>2. Task: the base for the call's complexity, then its input size and phase, then its priority.</summary>
+    private static double ShapeToTask(TierRule rule, in CallFeatures features, in CalibratedBudget calibration, in Exploration exploration, bool adaptive, double hintFactor, double inputFactor, double phaseFactor, ref BudgetReasons reasons)
     {
         var budget = adaptive
             ? Explore(CalibratedBase(features.Complexity, calibration, hintFactor, ref reasons), exploration, ref reasons)
             : RuleBase(rule, features.Complexity, ref reasons);
-        budget = features.Phase == CallPhase.Deep && featureFactor == 0 ? rule.MaxReasoningTokens : budget * featureFactor;
+        budget *= inputFactor;
+        if (features.Phase == CallPhase.Deep && phaseFactor == 0)
+        {
+            budget = DeepWhileUnknown(budget, rule, calibration);
+        }
+        else
+        {
+            budget *= phaseFactor;
+        }
+
         return ApplyPriority(budget, features.Priority, ref reasons);
+    }
+
+    /// <summary>
+    /// A deep call before its phase is learned: a static rule's max; an adaptive rule's is
+    /// <see cref="CalibrationSnapshot.SmoothStartFactor"/> times the most known (the call's
+    /// standard budget, or the most a deep call reached), widened each rebuild while deep calls
+    /// run out of it, as a task type's first budgets are (<see cref="CalibrationSnapshot"/>):
+    /// granting every deep call the max while learning reserves the max for each of them.
+    /// </summary>
+    private static double DeepWhileUnknown(double budget, TierRule rule, in CalibratedBudget calibration) =>
+        rule.Adaptive
+            ? Math.Min(rule.MaxReasoningTokens, CalibrationSnapshot.SmoothStartFactor * Math.Max(budget, calibration.Features.DeepReach))
+            : rule.MaxReasoningTokens;
+
+    /// <summary>
+    /// What the call's phase and input size are known to multiply its need by (<see cref="FeatureFactor"/>):
+    /// each feature's learned factor; where its reference group is not known yet, the rule's fixed
+    /// effect (consistent with the budgets until something can be learned); else 0.
+    /// </summary>
+    private static double KnownFactor(TierRule rule, in CallFeatures features, in FeatureFactors known)
+    {
+        var input = features.EstimatedInputTokens <= LongInputThreshold ? 1.0
+            : known.Input(features.EstimatedInputTokens) is > 0 and var learnedInput ? learnedInput
+            : known.InputReferenceKnown ? 0
+            : LongInputStep(features.EstimatedInputTokens);
+        var phase = features.Phase switch
+        {
+            CallPhase.Standard => 1.0,
+            _ when known.Phase(features.Phase) > 0 => known.Phase(features.Phase),
+            _ when known.PhaseReferenceKnown => 0,
+            CallPhase.Preliminary => rule.PreliminaryFraction,
+            _ => 0,
+        };
+        return input * phase;
     }
 
     /// <summary>

@@ -70,7 +70,9 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
                 : string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),
             BudgetReasons.DeepPhase => d.PhaseLearned
                 ? string.Create(Invariant, $"deep phase: x{d.PhaseFactor:0.##}, what deep calls needed, a step more effort")
-                : "deep phase: the rule's maximum budget",
+                : rule.Adaptive
+                    ? "deep phase: twice the most known (the call's budget, or the most a deep call reached) while what deep calls need is learned, a step more effort"
+                    : "deep phase: the rule's maximum budget",
             BudgetReasons.Priority => "the call's priority scaled the budget",
             BudgetReasons.Escalated => Has(BudgetReasons.Adaptive)
                 ? string.Create(Invariant, $"retry after a truncated attempt: what calls truncated at the previous budget went on to need (x{d.EscalationMultiplier:0.##}), up to the rule's max {rule.MaxReasoningTokens}")

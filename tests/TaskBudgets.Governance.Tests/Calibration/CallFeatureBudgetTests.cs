@@ -94,7 +94,7 @@ public sealed class CallFeatureBudgetTests : AppTests
         var unseenBand = await AskAsync(App, "light", features: new TaskFeatures { EstimatedInputTokens = 500_000 });
         var row = (await App.Admin.GetCalibrationAsync(new GetCalibrationRequest { TaskType = "light" })).Calibrations.Single();
 
-        Assert.Equal(4, row.LongInputFactors.Count);
+        Assert.Equal(6, row.LongInputFactors.Count);
         Assert.InRange(row.LongInputFactors[0], 0.9, 1.1); // up to 32,768 tokens
         Assert.Equal(0, row.LongInputFactors[1]); // no call had an input in 32,768..65,536
         Assert.InRange(row.LongInputFactors[2], 2.7, 3.3); // up to 131,072

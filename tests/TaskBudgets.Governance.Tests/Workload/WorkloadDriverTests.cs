@@ -123,7 +123,9 @@ public sealed class WorkloadDriverTests
         Assert.All(Of(TaskBudgets.V1.Phase.Standard, longer: false), c => Assert.Equal(fixedBudget, c.Granted));
         Assert.All(Of(TaskBudgets.V1.Phase.Standard, longer: true), c => Assert.True(c.Granted > fixedBudget));
         Assert.All(Of(TaskBudgets.V1.Phase.Preliminary, longer: false), c => Assert.Equal((long)Math.Round(fixedBudget * 0.25, MidpointRounding.AwayFromZero), c.Granted));
-        Assert.All(Of(TaskBudgets.V1.Phase.Deep), c => Assert.Equal(WorkloadPolicy.AdaptiveMax, c.Granted));
+        // A deep call of an adaptive rule before its phase is learned: twice its budget, not the rule's max.
+        Assert.All(Of(TaskBudgets.V1.Phase.Deep), c => Assert.InRange(c.Granted, (2 * fixedBudget * global::TaskBudgets.Governance.Budgeting.BudgetDecision.LongInputStep(c.InputTokens)) - 1, (2 * fixedBudget * global::TaskBudgets.Governance.Budgeting.BudgetDecision.LongInputStep(c.InputTokens)) + 1));
+        Assert.All(Of(TaskBudgets.V1.Phase.Deep), c => Assert.True(c.Granted < WorkloadPolicy.AdaptiveMax));
         Assert.All(new[] { Of(TaskBudgets.V1.Phase.Standard, false), Of(TaskBudgets.V1.Phase.Standard, true), Of(TaskBudgets.V1.Phase.Preliminary, false), Of(TaskBudgets.V1.Phase.Deep) }, group => Assert.True(group.Length >= 10));
         Assert.Equal(plan.Select(c => (c.Phase, c.InputTokens)), adaptiveCalls.Select(c => (c.Phase, c.InputTokens)));
     }

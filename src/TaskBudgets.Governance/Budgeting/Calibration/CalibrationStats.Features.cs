@@ -55,24 +55,31 @@ public sealed partial class CalibrationStats
     /// <param name="ruleMax">The rule's max reasoning tokens (the curves' end).</param>
     public FeatureFactors LearnFeatureFactors(double minWeight, long ruleMax)
     {
-        var phases = Factors(byPhase, (int)CallPhase.Standard, minWeight, ruleMax);
-        var inputs = Factors(byInput, 0, minWeight, ruleMax);
-        return new FeatureFactors(phases, inputs);
+        var (phases, phaseReference) = Factors(byPhase, (int)CallPhase.Standard, minWeight, ruleMax);
+        var (inputs, inputReference) = Factors(byInput, 0, minWeight, ruleMax);
+        var deep = byPhase[(int)CallPhase.Deep];
+        return new FeatureFactors(phases, inputs)
+        {
+            PhaseReferenceKnown = phaseReference,
+            InputReferenceKnown = inputReference,
+            DeepReach = deep.TotalWeight > 0 ? new SurvivalCurve(deep, ruleMax).LargestObserved : 0,
+        };
     }
 
-    private ImmutableArray<double> Factors(UsageSketch[] groups, int reference, double minWeight, long ruleMax)
+    /// <returns>The factors, and whether the reference group is known well enough to learn against.</returns>
+    private (ImmutableArray<double> Factors, bool ReferenceKnown) Factors(UsageSketch[] groups, int reference, double minWeight, long ruleMax)
     {
         var factors = new double[groups.Length];
         factors[reference] = 1.0;
         var any = false;
         for (var g = 0; g < groups.Length; g++)
         {
-            any |= g != reference && groups[g].CompletedWeight >= minWeight;
+            any |= g != reference && groups[g].TotalWeight > 0;
         }
 
         if (!any)
         {
-            return [.. factors];
+            return ([.. factors], false);
         }
 
         var rest = Reasoning.Clone();
@@ -86,7 +93,7 @@ public sealed partial class CalibrationStats
 
         if (rest.CompletedWeight < minWeight || Median(rest, ruleMax) is not { } baseline)
         {
-            return [.. factors];
+            return ([.. factors], false);
         }
 
         for (var g = 0; g < groups.Length; g++)
@@ -97,7 +104,7 @@ public sealed partial class CalibrationStats
             }
         }
 
-        return [.. factors];
+        return ([.. factors], true);
     }
 
     /// <summary>The Kaplan-Meier median; null where it lies past every value reached.</summary>

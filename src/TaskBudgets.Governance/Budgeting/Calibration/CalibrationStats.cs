@@ -301,9 +301,10 @@ public sealed partial class CalibrationStats
     /// <summary>
     /// Estimated input sizes are grouped in this many bands to learn what each needs: up to
     /// <see cref="BudgetDecision.LongInputThreshold"/> tokens (or unknown), then each doubling up to
-    /// <see cref="BudgetDecision.LongInputSaturation"/>, then everything above.
+    /// 524,288, then everything above. Narrow bands at the top too: a need that grows with the
+    /// input varies more within a wide band than the base's calls do.
     /// </summary>
-    public const int InputBands = 5;
+    public const int InputBands = 7;
 
     /// <summary>The band (0..<see cref="InputBands"/> - 1) of an estimated input size; band 0 is the short inputs every factor is relative to.</summary>
     public static int InputBand(long estimatedInputTokens)

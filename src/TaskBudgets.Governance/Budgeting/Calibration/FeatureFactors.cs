@@ -14,6 +14,18 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// <param name="InputBands">By input band; band 0 (short or unknown inputs) is 1 by definition.</param>
 public readonly record struct FeatureFactors(ImmutableArray<double> Phases, ImmutableArray<double> InputBands)
 {
+    /// <summary>
+    /// Standard calls are known well enough to learn a phase against: a call of a phase not yet
+    /// learned then teaches only its phase, not the base (a guess of its effect would blur it).
+    /// </summary>
+    public bool PhaseReferenceKnown { get; init; }
+
+    /// <summary>Short-input calls are known well enough to learn an input band against (as <see cref="PhaseReferenceKnown"/>).</summary>
+    public bool InputReferenceKnown { get; init; }
+
+    /// <summary>The most any deep call is known to have needed (what it used, or where it was truncated); 0 with none.</summary>
+    public long DeepReach { get; init; }
+
     /// <summary>The most a learned feature moves a need, either way.</summary>
     public const double MaxFactor = 16.0;
 
@@ -23,7 +35,7 @@ public readonly record struct FeatureFactors(ImmutableArray<double> Phases, Immu
 
     /// <summary>What calls with an input of <paramref name="estimatedInputTokens"/> need over short-input calls; 0 when not learned.</summary>
     public double Input(long estimatedInputTokens) =>
-        InputBands.IsDefaultOrEmpty ? 0 : InputBands[CalibrationStats.InputBand(estimatedInputTokens)];
+        CalibrationStats.InputBand(estimatedInputTokens) is var band && !InputBands.IsDefaultOrEmpty && band < InputBands.Length ? InputBands[band] : 0;
 
     /// <summary>Some factor besides the references' own is learned.</summary>
     public bool Learned

@@ -80,7 +80,7 @@ public class FeatureLearningTests
         Assert.InRange(learned.Input(100_000), 2.9, 3.1);
         Assert.Equal(1.0, learned.Input(3_000));
         Assert.Equal(0, learned.Input(20_000)); // band 1 saw no call
-        Assert.Equal(0, learned.Input(500_000)); // band 4 neither
+        Assert.Equal(0, learned.Input(500_000)); // band 5 neither
     }
 
     [Fact]
@@ -176,18 +176,39 @@ public class FeatureLearningTests
     }
 
     [Fact]
-    public void Without_learned_factors_the_rules_fixed_effects_apply()
+    public void Without_learned_factors_the_rules_fixed_effects_apply_and_teach_the_base_until_there_is_something_to_learn_against()
     {
         var preliminary = Decide(Features(phase: CallPhase.Preliminary), Calibrated());
-        var deep = Decide(Features(phase: CallPhase.Deep), Calibrated());
         var longInput = Decide(Features(input: 131_072), Calibrated());
+        var deepStatic = BudgetDecision.Decide(Rule with { Adaptive = false }, Features(phase: CallPhase.Deep), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty);
 
         Assert.Equal(500, preliminary.ReasoningTokens); // the rule's 25 %
         Assert.False(preliminary.PhaseLearned);
-        Assert.Equal(16_384, deep.ReasoningTokens); // the rule's max
-        Assert.Equal(0, deep.FeatureFactor); // no multiple of the base
+        Assert.Equal(0.25, preliminary.FeatureFactor);
         Assert.Equal(3_000, longInput.ReasoningTokens); // the fixed step's 1.5x
         Assert.False(longInput.InputLearned);
+        Assert.Equal(1.5, longInput.FeatureFactor);
+        Assert.Equal(16_384, deepStatic.ReasoningTokens); // the rule's max
+        Assert.Equal(0, deepStatic.FeatureFactor); // no multiple of the base
+
+        // With the reference groups known, a call of a group still being learned teaches only its group.
+        var references = Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0]) { PhaseReferenceKnown = true, InputReferenceKnown = true });
+        var learning = Decide(Features(phase: CallPhase.Preliminary, input: 131_072), references);
+        Assert.Equal(750, learning.ReasoningTokens); // still the rule's effects: 2,000 x 1.5 x 0.25
+        Assert.Equal(0, learning.FeatureFactor);
+    }
+
+    [Fact]
+    public void A_deep_call_before_its_phase_is_learned_gets_twice_the_most_known_not_the_rules_max()
+    {
+        var unseen = Decide(Features(phase: CallPhase.Deep), Calibrated());
+        var reached = Decide(Features(phase: CallPhase.Deep), Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0]) { DeepReach = 5_000 }));
+        var far = Decide(Features(phase: CallPhase.Deep), Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0]) { DeepReach = 50_000 }));
+
+        Assert.Equal(4_000, unseen.ReasoningTokens); // twice the base
+        Assert.Equal(10_000, reached.ReasoningTokens); // twice what a deep call reached
+        Assert.Equal(16_384, far.ReasoningTokens); // never past the rule's max
+        Assert.Equal(0, unseen.FeatureFactor);
     }
 
     [Fact]

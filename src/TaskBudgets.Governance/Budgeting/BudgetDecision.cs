@@ -189,22 +189,23 @@ public readonly record struct BudgetDecision
 
     /// <summary>
     /// What the call's phase and input size are known to multiply its need by (<see cref="FeatureFactor"/>):
-    /// each feature's learned factor; where its reference group is not known yet, the rule's fixed
-    /// effect (consistent with the budgets until something can be learned); else 0.
+    /// each feature's learned factor; where there is nothing to learn it against, the rule's fixed
+    /// effect (consistent with the budgets); else 0, while the call's group or its reference is
+    /// still being learned (<see cref="FeatureReference"/>).
     /// </summary>
     private static double KnownFactor(TierRule rule, in CallFeatures features, in FeatureFactors known)
     {
         var input = features.EstimatedInputTokens <= LongInputThreshold ? 1.0
             : known.Input(features.EstimatedInputTokens) is > 0 and var learnedInput ? learnedInput
-            : known.InputReferenceKnown ? 0
-            : LongInputStep(features.EstimatedInputTokens);
+            : known.InputReference == FeatureReference.Missing ? LongInputStep(features.EstimatedInputTokens)
+            : 0;
         var phase = features.Phase switch
         {
             CallPhase.Standard => 1.0,
             _ when known.Phase(features.Phase) > 0 => known.Phase(features.Phase),
-            _ when known.PhaseReferenceKnown => 0,
+            _ when known.PhaseReference != FeatureReference.Missing => 0,
             CallPhase.Preliminary => rule.PreliminaryFraction,
-            _ => 0,
+            _ => 1.0,
         };
         return input * phase;
     }
@@ -281,7 +282,8 @@ public readonly record struct BudgetDecision
 
     /// <summary>
     /// A preliminary or deep call's effect: what its phase was learned to need, else the rule's
-    /// preliminary fraction, or for a deep call its max (0 here). <see cref="EffortFor"/> moves the effort.
+    /// preliminary fraction, or for a deep call its max (0 here), except where the key's calls are
+    /// all deep (they are then the base's own). <see cref="EffortFor"/> moves the effort.
     /// </summary>
     private static double PhaseFactorOf(TierRule rule, CallPhase phase, in FeatureFactors learned, ref BudgetReasons reasons)
     {
@@ -292,7 +294,9 @@ public readonly record struct BudgetDecision
                 return learned.Phase(phase) is > 0 and var preliminary ? preliminary : rule.PreliminaryFraction;
             case CallPhase.Deep:
                 reasons |= BudgetReasons.DeepPhase;
-                return learned.Phase(phase);
+                return learned.Phase(phase) is > 0 and var deep ? deep
+                    : learned.PhaseReference == FeatureReference.Missing ? 1.0
+                    : 0;
             default:
                 return 1.0;
         }

@@ -64,12 +64,14 @@ public readonly record struct DecisionReasons(BudgetDecision Decision, string Ti
             BudgetReasons.Exploration => "exploration: this call is one of the small share granted more than the calibrated base, so calibration sees whether a larger budget truncates less",
             BudgetReasons.LongInput => d.InputLearned
                 ? string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens): x{d.InputFactor:0.##}, what calls with inputs of its size needed")
-                : string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget x{d.InputFactor:0.##}"),
+                : string.Create(Invariant, $"a long input (over {BudgetDecision.LongInputThreshold} tokens) raised the budget"),
             BudgetReasons.PreliminaryPhase => d.PhaseLearned
                 ? string.Create(Invariant, $"preliminary phase: x{d.PhaseFactor:0.##}, what preliminary calls needed, low effort")
                 : string.Create(Invariant, $"preliminary phase: {rule.PreliminaryFraction:P0} of the budget, low effort"),
             BudgetReasons.DeepPhase => d.PhaseLearned
                 ? string.Create(Invariant, $"deep phase: x{d.PhaseFactor:0.##}, what deep calls needed, a step more effort")
+                : d.PhaseFactor > 0
+                    ? "deep phase: this task type's calls are (almost) all deep, so the calibrated base is theirs, a step more effort"
                 : rule.Adaptive
                     ? "deep phase: twice the most known (the call's budget, or the most a deep call reached) while what deep calls need is learned, a step more effort"
                     : "deep phase: the rule's maximum budget",

@@ -50,8 +50,8 @@ public sealed class ChangeDetectionTests : AppTests
         // The evidence from before the change is dropped: only the calls since count.
         Assert.Equal(row.CallsSinceChange, row.Samples, 6);
 
-        var changes = Assert.Single(scrape.Samples, s => s.Name == "taskbudgets_calibration_changes_total" && s.Labels.GetValueOrDefault("task_type") == "light");
-        Assert.Equal("adaptive", changes.Labels["tier"]);
+        // Other tests' apps in this process share the meter's name, and the workload driver's tier has a "light" type too.
+        var changes = Assert.Single(scrape.Samples, s => s.Name == "taskbudgets_calibration_changes_total" && s.Labels.GetValueOrDefault("task_type") == "light" && s.Labels.GetValueOrDefault("tier") == "adaptive");
         Assert.Equal("1", changes.Value);
     }
 

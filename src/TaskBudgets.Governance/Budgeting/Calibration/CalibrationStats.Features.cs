@@ -20,6 +20,9 @@ public sealed partial class CalibrationStats
 
     private readonly UsageSketch[] byInput = NewSketches(InputBands);
 
+    /// <summary>At most this share of a key's calls in a reference group: there is nothing to learn against (<see cref="FeatureReference.Missing"/>).</summary>
+    private const double MissingReferenceShare = 0.05;
+
     /// <summary>The phase's sketch (raw usage), or null for standard calls (the reference).</summary>
     private UsageSketch? PhaseSketch(CallPhase phase) =>
         phase != CallPhase.Standard && (uint)phase < (uint)byPhase.Length ? byPhase[(int)phase] : null;
@@ -60,14 +63,14 @@ public sealed partial class CalibrationStats
         var deep = byPhase[(int)CallPhase.Deep];
         return new FeatureFactors(phases, inputs)
         {
-            PhaseReferenceKnown = phaseReference,
-            InputReferenceKnown = inputReference,
+            PhaseReference = phaseReference,
+            InputReference = inputReference,
             DeepReach = deep.TotalWeight > 0 ? new SurvivalCurve(deep, ruleMax).LargestObserved : 0,
         };
     }
 
-    /// <returns>The factors, and whether the reference group is known well enough to learn against.</returns>
-    private (ImmutableArray<double> Factors, bool ReferenceKnown) Factors(UsageSketch[] groups, int reference, double minWeight, long ruleMax)
+    /// <returns>The factors, and what is known of the reference group.</returns>
+    private (ImmutableArray<double> Factors, FeatureReference Reference) Factors(UsageSketch[] groups, int reference, double minWeight, long ruleMax)
     {
         var factors = new double[groups.Length];
         factors[reference] = 1.0;
@@ -79,7 +82,7 @@ public sealed partial class CalibrationStats
 
         if (!any)
         {
-            return ([.. factors], false);
+            return ([.. factors], FeatureReference.Unknown);
         }
 
         var rest = Reasoning.Clone();
@@ -93,7 +96,8 @@ public sealed partial class CalibrationStats
 
         if (rest.CompletedWeight < minWeight || Median(rest, ruleMax) is not { } baseline)
         {
-            return ([.. factors], false);
+            var others = Reasoning.TotalWeight - rest.TotalWeight;
+            return ([.. factors], others >= 2 * minWeight && rest.TotalWeight <= MissingReferenceShare * Reasoning.TotalWeight ? FeatureReference.Missing : FeatureReference.Unknown);
         }
 
         for (var g = 0; g < groups.Length; g++)
@@ -104,7 +108,7 @@ public sealed partial class CalibrationStats
             }
         }
 
-        return ([.. factors], true);
+        return ([.. factors], FeatureReference.Known);
     }
 
     /// <summary>The Kaplan-Meier median; null where it lies past every value reached.</summary>

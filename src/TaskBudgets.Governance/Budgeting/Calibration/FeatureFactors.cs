@@ -14,14 +14,11 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// <param name="InputBands">By input band; band 0 (short or unknown inputs) is 1 by definition.</param>
 public readonly record struct FeatureFactors(ImmutableArray<double> Phases, ImmutableArray<double> InputBands)
 {
-    /// <summary>
-    /// Standard calls are known well enough to learn a phase against: a call of a phase not yet
-    /// learned then teaches only its phase, not the base (a guess of its effect would blur it).
-    /// </summary>
-    public bool PhaseReferenceKnown { get; init; }
+    /// <summary>What is known of the standard calls that the phases are learned against.</summary>
+    public FeatureReference PhaseReference { get; init; }
 
-    /// <summary>Short-input calls are known well enough to learn an input band against (as <see cref="PhaseReferenceKnown"/>).</summary>
-    public bool InputReferenceKnown { get; init; }
+    /// <summary>What is known of the short-input calls that the input bands are learned against.</summary>
+    public FeatureReference InputReference { get; init; }
 
     /// <summary>The most any deep call is known to have needed (what it used, or where it was truncated); 0 with none.</summary>
     public long DeepReach { get; init; }
@@ -61,4 +58,24 @@ public readonly record struct FeatureFactors(ImmutableArray<double> Phases, Immu
             return false;
         }
     }
+}
+
+/// <summary>What is known of the calls a feature's factors are learned against (standard calls; short inputs).</summary>
+public enum FeatureReference
+{
+    /// <summary>Too few calls to tell yet: a call of another group teaches only its group.</summary>
+    Unknown = 0,
+
+    /// <summary>
+    /// Enough of them to learn against: a call of another group teaches the base once its group's
+    /// factor is learned, and until then only its group (a guess of its effect would blur the base).
+    /// </summary>
+    Known = 1,
+
+    /// <summary>
+    /// The key's calls are (almost) all of other groups: there is nothing to learn against, so
+    /// the rule's fixed effect stands and the calls teach the base with it (a deep call, with no
+    /// fixed effect to stand, is the reference itself: factor 1).
+    /// </summary>
+    Missing = 2,
 }

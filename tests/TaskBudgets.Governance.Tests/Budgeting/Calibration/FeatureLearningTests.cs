@@ -160,7 +160,7 @@ public class FeatureLearningTests
         { "learned preliminary factor", CallPhase.Preliminary, 1_000, 200, 0.1 },
         { "learned deep factor instead of the rule's max", CallPhase.Deep, 1_000, 6_000, 3.0 },
         { "learned input band", CallPhase.Standard, 100_000, 4_000, 2.0 },
-        { "an input band not learned takes the fixed step", CallPhase.Standard, 200_000, 3_000, 1.5 },
+        { "an input band not learned takes the fixed step and teaches only its band", CallPhase.Standard, 200_000, 3_000, 0 },
         { "both multiply", CallPhase.Preliminary, 100_000, 400, 0.2 },
     };
 
@@ -176,26 +176,65 @@ public class FeatureLearningTests
     }
 
     [Fact]
-    public void Without_learned_factors_the_rules_fixed_effects_apply_and_teach_the_base_until_there_is_something_to_learn_against()
+    public void Without_learned_factors_the_rules_fixed_effects_apply_and_the_call_teaches_only_its_group()
     {
         var preliminary = Decide(Features(phase: CallPhase.Preliminary), Calibrated());
         var longInput = Decide(Features(input: 131_072), Calibrated());
         var deepStatic = BudgetDecision.Decide(Rule with { Adaptive = false }, Features(phase: CallPhase.Deep), EffortOnly, ReadOnlySpan<QuotaHeadroom>.Empty);
+        var known = Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0]) { PhaseReference = FeatureReference.Known, InputReference = FeatureReference.Known });
+        var learning = Decide(Features(phase: CallPhase.Preliminary, input: 131_072), known);
 
         Assert.Equal(500, preliminary.ReasoningTokens); // the rule's 25 %
         Assert.False(preliminary.PhaseLearned);
-        Assert.Equal(0.25, preliminary.FeatureFactor);
         Assert.Equal(3_000, longInput.ReasoningTokens); // the fixed step's 1.5x
         Assert.False(longInput.InputLearned);
-        Assert.Equal(1.5, longInput.FeatureFactor);
         Assert.Equal(16_384, deepStatic.ReasoningTokens); // the rule's max
-        Assert.Equal(0, deepStatic.FeatureFactor); // no multiple of the base
-
-        // With the reference groups known, a call of a group still being learned teaches only its group.
-        var references = Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0]) { PhaseReferenceKnown = true, InputReferenceKnown = true });
-        var learning = Decide(Features(phase: CallPhase.Preliminary, input: 131_072), references);
         Assert.Equal(750, learning.ReasoningTokens); // still the rule's effects: 2,000 x 1.5 x 0.25
-        Assert.Equal(0, learning.FeatureFactor);
+
+        // None of them teaches the base: their effect is a guess (or, for the deep call, none).
+        Assert.All((BudgetDecision[])[preliminary, longInput, deepStatic, learning], d => Assert.Equal(0, d.FeatureFactor));
+    }
+
+    [Fact]
+    public void Where_a_keys_calls_are_all_of_one_group_the_rules_effect_stands_and_teaches_the_base()
+    {
+        var missing = Calibrated(new FeatureFactors([1.0, 0, 0], [1.0, 0, 0, 0, 0, 0, 0]) { PhaseReference = FeatureReference.Missing, InputReference = FeatureReference.Missing });
+        var preliminary = Decide(Features(phase: CallPhase.Preliminary, input: 131_072), missing);
+        var deep = Decide(Features(phase: CallPhase.Deep), missing);
+        var texts = new List<DecisionReason>();
+        foreach (var reason in new DecisionReasons(deep, "tier", Rule, null))
+        {
+            texts.Add(reason);
+        }
+
+        Assert.Equal(750, preliminary.ReasoningTokens);
+        Assert.Equal(0.375, preliminary.FeatureFactor, 9); // 0.25 x 1.5: taught with the rule's effects
+        Assert.Equal(2_000, deep.ReasoningTokens); // every call is deep: the base is theirs
+        Assert.Equal(1.0, deep.FeatureFactor);
+        Assert.Contains(texts, r => r.Step == BudgetReasons.DeepPhase && r.Text.Contains("all deep", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_reference_is_known_with_enough_of_its_calls_missing_when_nearly_every_call_is_of_another_group()
+    {
+        var mixed = new CalibrationStats(T0);
+        var allPreliminary = new CalibrationStats(T0);
+        var early = new CalibrationStats(T0);
+        for (var i = 0; i < 400; i++)
+        {
+            var need = (long)(1_000 * Spread(i));
+            mixed.Add(Call(need, 10_000, i % 2 == 0 ? CallPhase.Standard : CallPhase.Preliminary, featureFactor: 0), T0, HalfLife);
+            allPreliminary.Add(Call(need, 10_000, i % 100 == 0 ? CallPhase.Standard : CallPhase.Preliminary, featureFactor: 0), T0, HalfLife);
+            if (i < 60)
+            {
+                early.Add(Call(need, 10_000, i % 2 == 0 ? CallPhase.Standard : CallPhase.Preliminary, featureFactor: 0), T0, HalfLife);
+            }
+        }
+
+        Assert.Equal(FeatureReference.Known, mixed.LearnFeatureFactors(50, RuleMax).PhaseReference);
+        Assert.Equal(FeatureReference.Missing, allPreliminary.LearnFeatureFactors(50, RuleMax).PhaseReference);
+        Assert.Equal(FeatureReference.Unknown, early.LearnFeatureFactors(50, RuleMax).PhaseReference);
+        Assert.Equal(FeatureReference.Unknown, mixed.LearnFeatureFactors(50, RuleMax).InputReference); // no long input at all
     }
 
     [Fact]

@@ -349,6 +349,40 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         Assert.Contains("TIER_NOT_FOUND", unknown.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Calibration_shows_the_learned_effect_of_a_phase()
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
+        var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
+        var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
+
+        // Preliminary triage calls of "classification" use a fifth of what standard ones do.
+        for (var i = 0; i < 120; i++)
+        {
+            var preliminary = i % 2 == 0;
+            var features = new TaskBudgets.V1.TaskFeatures { Phase = preliminary ? TaskBudgets.V1.Phase.Preliminary : TaskBudgets.V1.Phase.Standard };
+            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "demo", PrincipalId = "cli-features", TaskType = "classification", Model = "claude-sonnet-4-5", Features = features }, key);
+            var used = preliminary ? 100 : 500;
+            await budgets.ReportUsageAsync(
+                new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = used + 100, ReasoningTokens = used }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
+                key);
+        }
+
+        Run table;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        do
+        {
+            await Task.Delay(200);
+            table = await CliAsync("calibration", "--tier", "standard", "--task-type", "classification");
+        }
+        while (!table.Out.Contains("preliminary x", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        var json = await CliAsync("calibration", "--tier", "standard", "--task-type", "classification", "-o", "json");
+
+        Assert.Equal(0, table.Exit);
+        Assert.Matches(@"preliminary x0\.(19|2|21)\b", table.Out);
+        Assert.InRange(json.Json.GetProperty("calibrations")[0].GetProperty("preliminary_phase_factor").GetDouble(), 0.19, 0.21);
+    }
+
     private static double PublishedSamples(Run run) =>
         run.Exit == 0
         && run.Json.TryGetProperty("calibrations", out var rows)

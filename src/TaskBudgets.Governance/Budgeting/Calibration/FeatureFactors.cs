@@ -33,31 +33,6 @@ public readonly record struct FeatureFactors(ImmutableArray<double> Phases, Immu
     /// <summary>What calls with an input of <paramref name="estimatedInputTokens"/> need over short-input calls; 0 when not learned.</summary>
     public double Input(long estimatedInputTokens) =>
         CalibrationStats.InputBand(estimatedInputTokens) is var band && !InputBands.IsDefaultOrEmpty && band < InputBands.Length ? InputBands[band] : 0;
-
-    /// <summary>Some factor besides the references' own is learned.</summary>
-    public bool Learned
-    {
-        get
-        {
-            for (var i = 1; i < (Phases.IsDefaultOrEmpty ? 0 : Phases.Length); i++)
-            {
-                if (Phases[i] > 0)
-                {
-                    return true;
-                }
-            }
-
-            for (var i = 1; i < (InputBands.IsDefaultOrEmpty ? 0 : InputBands.Length); i++)
-            {
-                if (InputBands[i] > 0)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-    }
 }
 
 /// <summary>What is known of the calls a feature's factors are learned against (standard calls; short inputs).</summary>

@@ -356,12 +356,13 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
         var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
 
-        // Preliminary triage calls of "classification" use a fifth of what standard ones do.
+        // Preliminary triage calls use a fifth of what standard ones do. Acme's premium tier has no
+        // "triage" rule, so they count under its "*" rule; other tests count demo's usage.
         for (var i = 0; i < 120; i++)
         {
             var preliminary = i % 2 == 0;
             var features = new TaskBudgets.V1.TaskFeatures { Phase = preliminary ? TaskBudgets.V1.Phase.Preliminary : TaskBudgets.V1.Phase.Standard };
-            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "demo", PrincipalId = "cli-features", TaskType = "classification", Model = "claude-sonnet-4-5", Features = features }, key);
+            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "triage", Model = "claude-sonnet-4-5", Features = features }, key);
             var used = preliminary ? 100 : 500;
             await budgets.ReportUsageAsync(
                 new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = used + 100, ReasoningTokens = used }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
@@ -373,10 +374,10 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         do
         {
             await Task.Delay(200);
-            table = await CliAsync("calibration", "--tier", "standard", "--task-type", "classification");
+            table = await CliAsync("calibration", "--tier", "premium", "--task-type", "*");
         }
         while (!table.Out.Contains("preliminary x", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
-        var json = await CliAsync("calibration", "--tier", "standard", "--task-type", "classification", "-o", "json");
+        var json = await CliAsync("calibration", "--tier", "premium", "--task-type", "*", "-o", "json");
 
         Assert.Equal(0, table.Exit);
         Assert.Matches(@"preliminary x0\.(19|2|21)\b", table.Out);

@@ -110,7 +110,7 @@ public readonly record struct BudgetDecision
         var adaptive = calibration.Governs(rule);
         var reasons = FromRule(rule);
         var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
-        var learned = adaptive ? calibration.Features : default;
+        var learned = adaptive ? calibration.Features : FeatureFactors.None;
         var inputFactor = InputFactorOf(features.EstimatedInputTokens, learned, ref reasons);
         var phaseFactor = PhaseFactorOf(rule, features.Phase, learned, ref reasons);
         var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, inputFactor, phaseFactor, ref reasons);
@@ -193,8 +193,13 @@ public readonly record struct BudgetDecision
     /// effect (consistent with the budgets); else 0, while the call's group or its reference is
     /// still being learned (<see cref="FeatureReference"/>).
     /// </summary>
-    private static double KnownFactor(TierRule rule, in CallFeatures features, in FeatureFactors known)
+    private static double KnownFactor(TierRule rule, in CallFeatures features, FeatureFactors known)
     {
+        if (features.Phase == CallPhase.Standard && features.EstimatedInputTokens <= LongInputThreshold)
+        {
+            return 1.0;
+        }
+
         var input = features.EstimatedInputTokens <= LongInputThreshold ? 1.0
             : known.Input(features.EstimatedInputTokens) is > 0 and var learnedInput ? learnedInput
             : known.InputReference == FeatureReference.Missing ? LongInputStep(features.EstimatedInputTokens)
@@ -268,7 +273,7 @@ public readonly record struct BudgetDecision
     }
 
     /// <summary>A long input's effect: what its band was learned to need, else the fixed step.</summary>
-    private static double InputFactorOf(long inputTokens, in FeatureFactors learned, ref BudgetReasons reasons)
+    private static double InputFactorOf(long inputTokens, FeatureFactors learned, ref BudgetReasons reasons)
     {
         if (inputTokens <= LongInputThreshold)
         {
@@ -285,7 +290,7 @@ public readonly record struct BudgetDecision
     /// preliminary fraction, or for a deep call its max (0 here), except where the key's calls are
     /// all deep (they are then the base's own). <see cref="EffortFor"/> moves the effort.
     /// </summary>
-    private static double PhaseFactorOf(TierRule rule, CallPhase phase, in FeatureFactors learned, ref BudgetReasons reasons)
+    private static double PhaseFactorOf(TierRule rule, CallPhase phase, FeatureFactors learned, ref BudgetReasons reasons)
     {
         switch (phase)
         {

@@ -70,7 +70,13 @@ public readonly record struct CalibratedBudget(
     public bool Recalibrating { get; init; }
 
     /// <summary>What the calls' phases and input sizes were learned to say about their needs; where nothing is learned the rule's fixed effects apply.</summary>
-    public FeatureFactors Features { get; init; }
+    public FeatureFactors Features
+    {
+        get => features ?? FeatureFactors.None;
+        init => features = value;
+    }
+
+    private readonly FeatureFactors? features;
 
     /// <summary>The budget of attempt <paramref name="attempt"/> (2 or more) after a truncated attempt.</summary>
     public long RetryTokens(int attempt) => attempt <= 2 ? Retry1Tokens : attempt == 3 ? Retry2Tokens : Retry3Tokens;

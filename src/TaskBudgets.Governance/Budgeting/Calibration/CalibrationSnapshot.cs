@@ -48,7 +48,7 @@ public sealed record CalibrationView(
     public double CallsSinceChange { get; init; }
 
     /// <summary>What the row's calls' phases and input sizes were learned to say about their needs.</summary>
-    public FeatureFactors Features { get; init; }
+    public FeatureFactors Features { get; init; } = FeatureFactors.None;
 }
 
 /// <summary>
@@ -326,7 +326,7 @@ public sealed class CalibrationSnapshot
         public double Traffic { get; init; }
 
         /// <summary>What the calls' phases and input sizes were learned to say about their needs.</summary>
-        public FeatureFactors Features { get; init; }
+        public FeatureFactors Features { get; init; } = FeatureFactors.None;
 
         /// <summary>
         /// Some call completed: the curve says something below the rule's max. Not after a change

@@ -7,13 +7,16 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// the median need of each phase, and of each input band (<see cref="CalibrationStats.InputBand"/>),
 /// over that of standard calls, and of short inputs. Each feature is learned on its own. 0 where
 /// the data cannot say yet (too few calls, or a median past every budget they got): the rule's
-/// fixed effect applies there. A value type, so deciding with it allocates nothing; the default
-/// has learned nothing.
+/// fixed effect applies there. Immutable and built with the snapshot, so a decision only reads it
+/// (a reference keeps the calibration a decision carries small); <see cref="None"/> has learned nothing.
 /// </summary>
 /// <param name="Phases">By <see cref="CallPhase"/>; standard is 1 by definition.</param>
 /// <param name="InputBands">By input band; band 0 (short or unknown inputs) is 1 by definition.</param>
-public readonly record struct FeatureFactors(ImmutableArray<double> Phases, ImmutableArray<double> InputBands)
+public sealed record FeatureFactors(ImmutableArray<double> Phases, ImmutableArray<double> InputBands)
 {
+    /// <summary>Nothing learned, nothing known of the references.</summary>
+    public static readonly FeatureFactors None = new([], []);
+
     /// <summary>What is known of the standard calls that the phases are learned against.</summary>
     public FeatureReference PhaseReference { get; init; }
 

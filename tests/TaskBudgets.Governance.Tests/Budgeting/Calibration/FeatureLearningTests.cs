@@ -144,8 +144,8 @@ public class FeatureLearningTests
         Assert.False(AnyLearned(merged.LearnFeatureFactors(50, RuleMax)));
     }
 
-    private static CalibratedBudget Calibrated(FeatureFactors features = default) =>
-        new(1_000, 2_000, 6_000, 12_000, 16_384, 0, 0.5, false, 0.05, false) { Features = features };
+    private static CalibratedBudget Calibrated(FeatureFactors? features = null) =>
+        new(1_000, 2_000, 6_000, 12_000, 16_384, 0, 0.5, false, 0.05, false) { Features = features ?? FeatureFactors.None };
 
     private static readonly FeatureFactors Learned = new(
         [1.0, 0.1, 3.0],
@@ -301,8 +301,9 @@ public class FeatureLearningTests
     [Fact]
     public void Nothing_learned_reads_as_0_for_every_group()
     {
-        Assert.False(AnyLearned(default));
-        Assert.Equal(0, default(FeatureFactors).Phase(CallPhase.Deep));
+        Assert.False(AnyLearned(FeatureFactors.None));
+        Assert.Equal(0, FeatureFactors.None.Phase(CallPhase.Deep));
+        Assert.Same(FeatureFactors.None, default(CalibratedBudget).Features);
         Assert.Equal(0, new FeatureFactors(ImmutableArray<double>.Empty, default).Input(200_000));
         Assert.Equal(0, Learned.Input(600_000)); // past the bands it has
         Assert.True(AnyLearned(Learned));

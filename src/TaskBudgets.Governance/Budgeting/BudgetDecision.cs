@@ -272,7 +272,10 @@ public readonly record struct BudgetDecision
         return 1.0 + ((LongInputMaxFactor - 1.0) * share);
     }
 
-    /// <summary>A long input's effect: what its band was learned to need, else the fixed step.</summary>
+    /// <summary>
+    /// A long input's effect: what its band was learned to need; else the fixed step, or the trend
+    /// of the learned bands below it where that is more.
+    /// </summary>
     private static double InputFactorOf(long inputTokens, FeatureFactors learned, ref BudgetReasons reasons)
     {
         if (inputTokens <= LongInputThreshold)
@@ -282,7 +285,7 @@ public readonly record struct BudgetDecision
 
         reasons |= BudgetReasons.LongInput;
         var factor = learned.Input(inputTokens);
-        return factor > 0 ? factor : LongInputStep(inputTokens);
+        return factor > 0 ? factor : Math.Max(LongInputStep(inputTokens), learned.InputBeyondLearned(inputTokens));
     }
 
     /// <summary>

@@ -9,10 +9,17 @@ namespace TaskBudgets.Governance.Tests.Calibration;
 /// </summary>
 public sealed class ChangeDetectionTests : AppTests
 {
-    protected override Task<GovernanceApp> StartAsync() => Task.FromResult(GovernanceApp.Create(policy: AdaptiveBudgetTests.Policy));
+    /// <summary>
+    /// A tier of its own: the apps of other test classes running at the same time share the
+    /// metrics' meter name, so a change they detect in the same tier and task type would count here.
+    /// </summary>
+    private const string Tier = "change-watch";
+
+    protected override Task<GovernanceApp> StartAsync() =>
+        Task.FromResult(GovernanceApp.Create(policy: AdaptiveBudgetTests.Policy.Replace("name: adaptive", $"name: {Tier}", StringComparison.Ordinal).Replace("tier: adaptive", $"tier: {Tier}", StringComparison.Ordinal)));
 
     private async Task<V1.Calibration> RowAsync() =>
-        (await App.Admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = "adaptive", TaskType = "light" })).Calibrations.Single();
+        (await App.Admin.GetCalibrationAsync(new GetCalibrationRequest { Tier = Tier, TaskType = "light" })).Calibrations.Single();
 
     [Fact]
     public async Task A_tripled_need_is_detected_shown_on_grants_and_in_get_calibration_and_counted_in_metrics()
@@ -50,8 +57,7 @@ public sealed class ChangeDetectionTests : AppTests
         // The evidence from before the change is dropped: only the calls since count.
         Assert.Equal(row.CallsSinceChange, row.Samples, 6);
 
-        // Other tests' apps in this process share the meter's name, and the workload driver's tier has a "light" type too.
-        var changes = Assert.Single(scrape.Samples, s => s.Name == "taskbudgets_calibration_changes_total" && s.Labels.GetValueOrDefault("task_type") == "light" && s.Labels.GetValueOrDefault("tier") == "adaptive");
+        var changes = Assert.Single(scrape.Samples, s => s.Name == "taskbudgets_calibration_changes_total" && s.Labels.GetValueOrDefault("task_type") == "light" && s.Labels.GetValueOrDefault("tier") == Tier);
         Assert.Equal("1", changes.Value);
     }
 

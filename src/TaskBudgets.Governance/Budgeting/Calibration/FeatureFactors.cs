@@ -33,9 +33,72 @@ public sealed record FeatureFactors(ImmutableArray<double> Phases, ImmutableArra
     public double Phase(CallPhase phase) =>
         Phases.IsDefaultOrEmpty || (uint)phase >= (uint)Phases.Length ? 0 : Phases[(int)phase];
 
-    /// <summary>What calls with an input of <paramref name="estimatedInputTokens"/> need over short-input calls; 0 when not learned.</summary>
-    public double Input(long estimatedInputTokens) =>
-        CalibrationStats.InputBand(estimatedInputTokens) is var band && !InputBands.IsDefaultOrEmpty && band < InputBands.Length ? InputBands[band] : 0;
+    /// <summary>
+    /// For an input whose band is not learned yet: the trend of the two highest learned bands
+    /// below it (band 0's edge counts, at 1) carried on to this input, on log scales; 0 with no
+    /// learned band below it. A need that grew with the input so far is taken to keep growing,
+    /// rather than to fall back to the rule's fixed step, which may be far below what the bands
+    /// already learned say.
+    /// </summary>
+    public double InputBeyondLearned(long estimatedInputTokens)
+    {
+        var band = CalibrationStats.InputBand(estimatedInputTokens);
+        if (InputBands.IsDefaultOrEmpty || band == 0)
+        {
+            return 0;
+        }
+
+        var top = Math.Min(band, InputBands.Length) - 1;
+        while (top > 0 && !(InputBands[top] > 0))
+        {
+            top--;
+        }
+
+        if (top == 0)
+        {
+            return 0;
+        }
+
+        var previous = top - 1;
+        while (previous > 0 && !(InputBands[previous] > 0))
+        {
+            previous--;
+        }
+
+        var (topAt, previousAt) = (top - 0.5, previous == 0 ? 0 : previous - 0.5);
+        var slope = (Math.Log(InputBands[top]) - Math.Log(previous == 0 ? 1.0 : InputBands[previous])) / (topAt - previousAt);
+        var at = Math.Log2((double)estimatedInputTokens / BudgetDecision.LongInputThreshold);
+        return Math.Clamp(Math.Exp(Math.Log(InputBands[top]) + (Math.Max(0, slope) * (at - topAt))), InputBands[top], MaxFactor);
+    }
+
+    /// <summary>
+    /// What calls with an input of <paramref name="estimatedInputTokens"/> need over short-input
+    /// calls; 0 when its band is not learned. A band's factor holds at the band's middle (on a log
+    /// scale); between the middles of two learned bands (or band 1's and the short inputs' edge,
+    /// where the factor is 1) it is interpolated, since a need that grows with the input grows
+    /// within a band too, and one factor for the whole band would under-size its largest inputs.
+    /// </summary>
+    public double Input(long estimatedInputTokens)
+    {
+        var band = CalibrationStats.InputBand(estimatedInputTokens);
+        if (InputBands.IsDefaultOrEmpty || band >= InputBands.Length || InputBands[band] <= 0 || band == 0)
+        {
+            return InputBands.IsDefaultOrEmpty || band >= InputBands.Length ? 0 : InputBands[band];
+        }
+
+        var at = Math.Log2((double)estimatedInputTokens / BudgetDecision.LongInputThreshold);
+        var middle = band - 0.5;
+        var neighbour = at < middle ? band - 1 : band + 1;
+        if (neighbour >= InputBands.Length || InputBands[neighbour] <= 0)
+        {
+            return InputBands[band];
+        }
+
+        // Band 0's factor (1) holds at its upper edge, where the long inputs start.
+        var neighbourAt = neighbour == 0 ? 0 : neighbour - 0.5;
+        var share = (at - middle) / (neighbourAt - middle);
+        return Math.Exp(Math.Log(InputBands[band]) + (share * (Math.Log(InputBands[neighbour]) - Math.Log(InputBands[band]))));
+    }
 }
 
 /// <summary>What is known of the calls a feature's factors are learned against (standard calls; short inputs).</summary>

@@ -160,7 +160,7 @@ public class FeatureLearningTests
         { "learned preliminary factor", CallPhase.Preliminary, 1_000, 200, 0.1 },
         { "learned deep factor instead of the rule's max", CallPhase.Deep, 1_000, 6_000, 3.0 },
         { "learned input band", CallPhase.Standard, 100_000, 4_000, 2.0 },
-        { "an input band not learned takes the fixed step and teaches only its band", CallPhase.Standard, 200_000, 3_000, 0 },
+        { "an input band not learned follows the learned bands' trend (x2 at band 3's middle, from x1 at 16,384) and teaches only its band", CallPhase.Standard, 200_000, 5_441, 0 },
         { "both multiply", CallPhase.Preliminary, 100_000, 400, 0.2 },
     };
 
@@ -296,6 +296,35 @@ public class FeatureLearningTests
         }
 
         Assert.True(alarmed);
+    }
+
+    [Fact]
+    public void An_input_factor_holds_at_its_bands_middle_and_is_interpolated_toward_a_learned_neighbour()
+    {
+        var factors = new FeatureFactors([1.0, 0, 0], [1.0, 1.2, 1.6, 0, 0, 0, 0]);
+        double At(double doublings) => factors.Input((long)Math.Round(BudgetDecision.LongInputThreshold * Math.Pow(2, doublings)));
+
+        Assert.Equal(1.2, At(0.5), 3); // band 1's middle
+        Assert.Equal(Math.Sqrt(1.2), At(0.25), 3); // halfway from the short inputs' edge (factor 1)
+        Assert.Equal(Math.Sqrt(1.2 * 1.6), At(1.0), 3); // halfway to band 2's middle
+        Assert.Equal(1.6, At(1.5), 3);
+        Assert.Equal(1.6, At(1.9), 3); // band 3 is not learned: flat past the middle
+        Assert.Equal(0, At(2.5)); // band 3 itself
+    }
+
+    [Fact]
+    public void An_input_past_the_learned_bands_follows_their_trend_not_the_rules_smaller_step()
+    {
+        // Needs that grow as the square root of the input: x1.19 at band 1's middle, x1.68 at band 2's.
+        var rooted = new FeatureFactors([1.0, 0, 0], [1.0, Math.Pow(2, 0.25), Math.Pow(2, 0.75), 0, 0, 0, 0]);
+        var beyond = (long)Math.Round(BudgetDecision.LongInputThreshold * Math.Pow(2, 3.5)); // band 4's middle
+        var d = Decide(Features(input: beyond), Calibrated(rooted));
+
+        Assert.Equal(Math.Pow(2, 1.75), rooted.InputBeyondLearned(beyond), 4); // the trend carried on
+        Assert.Equal(2_000 * Math.Pow(2, 1.75), d.ReasoningTokens, 0);
+        Assert.Equal(0, d.FeatureFactor); // it still teaches only its band
+        Assert.Equal(0, FeatureFactors.None.InputBeyondLearned(beyond));
+        Assert.Equal(1.5, Decide(Features(input: beyond), Calibrated()).InputFactor); // nothing learned: the fixed step
     }
 
     [Fact]

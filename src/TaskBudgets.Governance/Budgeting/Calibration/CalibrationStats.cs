@@ -33,9 +33,10 @@ public readonly record struct CalibrationSample(
     public long EstimatedInputTokens { get; init; }
 
     /// <summary>
-    /// What its budget's phase and input size multiplied the base by (<see cref="BudgetDecision.FeatureFactor"/>):
-    /// its usage divided by this is in the base's terms. 0 when the budget was no multiple of the
-    /// base (a deep call given the rule's max): the call then teaches only its phase and input band.
+    /// What the call's phase and input size were known to multiply its need by when it was granted
+    /// (<see cref="BudgetDecision.FeatureFactor"/>): its usage divided by this is in the base's
+    /// terms. 0 while its phase or input band is still being learned: the call then teaches only
+    /// its phase and input band.
     /// </summary>
     public double FeatureFactor { get; init; } = 1.0;
 }

@@ -110,9 +110,17 @@ public readonly record struct BudgetDecision
         var adaptive = calibration.Governs(rule);
         var reasons = FromRule(rule);
         var hintFactor = adaptive ? calibration.HintFactor(features.Complexity, MaxComplexityFactor) : 1.0;
-        var learned = adaptive ? calibration.Features : FeatureFactors.None;
-        var inputFactor = InputFactorOf(features.EstimatedInputTokens, learned, ref reasons);
-        var phaseFactor = PhaseFactorOf(rule, features.Phase, learned, ref reasons);
+
+        // What the calibration knows of the call's input size and phase (0 where not learned),
+        // looked up once: the budget uses it when the calibration governs, the report always.
+        var known = calibration.Features;
+        var longInput = features.EstimatedInputTokens > LongInputThreshold;
+        var knownInput = longInput ? known.Input(features.EstimatedInputTokens) : 1.0;
+        var knownPhase = features.Phase == CallPhase.Standard ? 1.0 : known.Phase(features.Phase);
+        var inputLearned = adaptive && longInput && knownInput > 0;
+        var phaseLearned = adaptive && features.Phase != CallPhase.Standard && knownPhase > 0;
+        var inputFactor = InputFactorOf(features.EstimatedInputTokens, inputLearned ? knownInput : 0, adaptive ? known : FeatureFactors.None, ref reasons);
+        var phaseFactor = PhaseFactorOf(rule, features.Phase, phaseLearned ? knownPhase : 0, adaptive ? known.PhaseReference : FeatureReference.Unknown, ref reasons);
         var budget = ShapeToTask(rule, features, calibration, exploration, adaptive, hintFactor, inputFactor, phaseFactor, ref reasons);
 
         // Retries scale like the base: the ladder was worked out in the base's terms.
@@ -145,9 +153,9 @@ public readonly record struct BudgetDecision
             ComplexityFactor = hintFactor,
             InputFactor = inputFactor,
             PhaseFactor = phaseFactor,
-            FeatureFactor = KnownFactor(rule, features, calibration.Features),
-            InputLearned = features.EstimatedInputTokens > LongInputThreshold && learned.Input(features.EstimatedInputTokens) > 0,
-            PhaseLearned = features.Phase != CallPhase.Standard && learned.Phase(features.Phase) > 0,
+            FeatureFactor = KnownFactor(rule, features, known, knownInput, knownPhase),
+            InputLearned = inputLearned,
+            PhaseLearned = phaseLearned,
             PreviousReasoningTokens = previous,
         };
     }
@@ -193,21 +201,16 @@ public readonly record struct BudgetDecision
     /// effect (consistent with the budgets); else 0, while the call's group or its reference is
     /// still being learned (<see cref="FeatureReference"/>).
     /// </summary>
-    private static double KnownFactor(TierRule rule, in CallFeatures features, FeatureFactors known)
+    /// <param name="knownInput">The learned factor of the call's input (1 for a short one; 0 when not learned).</param>
+    /// <param name="knownPhase">The learned factor of the call's phase (1 for standard; 0 when not learned).</param>
+    private static double KnownFactor(TierRule rule, in CallFeatures features, FeatureFactors known, double knownInput, double knownPhase)
     {
-        if (features.Phase == CallPhase.Standard && features.EstimatedInputTokens <= LongInputThreshold)
-        {
-            return 1.0;
-        }
-
-        var input = features.EstimatedInputTokens <= LongInputThreshold ? 1.0
-            : known.Input(features.EstimatedInputTokens) is > 0 and var learnedInput ? learnedInput
+        var input = knownInput > 0 ? knownInput
             : known.InputReference == FeatureReference.Missing ? LongInputStep(features.EstimatedInputTokens)
             : 0;
         var phase = features.Phase switch
         {
-            CallPhase.Standard => 1.0,
-            _ when known.Phase(features.Phase) > 0 => known.Phase(features.Phase),
+            _ when knownPhase > 0 => knownPhase,
             _ when known.PhaseReference != FeatureReference.Missing => 0,
             CallPhase.Preliminary => rule.PreliminaryFraction,
             _ => 1.0,
@@ -273,10 +276,10 @@ public readonly record struct BudgetDecision
     }
 
     /// <summary>
-    /// A long input's effect: what its band was learned to need; else the fixed step, or the trend
-    /// of the learned bands below it where that is more.
+    /// A long input's effect: what its band was learned to need (<paramref name="learnedFactor"/>,
+    /// 0 when not); else the fixed step, or the trend of the learned bands below it where that is more.
     /// </summary>
-    private static double InputFactorOf(long inputTokens, FeatureFactors learned, ref BudgetReasons reasons)
+    private static double InputFactorOf(long inputTokens, double learnedFactor, FeatureFactors learned, ref BudgetReasons reasons)
     {
         if (inputTokens <= LongInputThreshold)
         {
@@ -284,8 +287,7 @@ public readonly record struct BudgetDecision
         }
 
         reasons |= BudgetReasons.LongInput;
-        var factor = learned.Input(inputTokens);
-        return factor > 0 ? factor : Math.Max(LongInputStep(inputTokens), learned.InputBeyondLearned(inputTokens));
+        return learnedFactor > 0 ? learnedFactor : Math.Max(LongInputStep(inputTokens), learned.InputBeyondLearned(inputTokens));
     }
 
     /// <summary>
@@ -293,17 +295,19 @@ public readonly record struct BudgetDecision
     /// preliminary fraction, or for a deep call its max (0 here), except where the key's calls are
     /// all deep (they are then the base's own). <see cref="EffortFor"/> moves the effort.
     /// </summary>
-    private static double PhaseFactorOf(TierRule rule, CallPhase phase, FeatureFactors learned, ref BudgetReasons reasons)
+    /// <param name="learnedFactor">What the phase was learned to need; 0 when not.</param>
+    /// <param name="reference">What is known of the standard calls the phase is learned against.</param>
+    private static double PhaseFactorOf(TierRule rule, CallPhase phase, double learnedFactor, FeatureReference reference, ref BudgetReasons reasons)
     {
         switch (phase)
         {
             case CallPhase.Preliminary:
                 reasons |= BudgetReasons.PreliminaryPhase;
-                return learned.Phase(phase) is > 0 and var preliminary ? preliminary : rule.PreliminaryFraction;
+                return learnedFactor > 0 ? learnedFactor : rule.PreliminaryFraction;
             case CallPhase.Deep:
                 reasons |= BudgetReasons.DeepPhase;
-                return learned.Phase(phase) is > 0 and var deep ? deep
-                    : learned.PhaseReference == FeatureReference.Missing ? 1.0
+                return learnedFactor > 0 ? learnedFactor
+                    : reference == FeatureReference.Missing ? 1.0
                     : 0;
             default:
                 return 1.0;

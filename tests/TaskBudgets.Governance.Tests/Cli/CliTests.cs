@@ -318,16 +318,8 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
                 key);
         }
 
-        // The replica publishes what it learned on its sync interval, which can fall between two
-        // of the reports: wait for all four, not for the first published row.
-        Run json;
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        do
-        {
-            await Task.Delay(200);
-            json = await CliAsync("calibration", "--tier", "premium", "--task-type", "research", "-o", "json");
-        }
-        while (PublishedSamples(json) < 3.99 && DateTime.UtcNow < deadline);
+        // The sync can fall between two of the reports: wait for all four, not for the first published row.
+        var json = await CliUntilAsync(run => PublishedSamples(run) >= 3.99, "calibration", "--tier", "premium", "--task-type", "research", "-o", "json");
         var table = await CliAsync("calibration", "--tier", "premium");
         var unknown = await CliAsync("calibration", "--tier", "no-such-tier");
 
@@ -369,19 +361,29 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
                 key);
         }
 
-        Run table;
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        do
-        {
-            await Task.Delay(200);
-            table = await CliAsync("calibration", "--tier", "premium", "--task-type", "*");
-        }
-        while (!table.Out.Contains("preliminary x", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        var table = await CliUntilAsync(run => run.Out.Contains("preliminary x", StringComparison.Ordinal), "calibration", "--tier", "premium", "--task-type", "*");
         var json = await CliAsync("calibration", "--tier", "premium", "--task-type", "*", "-o", "json");
 
         Assert.Equal(0, table.Exit);
         Assert.Matches(@"preliminary x0\.(19|2|21)\b", table.Out);
         Assert.InRange(json.Json.GetProperty("calibrations")[0].GetProperty("preliminary_phase_factor").GetDouble(), 0.19, 0.21);
+    }
+
+    /// <summary>
+    /// Runs the CLI every 200 ms until <paramref name="done"/> holds or 20 s pass: the replica
+    /// publishes what it learned on its sync interval.
+    /// </summary>
+    private async Task<Run> CliUntilAsync(Func<Run, bool> done, params string[] args)
+    {
+        Run run;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        do
+        {
+            await Task.Delay(200);
+            run = await CliAsync(args);
+        }
+        while (!done(run) && DateTime.UtcNow < deadline);
+        return run;
     }
 
     private static double PublishedSamples(Run run) =>

@@ -31,6 +31,16 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
     /// <summary>The least efficient of the phase's consecutive, non-overlapping windows, measured or not; null with fewer calls than a window.</summary>
     public WorstWindow? Worst { get; init; }
 
+    /// <summary>
+    /// The same from the first call granted from the calibration on (windows aligned there): where
+    /// learning moves budgets. Before it every call gets the rule's default, so those windows are
+    /// as efficient as the default is; null when no call was calibrated.
+    /// </summary>
+    public WorstWindow? WorstCalibrated { get; init; }
+
+    /// <summary>The first call granted from the calibration (0-based); null when none was.</summary>
+    public int? FirstCalibrated { get; init; }
+
     /// <summary>With call features: the measured calls per phase (<see cref="OfflineNeeds.FeaturePhases"/> order); empty without.</summary>
     public IReadOnlyList<TypeMetrics> ByPhase { get; init; } = [];
 
@@ -52,9 +62,12 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         }
 
         var featured = records.Skip(first).Any(r => r.Phase != TaskBudgets.V1.Phase.Unspecified);
+        var calibrated = Array.FindIndex(records, r => r.Calibrated);
         return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, _ => true))
         {
-            Worst = WorstOf(records),
+            Worst = WorstOf(records, 0),
+            WorstCalibrated = calibrated >= 0 ? WorstOf(records, calibrated) : null,
+            FirstCalibrated = calibrated >= 0 ? calibrated : null,
             ByPhase = featured ? [.. OfflineNeeds.FeaturePhases.Select(p => Sum(OfflineNeeds.PhaseName(p), records.AsSpan(first), r => r.Phase == p))] : [],
             ByInputBand = featured
                 ? [.. Enumerable.Range(0, CalibrationStats.InputBands).Select(b => Sum(OfflineNeeds.InputBandName(b), records.AsSpan(first), r => CalibrationStats.InputBand(r.InputTokens) == b))]
@@ -62,10 +75,10 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         };
     }
 
-    private static WorstWindow? WorstOf(CallRecord[] records)
+    private static WorstWindow? WorstOf(CallRecord[] records, int from)
     {
         WorstWindow? worst = null;
-        for (var start = 0; start + WindowCalls <= records.Length; start += WindowCalls)
+        for (var start = from; start + WindowCalls <= records.Length; start += WindowCalls)
         {
             var window = Sum("window", records.AsSpan(start, WindowCalls), _ => true);
             if (worst is null || window.Efficiency < worst.Value.Efficiency)

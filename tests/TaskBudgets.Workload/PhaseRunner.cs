@@ -21,6 +21,9 @@ internal readonly record struct CallRecord(int TaskType, long Need, long Granted
 
     /// <summary>The estimated input size the call was sent with.</summary>
     public long InputTokens { get; init; }
+
+    /// <summary>The grant came from the calibration (REASON_CODE_ADAPTIVE), not the rule's default.</summary>
+    public bool Calibrated { get; init; }
 }
 
 /// <summary>
@@ -110,6 +113,7 @@ internal static class PhaseRunner
         {
             Phase = call.Phase,
             InputTokens = call.InputTokens,
+            Calibrated = grant.Reasons.Any(r => r.Code == ReasonCode.Adaptive),
         };
     }
 

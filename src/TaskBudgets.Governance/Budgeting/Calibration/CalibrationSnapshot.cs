@@ -365,6 +365,6 @@ public sealed class CalibrationSnapshot
         /// times the target: past twice it, the curve cannot place their budget).
         /// </summary>
         private static bool TailUnseenAfterChange(TierRule rule, CalibrationStats stats, SurvivalCurve curve, double target) =>
-            rule.Adaptive && stats.ChangeEpoch > 0 && curve.Survival(curve.LargestObserved) > 2 * target;
+            rule.Adaptive && stats.ChangeEpoch > 0 && curve.ObservedSurvival(curve.LargestObserved) > 2 * target;
     }
 }

@@ -10,19 +10,44 @@ namespace TaskBudgets.Governance.Budgeting.Calibration;
 /// its next attempt counts as one need U, not as a censored call plus a second, independent need.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Where fewer than <see cref="TailSupport"/> calls remain at risk, the product-limit estimate
+/// says little: past the budget most calls got, only the few exploring calls reach, and the
+/// estimate is flat (no call completed there) or drops to nothing at the last one that did.
+/// Sized from that, a heavy task type sees no gain in a larger budget and keeps truncating, or
+/// sees no tail at all. There the curve follows a power law fitted to its known part
+/// (<see cref="Survival"/>): a tail at least as heavy as a lognormal's, so budgets move into it,
+/// where the calls then place it. Never below the share of calls proven to need more.
+/// </para>
+/// <para>
 /// Beyond the largest value seen the data cannot say where the truncated calls' needs lie. The
 /// curve assumes they lie at or below the rule's max (the largest budget the rule can grant),
 /// except the calls that were truncated even at max, or used more: at max the survival is the
-/// least of the product-limit estimate and that proven share. So a task type that keeps
-/// truncating is pushed toward its max, where its calls resolve and the estimate tightens.
+/// least of the estimate and that proven share. So a task type that keeps truncating is pushed
+/// toward its max, where its calls resolve and the estimate tightens.
+/// </para>
+/// <para>
+/// Percentiles (<see cref="Percentile"/>) are the data's alone: a fitted tail is a budget's
+/// guess, not a measurement.
+/// </para>
 /// </remarks>
 public sealed class SurvivalCurve
 {
+    /// <summary>The calls that must remain at risk for the product-limit estimate to place the tail.</summary>
+    public const double TailSupport = 10;
+
+    /// <summary>The most the curve may be where its fitted tail begins: above it the body is not known well enough to fit.</summary>
+    private const double FittedTailFrom = 0.25;
+
     private readonly long[] edges;
     private readonly double[] survival;
     private readonly double[] censoredFrom;
     private readonly double[] completedFrom;
     private readonly double total;
+
+    /// <summary>The last bin the estimate places (enough calls at risk); past it the fitted tail, when <see cref="tailExponent"/> &gt; 0.</summary>
+    private readonly int supportedTo;
+    private readonly double tailExponent;
 
     public SurvivalCurve(UsageSketch sketch, long ruleMax)
     {
@@ -63,11 +88,19 @@ public sealed class SurvivalCurve
         // entry at bin e joins from bin e + 1).
         var notEntered = sketch.EnteredWeight;
         var s = 1.0;
+        supportedTo = length - 1;
+        var supported = true;
         for (var i = 0; i < length; i++)
         {
             edges[i] = UsageSketch.UpperEdge(i);
             var atRisk = censoredFrom[i] + completedFrom[i] - Math.Max(0, notEntered);
             notEntered -= sketch.EnteredAt(i);
+            if (supported && atRisk < TailSupport && i > 0)
+            {
+                supportedTo = i - 1;
+                supported = false;
+            }
+
             var events = sketch.CompletedAt(i);
             if (atRisk > 1e-12 && events > 0)
             {
@@ -76,6 +109,35 @@ public sealed class SurvivalCurve
 
             survival[i] = s;
         }
+
+        tailExponent = supported ? 0 : TailExponent(edges, survival, supportedTo);
+    }
+
+    /// <summary>
+    /// The power law's exponent: the slope of log survival against log tokens, from where the
+    /// curve is four times its value at the end of the known part (at most the median) to that
+    /// end. A lognormal's slope only steepens further out, so the fitted tail overstates the need
+    /// rather than understates it. 0 (no fitted tail) where the known part is too short to fit.
+    /// </summary>
+    private static double TailExponent(long[] edges, double[] survival, int end)
+    {
+        var last = survival[end];
+        if (last <= 0 || last > FittedTailFrom)
+        {
+            return 0;
+        }
+
+        var from = Math.Min(0.5, 4 * last);
+        for (var j = end - 1; j >= 0; j--)
+        {
+            if (survival[j] >= from)
+            {
+                var slope = Math.Log(survival[j] / last) / Math.Log((double)edges[end] / edges[j]);
+                return double.IsFinite(slope) && slope > 0 ? slope : 0;
+            }
+        }
+
+        return 0;
     }
 
     public long RuleMax { get; }
@@ -89,15 +151,56 @@ public sealed class SurvivalCurve
     /// <summary>Total weight of the calls behind the curve.</summary>
     public double Weight => total;
 
-    /// <summary>The estimated share of calls that need more than <paramref name="budget"/> tokens.</summary>
+    /// <summary>
+    /// The estimated share of calls that need more than <paramref name="budget"/> tokens: the
+    /// product-limit estimate where it has the calls to place it, the fitted tail past that.
+    /// </summary>
     public double Survival(long budget)
+    {
+        var fits = LastFitting(budget);
+        if (tailExponent <= 0 || fits <= supportedTo || budget >= RuleMax || total <= 0)
+        {
+            return ObservedSurvival(budget);
+        }
+
+        var fitted = survival[supportedTo] * Math.Pow((double)budget / edges[supportedTo], -tailExponent);
+        return Math.Max(fitted, Proven(budget) / total);
+    }
+
+    /// <summary>The share of calls that need more than <paramref name="budget"/> tokens as the data alone places it (the product-limit estimate).</summary>
+    public double ObservedSurvival(long budget)
     {
         if (total <= 0)
         {
             return 0;
         }
 
-        // The last bin whose every value fits the budget.
+        var fits = LastFitting(budget);
+        var s = fits < 0 ? 1.0 : survival[fits];
+        if (budget >= RuleMax)
+        {
+            s = Math.Min(s, Proven(budget) / total);
+        }
+
+        return s;
+    }
+
+    /// <summary>
+    /// Calls truncated at (or past) this budget, or that used more: a need beyond it is proven. To
+    /// the sketch's accuracy: a budget on a bin's edge covers that bin, and whole tokens round the
+    /// edge up into the next bin's range, so that bin's completed calls used more.
+    /// </summary>
+    private double Proven(long budget)
+    {
+        var at = Math.Min(UsageSketch.IndexOf(budget), edges.Length);
+        var covered = LastFitting(budget);
+        var past = covered >= 0 && edges[covered] == budget ? covered + 1 : at + 1;
+        return censoredFrom[at] + completedFrom[Math.Min(past, edges.Length)];
+    }
+
+    /// <summary>The last bin whose every value fits the budget; -1 for none.</summary>
+    private int LastFitting(long budget)
+    {
         var lo = 0;
         var hi = edges.Length - 1;
         var fits = -1;
@@ -115,25 +218,17 @@ public sealed class SurvivalCurve
             }
         }
 
-        var s = fits < 0 ? 1.0 : survival[fits];
-        if (budget >= RuleMax)
-        {
-            // Calls truncated at (or past) this budget, or that used more, prove a need beyond it.
-            var at = Math.Min(UsageSketch.IndexOf(budget), edges.Length);
-            var proven = censoredFrom[at] + completedFrom[Math.Min(at + 1, edges.Length)];
-            s = Math.Min(s, proven / total);
-        }
-
-        return s;
+        return fits;
     }
 
     /// <summary>
-    /// The smallest budget within <paramref name="min"/>..<paramref name="max"/> whose estimated
-    /// survival is at most <paramref name="share"/>; <paramref name="max"/> when none is.
+    /// The smallest budget within <paramref name="min"/>..<paramref name="max"/> whose survival
+    /// as the data places it (<see cref="ObservedSurvival"/>) is at most <paramref name="share"/>;
+    /// <paramref name="max"/> when none is.
     /// </summary>
     public long BudgetFor(double share, long min, long max)
     {
-        foreach (var (budget, s) in Candidates(min, max))
+        foreach (var (budget, s) in Candidates(min, max, ObservedSurvival))
         {
             if (s <= share + 1e-12)
             {
@@ -160,7 +255,7 @@ public sealed class SurvivalCurve
         }
 
         var known = Math.Min(LargestObserved, RuleMax);
-        if (Survival(known) > 1.0 - q + 1e-12)
+        if (ObservedSurvival(known) > 1.0 - q + 1e-12)
         {
             return new UsagePercentile(known, Censored: true);
         }
@@ -172,20 +267,22 @@ public sealed class SurvivalCurve
     /// The budgets worth considering within min..max: min, every bin edge between, and max; each
     /// with its survival. Ascending in budget, non-increasing in survival.
     /// </summary>
-    public List<(long Budget, double Survival)> Candidates(long min, long max)
+    public List<(long Budget, double Survival)> Candidates(long min, long max) => Candidates(min, max, Survival);
+
+    private List<(long Budget, double Survival)> Candidates(long min, long max, Func<long, double> survivalAt)
     {
-        var list = new List<(long, double)> { (min, Survival(min)) };
+        var list = new List<(long, double)> { (min, survivalAt(min)) };
         foreach (var edge in edges)
         {
             if (edge > min && edge < max)
             {
-                list.Add((edge, Survival(edge)));
+                list.Add((edge, survivalAt(edge)));
             }
         }
 
         if (max > min)
         {
-            list.Add((max, Survival(max)));
+            list.Add((max, survivalAt(max)));
         }
 
         return list;

@@ -19,8 +19,11 @@ internal sealed record TypeMetrics(string TaskType, long Calls, long Truncations
     public double ReservedPerCall => Calls == 0 ? 0 : (double)Reserved / Calls;
 }
 
-/// <summary>The efficiency of the least efficient run of <see cref="PhaseMetrics.WindowCalls"/> calls of a phase (in plan order), and where it starts.</summary>
-internal readonly record struct WorstWindow(int FirstCall, double Efficiency, double TruncationRate);
+/// <summary>
+/// The efficiency of the least efficient run of <see cref="PhaseMetrics.WindowCalls"/> calls of a
+/// phase (in plan order), and the first and last of its calls (0-based indexes into the phase).
+/// </summary>
+internal readonly record struct WorstWindow(int FirstCall, int LastCall, double Efficiency, double TruncationRate);
 
 /// <summary>The metrics of one phase over its measured calls: per task type and in total.</summary>
 internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCalls, IReadOnlyList<TypeMetrics> ByType, TypeMetrics Total)
@@ -32,14 +35,12 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
     public WorstWindow? Worst { get; init; }
 
     /// <summary>
-    /// The same from the first call granted from the calibration on (windows aligned there): where
-    /// learning moves budgets. Before it every call gets the rule's default, so those windows are
-    /// as efficient as the default is; null when no call was calibrated.
+    /// The same over the calls granted from the calibration alone (<see cref="CallRecord.Calibrated"/>):
+    /// what learning granted, bursts included. A task type's calls before it has min_samples get
+    /// the rule's default, so windows of those are as efficient as the default is, whatever the
+    /// service learns; null with fewer calibrated calls than a window.
     /// </summary>
     public WorstWindow? WorstCalibrated { get; init; }
-
-    /// <summary>The first call granted from the calibration (0-based); null when none was.</summary>
-    public int? FirstCalibrated { get; init; }
 
     /// <summary>With call features: the measured calls per phase (<see cref="OfflineNeeds.FeaturePhases"/> order); empty without.</summary>
     public IReadOnlyList<TypeMetrics> ByPhase { get; init; } = [];
@@ -62,12 +63,10 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         }
 
         var featured = records.Skip(first).Any(r => r.Phase != TaskBudgets.V1.Phase.Unspecified);
-        var calibrated = Array.FindIndex(records, r => r.Calibrated);
         return new PhaseMetrics(phase, first, measured.Length, byType, Sum("total", measured, _ => true))
         {
-            Worst = WorstOf(records, 0),
-            WorstCalibrated = calibrated >= 0 ? WorstOf(records, calibrated) : null,
-            FirstCalibrated = calibrated >= 0 ? calibrated : null,
+            Worst = WorstOf(records, _ => true),
+            WorstCalibrated = WorstOf(records, r => r.Calibrated),
             ByPhase = featured ? [.. OfflineNeeds.FeaturePhases.Select(p => Sum(OfflineNeeds.PhaseName(p), records.AsSpan(first), r => r.Phase == p))] : [],
             ByInputBand = featured
                 ? [.. Enumerable.Range(0, CalibrationStats.InputBands).Select(b => Sum(OfflineNeeds.InputBandName(b), records.AsSpan(first), r => CalibrationStats.InputBand(r.InputTokens) == b))]
@@ -75,15 +74,24 @@ internal sealed record PhaseMetrics(string Phase, int FirstCall, int MeasuredCal
         };
     }
 
-    private static WorstWindow? WorstOf(CallRecord[] records, int from)
+    /// <summary>The least efficient window of <see cref="WindowCalls"/> consecutive calls among those that <paramref name="counts"/>.</summary>
+    private static WorstWindow? WorstOf(CallRecord[] records, Func<CallRecord, bool> counts)
     {
+        var indexes = Enumerable.Range(0, records.Length).Where(i => counts(records[i])).ToArray();
         WorstWindow? worst = null;
-        for (var start = from; start + WindowCalls <= records.Length; start += WindowCalls)
+        for (var start = 0; start + WindowCalls <= indexes.Length; start += WindowCalls)
         {
-            var window = Sum("window", records.AsSpan(start, WindowCalls), _ => true);
-            if (worst is null || window.Efficiency < worst.Value.Efficiency)
+            var window = indexes.AsSpan(start, WindowCalls);
+            var calls = new CallRecord[WindowCalls];
+            for (var i = 0; i < WindowCalls; i++)
             {
-                worst = new WorstWindow(start, window.Efficiency, window.TruncationRate);
+                calls[i] = records[window[i]];
+            }
+
+            var sum = Sum("window", calls, _ => true);
+            if (worst is null || sum.Efficiency < worst.Value.Efficiency)
+            {
+                worst = new WorstWindow(window[0], window[^1], sum.Efficiency, sum.TruncationRate);
             }
         }
 

@@ -82,13 +82,13 @@ internal static class WorkloadReport
             if (adaptivePhase.Worst is { } worst)
             {
                 var share = adaptivePhase.Total.Efficiency == 0 ? 0 : worst.Efficiency / adaptivePhase.Total.Efficiency;
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst {PhaseMetrics.WindowCalls:N0}-call window of the adaptive phase (learning included): calls {worst.FirstCall + 1:N0}..{worst.FirstCall + PhaseMetrics.WindowCalls:N0}, efficiency {Pct(worst.Efficiency)} at {Pct(worst.TruncationRate)} truncation, {share:0.00}x the measured efficiency"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst {PhaseMetrics.WindowCalls:N0}-call window of the adaptive phase (learning included): calls {worst.FirstCall + 1:N0}..{worst.LastCall + 1:N0}, efficiency {Pct(worst.Efficiency)} at {Pct(worst.TruncationRate)} truncation, {share:0.00}x the measured efficiency"));
             }
 
-            if (adaptivePhase.WorstCalibrated is { } learning && adaptivePhase.FirstCalibrated is { } from)
+            if (adaptivePhase.WorstCalibrated is { } learning)
             {
                 var share = adaptivePhase.Total.Efficiency == 0 ? 0 : learning.Efficiency / adaptivePhase.Total.Efficiency;
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst {PhaseMetrics.WindowCalls:N0}-call window from the first calibrated grant (call {from + 1:N0}; every call before it got the rule's default): calls {learning.FirstCall + 1:N0}..{learning.FirstCall + PhaseMetrics.WindowCalls:N0}, efficiency {Pct(learning.Efficiency)} at {Pct(learning.TruncationRate)} truncation, {share:0.00}x the measured efficiency (target >= 0.50x)"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst window of {PhaseMetrics.WindowCalls:N0} calibrated grants (learning included; the calls a task type sends before min_samples get the rule's default and are left out): calls {learning.FirstCall + 1:N0}..{learning.LastCall + 1:N0}, efficiency {Pct(learning.Efficiency)} at {Pct(learning.TruncationRate)} truncation, {share:0.00}x the measured efficiency (target >= 0.50x)"));
             }
 
             output.WriteLine(ratio >= 2 && gap <= 0.005

@@ -37,6 +37,7 @@ public static class TierAllocation
             truncation += items[i].Weight * hulls[i][0].Survival;
         }
 
+        var last = -1;
         while (truncation > target + 1e-12)
         {
             var best = -1;
@@ -66,6 +67,7 @@ public static class TierAllocation
 
             truncation -= items[best].Weight * (hulls[best][at[best]].Survival - hulls[best][at[best] + 1].Survival);
             at[best]++;
+            last = best;
         }
 
         var budgets = new long[items.Count];
@@ -74,7 +76,33 @@ public static class TierAllocation
             budgets[i] = hulls[i][at[i]].Budget;
         }
 
+        if (last >= 0)
+        {
+            budgets[last] = ShortenLastStep(items[last], hulls[last][at[last] - 1], hulls[last][at[last]], target - truncation);
+        }
+
         return budgets;
+    }
+
+    /// <summary>
+    /// The last step need not go all the way to the next hull point: it only has to bring the tier
+    /// to its target. The cheapest of the type's candidates between the two points that still
+    /// does (its truncation at most <paramref name="slack"/> / weight above the step's end) keeps
+    /// the tier at its target instead of under it by up to a whole step (a step of a heavy type
+    /// with a sparse curve can be a tenth of the target).
+    /// </summary>
+    private static long ShortenLastStep(AllocationItem item, Point from, Point to, double slack)
+    {
+        var allowed = to.Survival + (slack / Math.Max(item.Weight, 1e-12));
+        foreach (var p in Points(item))
+        {
+            if (p.Cost > from.Cost && p.Cost < to.Cost && p.Survival <= allowed + 1e-12)
+            {
+                return p.Budget;
+            }
+        }
+
+        return to.Budget;
     }
 
     /// <summary>

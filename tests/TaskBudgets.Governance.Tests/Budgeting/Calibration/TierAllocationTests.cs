@@ -71,6 +71,23 @@ public class TierAllocationTests
     }
 
     [Fact]
+    public void The_last_step_stops_at_the_cheapest_budget_that_meets_the_target_not_at_the_next_hull_point()
+    {
+        // The hull goes from 1,000 straight to 3,000 (2,000 lies above that chord), but 2,000
+        // already meets the target: the tier need not go to 3% when 8.5% is its target.
+        (long, double)[] candidates = [(1_000, 0.10), (2_000, 0.08), (3_000, 0.03), (4_000, 0.02)];
+        Assert.DoesNotContain((2_000L, 0.08), TierAllocation.LowerHull(candidates));
+
+        Assert.Equal(2_000, TierAllocation.Allocate([new AllocationItem(1.0, candidates)], 0, 0.085)[0]);
+        Assert.Equal(3_000, TierAllocation.Allocate([new AllocationItem(1.0, candidates)], 0, 0.075)[0]);
+
+        // Two types: only the one that moved last shortens its step, within what the other left.
+        (long, double)[] other = [(500, 0.01), (600, 0.0)];
+        var both = TierAllocation.Allocate([new AllocationItem(0.5, candidates), new AllocationItem(0.5, other)], 0, 0.045);
+        Assert.Equal(new long[] { 2_000, 600 }, both);
+    }
+
+    [Fact]
     public void The_lower_hull_only_keeps_budgets_where_each_step_saves_less_per_token_than_the_last()
     {
         var hull = TierAllocation.LowerHull([(0, 1.0), (10, 0.95), (20, 0.5), (30, 0.45), (40, 0.1), (50, 0.0), (60, 0.0)]);

@@ -299,23 +299,11 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
     [Fact]
     public async Task Calibration_shows_each_tier_and_task_type_as_a_table_and_as_json()
     {
-        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
-        var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
-        var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
         // Three calls complete at 700; the fourth runs out of its budget, so the 99th percentile
         // lies beyond anything seen.
         for (var i = 0; i < 4; i++)
         {
-            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "research", Model = "claude-sonnet-4-5" }, key);
-            var truncated = i == 3;
-            await budgets.ReportUsageAsync(
-                new TaskBudgets.V1.ReportUsageRequest
-                {
-                    GrantId = grant.GrantId,
-                    Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = truncated ? grant.Budget.MaxOutputTokens : 900, ReasoningTokens = truncated ? grant.Budget.ReasoningTokens : 700 },
-                    StopReason = truncated ? TaskBudgets.V1.StopReason.MaxTokens : TaskBudgets.V1.StopReason.EndTurn,
-                },
-                key);
+            await SettleAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "research", Model = "claude-sonnet-4-5" }, used: 700, answer: 200, truncated: i == 3);
         }
 
         // The sync can fall between two of the reports: wait for all four, not for the first published row.
@@ -344,21 +332,13 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
     [Fact]
     public async Task Calibration_shows_the_learned_effect_of_a_phase()
     {
-        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
-        var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
-        var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
-
         // Preliminary triage calls use a fifth of what standard ones do. Acme's premium tier has no
         // "triage" rule, so they count under its "*" rule; other tests count demo's usage.
         for (var i = 0; i < 120; i++)
         {
             var preliminary = i % 2 == 0;
             var features = new TaskBudgets.V1.TaskFeatures { Phase = preliminary ? TaskBudgets.V1.Phase.Preliminary : TaskBudgets.V1.Phase.Standard };
-            var grant = await budgets.GetBudgetAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "triage", Model = "claude-sonnet-4-5", Features = features }, key);
-            var used = preliminary ? 100 : 500;
-            await budgets.ReportUsageAsync(
-                new TaskBudgets.V1.ReportUsageRequest { GrantId = grant.GrantId, Usage = new TaskBudgets.V1.UsageTokens { OutputTokens = used + 100, ReasoningTokens = used }, StopReason = TaskBudgets.V1.StopReason.EndTurn },
-                key);
+            await SettleAsync(new TaskBudgets.V1.GetBudgetRequest { OrgId = "acme", TaskType = "triage", Model = "claude-sonnet-4-5", Features = features }, used: preliminary ? 100 : 500, answer: 100);
         }
 
         var table = await CliUntilAsync(run => run.Out.Contains("preliminary x", StringComparison.Ordinal), "calibration", "--tier", "premium", "--task-type", "*");
@@ -367,6 +347,31 @@ public sealed class CliTests(CliServer server) : IClassFixture<CliServer>, IDisp
         Assert.Equal(0, table.Exit);
         Assert.Matches(@"preliminary x0\.(19|2|21)\b", table.Out);
         Assert.InRange(json.Json.GetProperty("calibrations")[0].GetProperty("preliminary_phase_factor").GetDouble(), 0.19, 0.21);
+    }
+
+    /// <summary>
+    /// One call through the server's API as its caller makes it: GetBudget, then ReportUsage with
+    /// <paramref name="used"/> reasoning tokens and an answer of <paramref name="answer"/>, or,
+    /// when <paramref name="truncated"/>, all of its budget and MAX_TOKENS.
+    /// </summary>
+    private async Task SettleAsync(TaskBudgets.V1.GetBudgetRequest request, long used, long answer, bool truncated = false)
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address);
+        var budgets = new TaskBudgets.V1.BudgetService.BudgetServiceClient(channel);
+        var key = new Grpc.Core.Metadata { { "authorization", "Bearer " + CliServer.AdminKey } };
+        var grant = await budgets.GetBudgetAsync(request, key);
+        await budgets.ReportUsageAsync(
+            new TaskBudgets.V1.ReportUsageRequest
+            {
+                GrantId = grant.GrantId,
+                Usage = new TaskBudgets.V1.UsageTokens
+                {
+                    OutputTokens = truncated ? grant.Budget.MaxOutputTokens : used + answer,
+                    ReasoningTokens = truncated ? grant.Budget.ReasoningTokens : used,
+                },
+                StopReason = truncated ? TaskBudgets.V1.StopReason.MaxTokens : TaskBudgets.V1.StopReason.EndTurn,
+            },
+            key);
     }
 
     /// <summary>

@@ -81,9 +81,14 @@ public sealed record FeatureFactors(ImmutableArray<double> Phases, ImmutableArra
     public double Input(long estimatedInputTokens)
     {
         var band = CalibrationStats.InputBand(estimatedInputTokens);
-        if (InputBands.IsDefaultOrEmpty || band >= InputBands.Length || InputBands[band] <= 0 || band == 0)
+        if (InputBands.IsDefaultOrEmpty || band >= InputBands.Length)
         {
-            return InputBands.IsDefaultOrEmpty || band >= InputBands.Length ? 0 : InputBands[band];
+            return 0;
+        }
+
+        if (band == 0 || InputBands[band] <= 0)
+        {
+            return InputBands[band];
         }
 
         var at = Math.Log2((double)estimatedInputTokens / BudgetDecision.LongInputThreshold);

@@ -160,26 +160,28 @@ public sealed class SurvivalCurve
         var fits = LastFitting(budget);
         if (tailExponent <= 0 || fits <= supportedTo || budget >= RuleMax || total <= 0)
         {
-            return ObservedSurvival(budget);
+            return Observed(budget, fits);
         }
 
         var fitted = survival[supportedTo] * Math.Pow((double)budget / edges[supportedTo], -tailExponent);
-        return Math.Max(fitted, Proven(budget) / total);
+        return Math.Max(fitted, Proven(budget, fits) / total);
     }
 
     /// <summary>The share of calls that need more than <paramref name="budget"/> tokens as the data alone places it (the product-limit estimate).</summary>
-    public double ObservedSurvival(long budget)
+    public double ObservedSurvival(long budget) => Observed(budget, LastFitting(budget));
+
+    /// <param name="fits">The last bin the budget covers (<see cref="LastFitting"/>).</param>
+    private double Observed(long budget, int fits)
     {
         if (total <= 0)
         {
             return 0;
         }
 
-        var fits = LastFitting(budget);
         var s = fits < 0 ? 1.0 : survival[fits];
         if (budget >= RuleMax)
         {
-            s = Math.Min(s, Proven(budget) / total);
+            s = Math.Min(s, Proven(budget, fits) / total);
         }
 
         return s;
@@ -190,10 +192,10 @@ public sealed class SurvivalCurve
     /// the sketch's accuracy: a budget on a bin's edge covers that bin, and whole tokens round the
     /// edge up into the next bin's range, so that bin's completed calls used more.
     /// </summary>
-    private double Proven(long budget)
+    /// <param name="covered">The last bin the budget covers (<see cref="LastFitting"/>).</param>
+    private double Proven(long budget, int covered)
     {
         var at = Math.Min(UsageSketch.IndexOf(budget), edges.Length);
-        var covered = LastFitting(budget);
         var past = covered >= 0 && edges[covered] == budget ? covered + 1 : at + 1;
         return censoredFrom[at] + completedFrom[Math.Min(past, edges.Length)];
     }
